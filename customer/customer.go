@@ -1,0 +1,233 @@
+// Package customer holds the Customer record and its validation and search
+// rules. It does no I/O.
+package customer
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Errors. Every validation error wraps ErrInvalid (the 422 class) and one of
+// the more specific sentinels, so callers can test either.
+var (
+	ErrInvalid        = errors.New("customer: invalid")
+	ErrInvalidEmail   = fmt.Errorf("%w: malformed email address", ErrInvalid)
+	ErrInvalidCountry = fmt.Errorf("%w: country must be an ISO-3166 alpha-2 code", ErrInvalid)
+	ErrInvalidMeta    = fmt.Errorf("%w: metadata", ErrInvalid)
+	ErrTooLong        = fmt.Errorf("%w: field too long", ErrInvalid)
+	ErrNotFound       = errors.New("customer: not found")
+	ErrDuplicateDID   = errors.New("customer: did already belongs to another customer")
+)
+
+// Metadata limits, as in common payment APIs.
+const (
+	MaxMetadataKeys     = 50
+	MaxMetadataKeyLen   = 40
+	MaxMetadataValueLen = 500
+	maxFieldLen         = 500
+)
+
+// Address is a postal address. Country is an ISO-3166 alpha-2 code.
+type Address struct {
+	Line1      string `json:"line1,omitempty"`
+	Line2      string `json:"line2,omitempty"`
+	City       string `json:"city,omitempty"`
+	State      string `json:"state,omitempty"`
+	PostalCode string `json:"postal_code,omitempty"`
+	Country    string `json:"country,omitempty"`
+}
+
+// Shipping is where goods for the customer go.
+type Shipping struct {
+	Address Address `json:"address"`
+	Name    string  `json:"name,omitempty"`
+	Phone   string  `json:"phone,omitempty"`
+}
+
+// Customer is a billed party. Every customer has a wallet created with it.
+type Customer struct {
+	ID            string            `json:"id"`
+	Name          string            `json:"name,omitempty"`
+	Email         string            `json:"email,omitempty"`
+	Phone         string            `json:"phone_number,omitempty"`
+	Description   string            `json:"description,omitempty"`
+	DID           string            `json:"did,omitempty"`
+	Address       *Address          `json:"address,omitempty"`
+	Shipping      *Shipping         `json:"shipping,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+	InvoicePrefix string            `json:"invoice_prefix,omitempty"`
+	Delinquent    bool              `json:"delinquent"`
+	Livemode      bool              `json:"livemode"`
+	CreatedAt     time.Time         `json:"created_at"`
+	UpdatedAt     time.Time         `json:"updated_at"`
+}
+
+// Params is the input of create and update. A nil field is "not given": on
+// update it leaves the stored value unchanged. Metadata merges on update: a
+// key with an empty value is removed.
+type Params struct {
+	Name          *string           `json:"name,omitempty"`
+	Email         *string           `json:"email,omitempty"`
+	Phone         *string           `json:"phone_number,omitempty"`
+	Description   *string           `json:"description,omitempty"`
+	DID           *string           `json:"did,omitempty"`
+	Address       *Address          `json:"address,omitempty"`
+	Shipping      *Shipping         `json:"shipping,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+	InvoicePrefix *string           `json:"invoice_prefix,omitempty"`
+	Livemode      bool              `json:"livemode,omitempty"`
+}
+
+// String returns a pointer to s, for building Params.
+func String(s string) *string { return &s }
+
+// New builds a validated customer from create params.
+func New(id string, p Params, now time.Time) (Customer, error) {
+	c := Customer{ID: id, Livemode: p.Livemode, CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
+	return c.Apply(p, now)
+}
+
+// Apply returns c with the given fields changed and UpdatedAt moved to now.
+// c itself is not modified. The result is validated.
+func (c Customer) Apply(p Params, now time.Time) (Customer, error) {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = strings.TrimSpace(*src)
+		}
+	}
+	set(&c.Name, p.Name)
+	set(&c.Email, p.Email)
+	set(&c.Phone, p.Phone)
+	set(&c.Description, p.Description)
+	set(&c.DID, p.DID)
+	set(&c.InvoicePrefix, p.InvoicePrefix)
+	if p.Address != nil {
+		a := *p.Address
+		a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+		c.Address = &a
+	}
+	if p.Shipping != nil {
+		s := *p.Shipping
+		s.Address.Country = strings.ToUpper(strings.TrimSpace(s.Address.Country))
+		c.Shipping = &s
+	}
+	if p.Metadata != nil {
+		m := make(map[string]string, len(c.Metadata)+len(p.Metadata))
+		for k, v := range c.Metadata {
+			m[k] = v
+		}
+		for k, v := range p.Metadata {
+			if v == "" {
+				delete(m, k)
+			} else {
+				m[k] = v
+			}
+		}
+		if len(m) == 0 {
+			m = nil
+		}
+		c.Metadata = m
+	}
+	c.UpdatedAt = now.UTC()
+	if err := c.Validate(); err != nil {
+		return Customer{}, err
+	}
+	return c, nil
+}
+
+// Validate checks every field of c.
+func (c Customer) Validate() error {
+	for name, v := range map[string]string{
+		"name": c.Name, "email": c.Email, "phone_number": c.Phone,
+		"description": c.Description, "did": c.DID, "invoice_prefix": c.InvoicePrefix,
+	} {
+		if utf8.RuneCountInString(v) > maxFieldLen || !utf8.ValidString(v) {
+			return &FieldError{Field: name, Err: ErrTooLong}
+		}
+	}
+	if c.Email != "" && !validEmail(c.Email) {
+		return &FieldError{Field: "email", Err: ErrInvalidEmail}
+	}
+	if c.Address != nil {
+		if err := validateAddress(*c.Address); err != nil {
+			return &FieldError{Field: "address.country", Err: err}
+		}
+	}
+	if c.Shipping != nil {
+		if err := validateAddress(c.Shipping.Address); err != nil {
+			return &FieldError{Field: "shipping.address.country", Err: err}
+		}
+	}
+	return ValidateMetadata(c.Metadata)
+}
+
+// ValidateMetadata enforces the metadata limits; it is shared by every record
+// that carries metadata (subscriptions, payments).
+func ValidateMetadata(m map[string]string) error {
+	if len(m) > MaxMetadataKeys {
+		return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: more than %d keys", ErrInvalidMeta, MaxMetadataKeys)}
+	}
+	for k, v := range m {
+		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen {
+			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %q must be 1-%d characters", ErrInvalidMeta, k, MaxMetadataKeyLen)}
+		}
+		if utf8.RuneCountInString(v) > MaxMetadataValueLen {
+			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: value of %q longer than %d characters", ErrInvalidMeta, k, MaxMetadataValueLen)}
+		}
+	}
+	return nil
+}
+
+func validateAddress(a Address) error {
+	if a.Country == "" {
+		return nil
+	}
+	if !countries[a.Country] {
+		return fmt.Errorf("%w: %q", ErrInvalidCountry, a.Country)
+	}
+	return nil
+}
+
+func validEmail(s string) bool {
+	if strings.ContainsAny(s, " \t\r\n<>") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
+		return false
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	return at > 0 && strings.Contains(domain, ".") && !strings.HasSuffix(domain, ".") && !strings.HasPrefix(domain, ".")
+}
+
+// FieldError names the field a validation error is about. It unwraps to the
+// sentinel (ErrInvalidEmail, ...).
+type FieldError struct {
+	Field string
+	Err   error
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Matches reports whether c matches a free-text search query: every
+// whitespace-separated term must occur, case-insensitively, in the name, email,
+// phone, id or description.
+func Matches(c Customer, query string) bool {
+	hay := strings.ToLower(c.Name + "\x00" + c.Email + "\x00" + c.Phone + "\x00" + c.ID + "\x00" + c.Description)
+	terms := strings.Fields(strings.ToLower(query))
+	if len(terms) == 0 {
+		return false
+	}
+	for _, t := range terms {
+		if !strings.Contains(hay, t) {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,173 @@
+// Package ledger holds wallet ledger entries and holds and the posting rules
+// that move a wallet.Balance. Every change of a balance is an Entry that
+// records the balance before and after it, so the history can be audited and
+// sum(credits) - sum(debits) == balance checked at any time. It does no I/O.
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/wallet"
+)
+
+// Errors. Validation errors wrap ErrInvalid (the 422 class).
+var (
+	ErrInvalid       = errors.New("ledger: invalid entry")
+	ErrInvalidAmount = fmt.Errorf("%w: amount must be > 0 minor units", ErrInvalid)
+	ErrInvalidType   = fmt.Errorf("%w: entry_type must be credit or debit", ErrInvalid)
+	ErrInvalidReason = fmt.Errorf("%w: reason too long", ErrInvalid)
+	ErrInvalidKey    = fmt.Errorf("%w: idempotency key too long", ErrInvalid)
+	// ErrIdempotencyConflict: the idempotency key was already used for a
+	// different request (the 409 class). The original entry is unchanged.
+	ErrIdempotencyConflict = errors.New("ledger: idempotency key reused with a different request")
+	ErrNotFound            = errors.New("ledger: entry not found")
+	ErrHoldNotFound        = errors.New("ledger: hold not found")
+	ErrHoldNotPending      = errors.New("ledger: hold is not pending")
+)
+
+// Limits on free text.
+const (
+	MaxReasonLen = 500
+	MaxKeyLen    = 255
+)
+
+// Type is the direction of an entry.
+type Type string
+
+// Entry types.
+const (
+	Credit Type = "credit"
+	Debit  Type = "debit"
+)
+
+// RefType says what an entry refers to.
+type RefType string
+
+// Reference types.
+const (
+	RefManual  RefType = "manual"
+	RefPayment RefType = "payment"
+	RefRefund  RefType = "refund"
+)
+
+// Reference points an entry at the record that caused it.
+type Reference struct {
+	Type RefType `json:"type"`
+	ID   string  `json:"id,omitempty"`
+}
+
+// Request asks for one entry. IdempotencyKey, when set, makes the request
+// safe to retry: the same key with the same request returns the original
+// entry, with a different request ErrIdempotencyConflict. Keys are scoped to
+// the customer.
+type Request struct {
+	Amount         int64     `json:"amount"`
+	Currency       string    `json:"currency"`
+	Type           Type      `json:"entry_type"`
+	Reason         string    `json:"reason,omitempty"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	Reference      Reference `json:"reference"`
+}
+
+// Validate checks the request's own fields (the currency is checked by the
+// engine against its enabled set).
+func (r Request) Validate() error {
+	if r.Amount <= 0 {
+		return ErrInvalidAmount
+	}
+	if r.Type != Credit && r.Type != Debit {
+		return ErrInvalidType
+	}
+	if utf8.RuneCountInString(r.Reason) > MaxReasonLen || !utf8.ValidString(r.Reason) {
+		return ErrInvalidReason
+	}
+	if len(r.IdempotencyKey) > MaxKeyLen {
+		return ErrInvalidKey
+	}
+	if _, err := money.Lookup(r.Currency); err != nil {
+		return err
+	}
+	return nil
+}
+
+// Fingerprint identifies the request's content, so a replay (same key, same
+// fingerprint) can be told from a conflict (same key, other fingerprint).
+func (r Request) Fingerprint() string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(r.Amount))
+	h.Write(n[:])
+	for _, s := range []string{r.Currency, string(r.Type), r.Reason, string(r.Reference.Type), r.Reference.ID} {
+		binary.BigEndian.PutUint64(n[:], uint64(len(s)))
+		h.Write(n[:])
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Entry is one posted change of a wallet balance. Entries are immutable.
+type Entry struct {
+	ID             string    `json:"id"`
+	CustomerID     string    `json:"customer_id"`
+	Currency       string    `json:"currency"`
+	Type           Type      `json:"entry_type"`
+	Amount         int64     `json:"amount"`
+	BalanceBefore  int64     `json:"balance_before"`
+	BalanceAfter   int64     `json:"balance_after"`
+	Reason         string    `json:"reason,omitempty"`
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	Reference      Reference `json:"reference"`
+	Fingerprint    string    `json:"-"`
+	CreatedAt      time.Time `json:"created_at"`
+}
+
+// Signed is the entry's effect on the balance: +Amount for a credit,
+// -Amount for a debit.
+func (e Entry) Signed() int64 {
+	if e.Type == Debit {
+		return -e.Amount
+	}
+	return e.Amount
+}
+
+// Post applies req to b and returns the entry and the new balance. A debit
+// may take only the available balance (posted minus held); otherwise
+// wallet.ErrInsufficientFunds and b is returned unchanged.
+func Post(b wallet.Balance, req Request, id string, now time.Time) (Entry, wallet.Balance, error) {
+	if err := req.Validate(); err != nil {
+		return Entry{}, b, err
+	}
+	after := b
+	var err error
+	switch req.Type {
+	case Credit:
+		after.Amount, err = money.AddMinor(b.Amount, req.Amount)
+		if err != nil {
+			return Entry{}, b, err
+		}
+	case Debit:
+		if req.Amount > b.Available() {
+			return Entry{}, b, fmt.Errorf("%w: %s available, debit of %s", wallet.ErrInsufficientFunds,
+				money.Format(b.Available(), b.Currency), money.Format(req.Amount, b.Currency))
+		}
+		after.Amount = b.Amount - req.Amount
+	}
+	after.UpdatedAt = now.UTC()
+	ref := req.Reference
+	if ref.Type == "" {
+		ref.Type = RefManual
+	}
+	e := Entry{
+		ID: id, CustomerID: b.CustomerID, Currency: b.Currency, Type: req.Type, Amount: req.Amount,
+		BalanceBefore: b.Amount, BalanceAfter: after.Amount, Reason: req.Reason,
+		IdempotencyKey: req.IdempotencyKey, Reference: ref, Fingerprint: req.Fingerprint(), CreatedAt: now.UTC(),
+	}
+	return e, after, nil
+}

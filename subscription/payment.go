@@ -1,0 +1,106 @@
+package subscription
+
+import "time"
+
+// PaymentStatus is the state of a payment.
+type PaymentStatus string
+
+// Payment statuses.
+const (
+	PaymentPending           PaymentStatus = "pending"
+	PaymentSucceeded         PaymentStatus = "succeeded"
+	PaymentFailed            PaymentStatus = "failed"
+	PaymentRefunded          PaymentStatus = "refunded"
+	PaymentPartiallyRefunded PaymentStatus = "partially_refunded"
+)
+
+// Kind tells a one-time payment from a subscription charge.
+type Kind string
+
+// Payment kinds.
+const (
+	KindOneTime      Kind = "one_time"
+	KindSubscription Kind = "subscription"
+)
+
+// Payment is one charge of a customer. The wallet balance in its currency is
+// applied first (WalletAmount, reserved by a hold while the processor is
+// called); only ProcessorAmount goes to the payment method.
+type Payment struct {
+	ID              string            `json:"id"`
+	CustomerID      string            `json:"customer_id"`
+	SubscriptionID  string            `json:"subscription_id,omitempty"`
+	Kind            Kind              `json:"kind"`
+	Amount          int64             `json:"amount"`
+	Currency        string            `json:"currency"`
+	WalletAmount    int64             `json:"wallet_amount"`
+	ProcessorAmount int64             `json:"processor_amount"`
+	RefundedAmount  int64             `json:"refunded_amount"`
+	Status          PaymentStatus     `json:"status"`
+	DeclineCode     string            `json:"decline_code,omitempty"`
+	PaymentMethod   string            `json:"payment_method,omitempty"`
+	ProcessorID     string            `json:"processor_id,omitempty"`
+	HoldID          string            `json:"hold_id,omitempty"`
+	IdempotencyKey  string            `json:"idempotency_key,omitempty"`
+	Fingerprint     string            `json:"-"`
+	Description     string            `json:"description,omitempty"`
+	FeesInclusive   bool              `json:"adaptive_currency_fees_inclusive"`
+	Metadata        map[string]string `json:"metadata,omitempty"`
+	RetryAttempt    int               `json:"retry_attempt,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+	UpdatedAt       time.Time         `json:"updated_at"`
+}
+
+// Paid is the amount actually collected: the whole amount once succeeded.
+func (p Payment) Paid() int64 {
+	switch p.Status {
+	case PaymentSucceeded, PaymentRefunded, PaymentPartiallyRefunded:
+		return p.Amount
+	}
+	return 0
+}
+
+// Refundable is what may still be refunded.
+func (p Payment) Refundable() int64 { return p.Paid() - p.RefundedAmount }
+
+// Overdue reports whether the payment counts as unpaid (failed and not
+// superseded by a later success).
+func (p Payment) Overdue() bool { return p.Status == PaymentFailed }
+
+// RefundDestination says where refunded money goes.
+type RefundDestination string
+
+// Refund destinations.
+const (
+	ToPaymentMethod RefundDestination = "payment_method"
+	ToWallet        RefundDestination = "wallet"
+)
+
+// RefundStatus is the state of a refund. A refund through the processor is
+// pending while the processor is called; its amount is reserved on the
+// payment meanwhile so concurrent refunds never exceed what was paid.
+type RefundStatus string
+
+// Refund statuses.
+const (
+	RefundPending   RefundStatus = "pending"
+	RefundSucceeded RefundStatus = "succeeded"
+	RefundFailed    RefundStatus = "failed"
+)
+
+// Refund returns all or part of a succeeded payment.
+type Refund struct {
+	ID              string            `json:"id"`
+	PaymentID       string            `json:"payment_id"`
+	CustomerID      string            `json:"customer_id"`
+	Amount          int64             `json:"amount"`
+	Currency        string            `json:"currency"`
+	Destination     RefundDestination `json:"destination"`
+	WalletAmount    int64             `json:"wallet_amount"`    // credited to the wallet
+	ProcessorAmount int64             `json:"processor_amount"` // returned through the processor
+	Reason          string            `json:"reason,omitempty"`
+	IdempotencyKey  string            `json:"idempotency_key"`
+	Fingerprint     string            `json:"-"`
+	ProcessorID     string            `json:"processor_id,omitempty"`
+	CreatedAt       time.Time         `json:"created_at"`
+}
