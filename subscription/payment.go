@@ -47,8 +47,18 @@ type Payment struct {
 	FeesInclusive   bool              `json:"adaptive_currency_fees_inclusive"`
 	Metadata        map[string]string `json:"metadata,omitempty"`
 	RetryAttempt    int               `json:"retry_attempt,omitempty"`
-	CreatedAt       time.Time         `json:"created_at"`
-	UpdatedAt       time.Time         `json:"updated_at"`
+	// RetryOf links a retry charge to the failed charge it retries (the
+	// first payment of the chain); only that first payment counts as overdue.
+	RetryOf string `json:"retry_of,omitempty"`
+	// SettledBy is the id of the later payment (a successful retry) that
+	// collected this failed charge; a settled failure is no longer overdue.
+	SettledBy string `json:"settled_by,omitempty"`
+	// NextRetryAt is when the retry policy will next try to collect this
+	// failed charge; zero when no retry is pending (the customer is then
+	// delinquent while the charge stays unpaid).
+	NextRetryAt time.Time `json:"next_retry_at,omitempty"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // Paid is the amount actually collected: the whole amount once succeeded.
@@ -63,9 +73,14 @@ func (p Payment) Paid() int64 {
 // Refundable is what may still be refunded.
 func (p Payment) Refundable() int64 { return p.Paid() - p.RefundedAmount }
 
-// Overdue reports whether the payment counts as unpaid (failed and not
-// superseded by a later success).
-func (p Payment) Overdue() bool { return p.Status == PaymentFailed }
+// Overdue reports whether the payment is an unpaid charge: failed, not a
+// retry of another charge, and not settled by a later successful retry.
+func (p Payment) Overdue() bool {
+	return p.Status == PaymentFailed && p.RetryOf == "" && p.SettledBy == ""
+}
+
+// Delinquent reports whether the payment is overdue with no retry pending.
+func (p Payment) Delinquent() bool { return p.Overdue() && p.NextRetryAt.IsZero() }
 
 // RefundDestination says where refunded money goes.
 type RefundDestination string
@@ -96,6 +111,7 @@ type Refund struct {
 	Amount          int64             `json:"amount"`
 	Currency        string            `json:"currency"`
 	Destination     RefundDestination `json:"destination"`
+	Status          RefundStatus      `json:"status"`
 	WalletAmount    int64             `json:"wallet_amount"`    // credited to the wallet
 	ProcessorAmount int64             `json:"processor_amount"` // returned through the processor
 	Reason          string            `json:"reason,omitempty"`
