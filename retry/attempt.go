@@ -42,7 +42,7 @@ type Attempt struct {
 	Notified       bool              `json:"notified"`
 	Status         AttemptStatus     `json:"status"`
 	LeaseOwner     string            `json:"lease_owner,omitempty"`
-	LeaseUntil     time.Time         `json:"lease_until,omitempty"`
+	LeaseUntil     time.Time         `json:"lease_until,omitzero"`
 	DeclineCode    string            `json:"decline_code,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`
 	UpdatedAt      time.Time         `json:"updated_at"`

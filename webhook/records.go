@@ -29,7 +29,7 @@ type Endpoint struct {
 	// PreviousSecret still signs, beside Secret, until PreviousExpiresAt
 	// (secret rotation with a grace period).
 	PreviousSecret    string    `json:"previous_secret,omitempty"`
-	PreviousExpiresAt time.Time `json:"previous_expires_at,omitempty"`
+	PreviousExpiresAt time.Time `json:"previous_expires_at,omitzero"`
 	EventTypes        []string  `json:"event_types,omitempty"` // empty: every event
 	Disabled          bool      `json:"disabled"`
 	CreatedAt         time.Time `json:"created_at"`
@@ -62,7 +62,7 @@ type Delivery struct {
 	LeaseOwner  string         `json:"lease_owner,omitempty"`
 	LastStatus  int            `json:"last_status,omitempty"` // HTTP status of the last attempt
 	LastError   string         `json:"last_error,omitempty"`
-	DeliveredAt time.Time      `json:"delivered_at,omitempty"`
+	DeliveredAt time.Time      `json:"delivered_at,omitzero"`
 	CreatedAt   time.Time      `json:"created_at"`
 	UpdatedAt   time.Time      `json:"updated_at"`
 }

@@ -1,0 +1,375 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// ChargeParams charges an on-demand subscription. ProductPrice is
+// required; the other fields default to the subscription's.
+type ChargeParams struct {
+	ProductPrice                  *int64            `json:"product_price"`
+	ProductCurrency               string            `json:"product_currency,omitempty"`
+	ProductDescription            string            `json:"product_description,omitempty"`
+	AdaptiveCurrencyFeesInclusive *bool             `json:"adaptive_currency_fees_inclusive,omitempty"`
+	Metadata                      map[string]string `json:"metadata,omitempty"`
+	// IdempotencyKey makes the charge safe to retry: the same key returns
+	// the original payment; a different request under it is
+	// subscription.ErrIdempotencyConflict.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Int64 returns a pointer to v, for building params.
+func Int64(v int64) *int64 { return &v }
+
+// Bool returns a pointer to v, for building params.
+func Bool(v bool) *bool { return &v }
+
+// chargeInput is one charge to make on a subscription.
+type chargeInput struct {
+	subID        string
+	amount       int64
+	currency     string
+	description  string
+	fees         bool
+	metadata     map[string]string
+	key          string
+	retryAttempt int
+	retryOf      string
+}
+
+func (in chargeInput) fingerprint() string {
+	req := ledger.Request{Amount: in.amount, Currency: in.currency, Type: ledger.Debit, Reason: in.description,
+		Reference: ledger.Reference{Type: ledger.RefPayment, ID: in.subID}}
+	return req.Fingerprint()
+}
+
+// Charge charges a subscription a variable amount. The customer's wallet
+// balance in that currency is applied first (reserved by a hold); only the
+// remainder is charged to the payment method, outside any store
+// transaction; then one transaction captures or releases the hold, records
+// the outcome and writes payment.succeeded or payment.failed.
+//
+// A declined charge is not an error: the returned payment has status failed
+// and a decline code, and the retry policy schedules the next attempt (soft
+// declines) or puts the subscription on hold (hard declines). If the
+// processor's answer is lost, the payment is returned pending and Reconcile
+// settles it.
+func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargeParams) (subscription.Payment, error) {
+	if p.ProductPrice == nil {
+		return subscription.Payment{}, subscription.ErrMissingPrice
+	}
+	if *p.ProductPrice <= 0 {
+		return subscription.Payment{}, subscription.ErrInvalidPrice
+	}
+	if err := customer.ValidateMetadata(p.Metadata); err != nil {
+		return subscription.Payment{}, err
+	}
+	sub, err := e.Subscription(ctx, subscriptionID)
+	if err != nil {
+		return subscription.Payment{}, err
+	}
+	in := chargeInput{subID: sub.ID, amount: *p.ProductPrice, currency: sub.Currency, description: sub.Description,
+		fees: sub.FeesInclusive, metadata: sub.Metadata, key: p.IdempotencyKey}
+	if p.ProductCurrency != "" {
+		c, err := e.currencies.Check(p.ProductCurrency)
+		if err != nil {
+			return subscription.Payment{}, err
+		}
+		in.currency = c.Code
+	}
+	if p.ProductDescription != "" {
+		in.description = p.ProductDescription
+	}
+	if p.AdaptiveCurrencyFeesInclusive != nil {
+		in.fees = *p.AdaptiveCurrencyFeesInclusive
+	}
+	if p.Metadata != nil {
+		in.metadata = p.Metadata
+	}
+	return e.charge(ctx, in)
+}
+
+// charge runs the three steps of a charge: reserve, call the processor,
+// settle.
+func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payment, error) {
+	if e.processor == nil {
+		return subscription.Payment{}, ErrNoProcessor
+	}
+	var (
+		pay  subscription.Payment
+		sub  subscription.Subscription
+		done bool
+	)
+	err := e.update(ctx, func(tx store.Tx) error {
+		var err error
+		pay, done = subscription.Payment{}, false
+		if sub, err = getSubscription(tx, in.subID); err != nil {
+			return err
+		}
+		if in.key != "" {
+			prev, err := tx.PaymentByKey(sub.CustomerID, in.key)
+			if err == nil {
+				if prev.Fingerprint != in.fingerprint() {
+					return fmt.Errorf("%w: key %q", subscription.ErrIdempotencyConflict, in.key)
+				}
+				pay, done = prev, true
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if err := sub.CanCharge(); err != nil {
+			return err
+		}
+		pay, err = e.reserve(tx, sub, in)
+		if err != nil {
+			return err
+		}
+		if pay.ProcessorAmount == 0 {
+			done = true
+			return e.settle(tx, &pay, processor.Charge{Status: processor.ChargeSucceeded})
+		}
+		return nil
+	})
+	if err != nil || done {
+		return pay, err
+	}
+	ch, err := e.processor.Charge(ctx, processor.ChargeRequest{
+		IdempotencyKey: pay.ID, MandateID: sub.MandateID, PaymentMethod: pay.PaymentMethod,
+		Amount: pay.ProcessorAmount, Currency: pay.Currency, Description: pay.Description, Metadata: pay.Metadata,
+	})
+	if e.crashAfterCharge != nil {
+		if cerr := e.crashAfterCharge(pay.ID); cerr != nil {
+			return pay, cerr
+		}
+	}
+	ch, known := e.outcome(ctx, pay.ID, ch, err)
+	if !known {
+		return pay, nil // stays pending; Reconcile settles it
+	}
+	return e.finish(ctx, pay.ID, ch)
+}
+
+// reserve records a pending payment and holds the wallet part of it.
+func (e *Engine) reserve(tx store.Tx, sub subscription.Subscription, in chargeInput) (subscription.Payment, error) {
+	now := e.clock.Now()
+	pay := subscription.Payment{
+		ID: newID("pay"), CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Kind: subscription.KindSubscription,
+		Amount: in.amount, Currency: in.currency, Status: subscription.PaymentPending, PaymentMethod: sub.PaymentMethod,
+		IdempotencyKey: in.key, Fingerprint: in.fingerprint(), Description: in.description, FeesInclusive: in.fees,
+		Metadata: in.metadata, RetryAttempt: in.retryAttempt, RetryOf: in.retryOf, CreatedAt: now, UpdatedAt: now,
+	}
+	if in.retryAttempt > 0 {
+		md := make(map[string]string, len(in.metadata)+1)
+		for k, v := range in.metadata {
+			md[k] = v
+		}
+		md["retry_attempt"] = strconv.Itoa(in.retryAttempt)
+		pay.Metadata = md
+	}
+	b, err := e.balanceForUpdate(tx, sub.CustomerID, in.currency)
+	if err != nil {
+		return pay, err
+	}
+	if apply := min(b.Available(), in.amount); apply > 0 {
+		h, after, err := ledger.PlaceHold(b, newID("hold"), apply, ledger.Reference{Type: ledger.RefPayment, ID: pay.ID}, now)
+		if err != nil {
+			return pay, err
+		}
+		if err := tx.PutHold(h); err != nil {
+			return pay, err
+		}
+		if err := e.putBalance(tx, after, nil); err != nil {
+			return pay, err
+		}
+		pay.HoldID, pay.WalletAmount = h.ID, apply
+	}
+	pay.ProcessorAmount = in.amount - pay.WalletAmount
+	return pay, tx.InsertPayment(pay)
+}
+
+// outcome turns a processor answer into a charge outcome. known is false
+// when the outcome cannot be known now (the processor is unreachable even
+// for the lookup).
+func (e *Engine) outcome(ctx context.Context, paymentID string, ch processor.Charge, err error) (processor.Charge, bool) {
+	if err == nil {
+		return ch, true
+	}
+	if !errors.Is(err, processor.ErrUnavailable) {
+		return processor.Charge{Status: processor.ChargeFailed, DeclineCode: DeclineProcessorError}, true
+	}
+	found, lerr := e.processor.LookupCharge(ctx, paymentID)
+	switch {
+	case lerr == nil:
+		return found, true
+	case errors.Is(lerr, processor.ErrNotFound):
+		// The processor never took the charge: a soft failure, retried by policy.
+		return processor.Charge{Status: processor.ChargeFailed, DeclineCode: processor.NetworkError}, true
+	}
+	return processor.Charge{}, false
+}
+
+// DeclineProcessorError is the decline code recorded when the processor
+// rejects a request as malformed (an error that is neither a decline nor
+// unavailability). It is not retried.
+const DeclineProcessorError = "PROCESSOR_ERROR"
+
+// finish settles a pending payment in its own transaction. A payment that
+// is no longer pending (settled concurrently by Reconcile) is returned as is.
+func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Charge) (subscription.Payment, error) {
+	var pay subscription.Payment
+	err := e.update(ctx, func(tx store.Tx) error {
+		var err error
+		if pay, err = getPayment(tx, paymentID); err != nil {
+			return err
+		}
+		if pay.Status != subscription.PaymentPending {
+			return nil
+		}
+		return e.settle(tx, &pay, ch)
+	})
+	return pay, err
+}
+
+func getPayment(tx store.Tx, id string) (subscription.Payment, error) {
+	p, err := tx.Payment(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return p, fmt.Errorf("%w: %s", subscription.ErrPaymentNotFound, id)
+	}
+	return p, err
+}
+
+// settle records the outcome of a pending payment: capture or release its
+// hold, update the payment, its subscription, the retry schedule and the
+// customer's delinquency, and write the events.
+func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Charge) error {
+	now := e.clock.Now()
+	pay.ProcessorID = ch.ID
+	pay.UpdatedAt = now
+	if ch.Status == processor.ChargeSucceeded {
+		if err := e.captureHold(tx, pay.HoldID, "Payment "+pay.ID); err != nil {
+			return err
+		}
+		pay.Status = subscription.PaymentSucceeded
+		pay.DeclineCode = ""
+		if err := tx.UpdatePayment(*pay); err != nil {
+			return err
+		}
+		if err := e.emit(tx, EventPaymentSucceeded, pay.CustomerID, pay); err != nil {
+			return err
+		}
+		return e.afterSuccess(tx, pay)
+	}
+	if err := e.releaseHold(tx, pay.HoldID); err != nil {
+		return err
+	}
+	pay.Status = subscription.PaymentFailed
+	pay.DeclineCode = ch.DeclineCode
+	if err := e.afterFailure(tx, pay); err != nil {
+		return err
+	}
+	if err := tx.UpdatePayment(*pay); err != nil {
+		return err
+	}
+	if err := e.emit(tx, EventPaymentFailed, pay.CustomerID, pay); err != nil {
+		return err
+	}
+	return e.refreshDelinquency(tx, pay.CustomerID)
+}
+
+func (e *Engine) captureHold(tx store.Tx, holdID, reason string) error {
+	if holdID == "" {
+		return nil
+	}
+	h, err := tx.Hold(holdID)
+	if err != nil {
+		return err
+	}
+	b, err := tx.Balance(h.CustomerID, h.Currency)
+	if err != nil {
+		return err
+	}
+	h, entry, after, err := ledger.CaptureHold(b, h, newID("le"), reason, e.clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := tx.InsertEntry(entry); err != nil {
+		return err
+	}
+	if err := tx.PutHold(h); err != nil {
+		return err
+	}
+	return e.putBalance(tx, after, &entry)
+}
+
+func (e *Engine) releaseHold(tx store.Tx, holdID string) error {
+	if holdID == "" {
+		return nil
+	}
+	h, err := tx.Hold(holdID)
+	if err != nil {
+		return err
+	}
+	b, err := tx.Balance(h.CustomerID, h.Currency)
+	if err != nil {
+		return err
+	}
+	h, after, err := ledger.ReleaseHold(b, h, e.clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := tx.PutHold(h); err != nil {
+		return err
+	}
+	return e.putBalance(tx, after, nil)
+}
+
+// afterSuccess updates the subscription and settles the retry chain the
+// payment belongs to.
+func (e *Engine) afterSuccess(tx store.Tx, pay *subscription.Payment) error {
+	now := e.clock.Now()
+	if pay.SubscriptionID != "" {
+		sub, err := getSubscription(tx, pay.SubscriptionID)
+		if err != nil {
+			return err
+		}
+		sub.LastPaymentAt, sub.UpdatedAt = now, now
+		reactivated := sub.Status == subscription.StatusOnHold
+		if reactivated {
+			sub.Status = subscription.StatusActive
+		}
+		if err := tx.UpdateSubscription(sub); err != nil {
+			return err
+		}
+		if reactivated {
+			if err := e.emit(tx, EventSubscriptionActive, sub.CustomerID, sub); err != nil {
+				return err
+			}
+		}
+	}
+	if pay.RetryOf != "" {
+		first, err := getPayment(tx, pay.RetryOf)
+		if err != nil {
+			return err
+		}
+		first.SettledBy, first.NextRetryAt, first.UpdatedAt = pay.ID, time.Time{}, now
+		if err := tx.UpdatePayment(first); err != nil {
+			return err
+		}
+		if err := e.cancelRetries(tx, pay.SubscriptionID, pay.RetryOf); err != nil {
+			return err
+		}
+	}
+	return e.refreshDelinquency(tx, pay.CustomerID)
+}

@@ -1,0 +1,179 @@
+package coffer
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/cofferhq/coffer/clock"
+	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/retry"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/store/bolt"
+)
+
+// Engine is the billing engine: it runs every use case as one store
+// transaction, calls the payment processor outside any transaction, and
+// writes an outbox event with every state change. An Engine is safe for
+// concurrent use; several Engines may share one PostgreSQL store.
+type Engine struct {
+	store      store.Store
+	clock      clock.Clock
+	currencies money.Set
+	processor  processor.Processor
+	policy     retry.Policy
+	retry      RetryOptions
+	lowBalance map[string]int64
+	ownsStore  bool
+	// crashAfterCharge, set only by tests, stops a charge between the
+	// processor call and the transaction that records its outcome, as a
+	// process crash would.
+	crashAfterCharge func(paymentID string) error
+}
+
+// Option configures an Engine.
+type Option func(*Engine) error
+
+// WithClock sets the clock (default clock.System). Tests pass a *clock.Test.
+func WithClock(c clock.Clock) Option {
+	return func(e *Engine) error { e.clock = c; return nil }
+}
+
+// WithCurrencies sets the ISO-4217 currencies the engine accepts (default
+// USD and INR). Every customer gets a wallet balance in each.
+func WithCurrencies(codes ...string) Option {
+	return func(e *Engine) error {
+		if len(codes) == 0 {
+			return fmt.Errorf("%w: at least one currency", ErrInvalidConfig)
+		}
+		s, err := money.NewSet(codes...)
+		if err != nil {
+			return err
+		}
+		e.currencies = s
+		return nil
+	}
+}
+
+// WithProcessor sets the payment processor used for mandates, charges and
+// refunds. Without one, charges that need the processor fail with
+// ErrNoProcessor.
+func WithProcessor(p processor.Processor) Option {
+	return func(e *Engine) error { e.processor = p; return nil }
+}
+
+// WithRetryPolicy sets the payment retry policy (default retry.DefaultPolicy).
+func WithRetryPolicy(p retry.Policy) Option {
+	return func(e *Engine) error {
+		if err := p.Validate(); err != nil {
+			return err
+		}
+		e.policy = p
+		return nil
+	}
+}
+
+// WithRetryOptions sets the scheduler's concurrency caps and lease.
+func WithRetryOptions(o RetryOptions) Option {
+	return func(e *Engine) error { e.retry = o.withDefaults(); return nil }
+}
+
+// WithLowBalanceThreshold makes a wallet.balance_low event fire when a
+// balance in currency crosses below minor units. A per-customer threshold
+// (SetLowBalanceThreshold) overrides it.
+func WithLowBalanceThreshold(currency string, minor int64) Option {
+	return func(e *Engine) error {
+		c, err := money.Lookup(currency)
+		if err != nil {
+			return err
+		}
+		if minor < 0 {
+			return fmt.Errorf("%w: negative low-balance threshold", ErrInvalidConfig)
+		}
+		e.lowBalance[c.Code] = minor
+		return nil
+	}
+}
+
+// New returns an Engine on s. The caller keeps ownership of s (Close on the
+// Engine does not close it).
+func New(s store.Store, opts ...Option) (*Engine, error) {
+	if s == nil {
+		return nil, fmt.Errorf("%w: nil store", ErrInvalidConfig)
+	}
+	cur, _ := money.NewSet(money.DefaultCurrencies...)
+	e := &Engine{
+		store:      s,
+		clock:      clock.System{},
+		currencies: cur,
+		policy:     retry.DefaultPolicy(),
+		retry:      RetryOptions{}.withDefaults(),
+		lowBalance: map[string]int64{},
+	}
+	for _, o := range opts {
+		if err := o(e); err != nil {
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+// Open returns an Engine on the embedded default store: a bbolt file at path,
+// created if missing. Close on the Engine closes the file.
+func Open(path string, opts ...Option) (*Engine, error) {
+	s, err := bolt.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	e, err := New(s, opts...)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	e.ownsStore = true
+	return e, nil
+}
+
+// Close releases the store if the Engine opened it.
+func (e *Engine) Close() error {
+	if e.ownsStore {
+		return e.store.Close()
+	}
+	return nil
+}
+
+// Store returns the engine's store, for applications that read records
+// directly (inside View) and for tests.
+func (e *Engine) Store() store.Store { return e.store }
+
+// Currencies returns the enabled currency codes.
+func (e *Engine) Currencies() []string { return e.currencies.Codes() }
+
+// newID returns prefix_ followed by 32 random hex digits.
+func newID(prefix string) string {
+	u := uuid.New()
+	var b [64]byte
+	n := copy(b[:], prefix)
+	b[n] = '_'
+	hex.Encode(b[n+1:], u[:])
+	return string(b[:n+33])
+}
+
+// update runs fn in a store transaction. A store.ErrDuplicate that escapes
+// fn means a concurrent writer (another Engine on the same database) won a
+// unique key between our read and our insert; re-running fn lets it see the
+// committed record and answer as a replay or a conflict.
+func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) error {
+	var err error
+	for try := 0; try < 3; try++ {
+		err = e.store.Update(ctx, fn)
+		if !errors.Is(err, store.ErrDuplicate) {
+			return err
+		}
+	}
+	return err
+}

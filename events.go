@@ -1,0 +1,45 @@
+package coffer
+
+import (
+	"encoding/json"
+
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/webhook"
+)
+
+// Event types written to the outbox. Each is committed in the same store
+// transaction as the change it describes.
+const (
+	EventCustomerCreated       = "customer.created"
+	EventCustomerUpdated       = "customer.updated"
+	EventCustomerDelinquent    = "customer.delinquent"       // delinquent flag turned on
+	EventCustomerInGoodStand   = "customer.in_good_standing" // delinquent flag turned off
+	EventBalanceChanged        = "wallet.balance_changed"    // every ledger entry
+	EventBalanceLow            = "wallet.balance_low"        // a balance crossed below its threshold
+	EventSubscriptionPending   = "subscription.pending"      // mandate needs the hosted link
+	EventSubscriptionActive    = "subscription.active"
+	EventSubscriptionFailed    = "subscription.failed"
+	EventSubscriptionOnHold    = "subscription.on_hold"
+	EventSubscriptionCancelled = "subscription.cancelled"
+	EventPaymentSucceeded      = "payment.succeeded"
+	EventPaymentFailed         = "payment.failed"
+	EventRefundSucceeded       = "refund.succeeded"
+	EventRefundFailed          = "refund.failed"
+	EventRetryScheduled        = "payment.retry_scheduled"
+	EventRetryUpcoming         = "payment.retry_upcoming" // lead-time notice before an attempt
+)
+
+// emit writes one outbox event in tx.
+func (e *Engine) emit(tx store.Tx, typ, customerID string, data any) error {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return err
+	}
+	return e.emitRaw(tx, typ, customerID, raw)
+}
+
+func (e *Engine) emitRaw(tx store.Tx, typ, customerID string, raw []byte) error {
+	return tx.InsertEvent(webhook.Event{
+		ID: newID("evt"), Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now(),
+	})
+}

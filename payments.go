@@ -1,0 +1,197 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"time"
+
+	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// Payment returns a payment.
+func (e *Engine) Payment(ctx context.Context, id string) (p subscription.Payment, err error) {
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		p, err = getPayment(tx, id)
+		return err
+	})
+	return p, err
+}
+
+// ListPaymentsParams filters ListPayments; an empty Statuses lists all.
+type ListPaymentsParams struct {
+	ListParams
+	Statuses []subscription.PaymentStatus `json:"statuses,omitempty"`
+}
+
+// ListPayments is a customer's payment history, newest first.
+func (e *Engine) ListPayments(ctx context.Context, customerID string, p ListPaymentsParams) (out List[subscription.Payment], err error) {
+	q := store.PaymentQuery{CustomerID: customerID, Statuses: p.Statuses}
+	if q.Page, err = p.page(); err != nil {
+		return out, err
+	}
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		if _, err := getCustomer(tx, customerID); err != nil {
+			return err
+		}
+		out.Data, out.HasMore, err = tx.ListPayments(q)
+		return listErr(err)
+	})
+	return out, err
+}
+
+// Overdue is a customer's unpaid charges.
+type Overdue struct {
+	// Payments are the failed charges not (yet) collected, newest first.
+	Payments []subscription.Payment `json:"payments"`
+	// Due sums them per currency, sorted by currency.
+	Due []money.Amount `json:"amount_due"`
+	// Delinquent mirrors the customer's flag: an overdue charge has no
+	// retry pending.
+	Delinquent bool `json:"delinquent"`
+}
+
+// Overdue lists a customer's failed, unpaid charges with the amount due per
+// currency. A charge being retried is overdue (NextRetryAt says when the
+// next attempt is due) but makes the customer delinquent only once no retry
+// is pending.
+func (e *Engine) Overdue(ctx context.Context, customerID string) (Overdue, error) {
+	var out Overdue
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		out = Overdue{}
+		c, err := getCustomer(tx, customerID)
+		if err != nil {
+			return err
+		}
+		out.Delinquent = c.Delinquent
+		sums := map[string]int64{}
+		q := store.PaymentQuery{CustomerID: customerID, Statuses: []subscription.PaymentStatus{subscription.PaymentFailed},
+			Page: store.Page{Limit: store.MaxLimit}}
+		for {
+			list, more, err := tx.ListPayments(q)
+			if err != nil {
+				return err
+			}
+			for _, p := range list {
+				if !p.Overdue() {
+					continue
+				}
+				out.Payments = append(out.Payments, p)
+				if sums[p.Currency], err = money.AddMinor(sums[p.Currency], p.Amount); err != nil {
+					return err
+				}
+			}
+			if !more || len(list) == 0 {
+				break
+			}
+			q.StartingAfter = list[len(list)-1].ID
+		}
+		for code, v := range sums {
+			out.Due = append(out.Due, money.Amount{Minor: v, Currency: code})
+		}
+		sort.Slice(out.Due, func(i, j int) bool { return out.Due[i].Currency < out.Due[j].Currency })
+		return nil
+	})
+	return out, err
+}
+
+// ReconcileReport says what Reconcile resolved.
+type ReconcileReport struct {
+	Payments int // pending payments settled
+	Refunds  int // pending refunds completed or failed
+	Pending  int // still unknown (processor unreachable)
+}
+
+// ReconcileAfter is how old a pending payment must be before Reconcile
+// asks the processor about it, so a charge still in flight in another
+// goroutine or process is left alone. It exceeds any processor call.
+const ReconcileAfter = 2 * time.Minute
+
+// Reconcile resolves what a crash between the processor call and the
+// settling transaction left behind: each payment pending for longer than
+// ReconcileAfter is looked up at the processor by its idempotency key (the
+// payment id) and settled (hold captured on success, released on failure or
+// when the processor never saw it); each pending refund is sent again
+// (idempotent by refund id). Run calls it on every pass.
+func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
+	var rep ReconcileReport
+	if e.processor == nil {
+		return rep, nil
+	}
+	cutoff := e.clock.Now().Add(-ReconcileAfter)
+	var pending []subscription.Payment
+	var refunds []subscription.Refund
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		pending, refunds = nil, nil
+		q := store.PaymentQuery{Statuses: []subscription.PaymentStatus{subscription.PaymentPending}, Page: store.Page{Limit: store.MaxLimit}}
+		for {
+			list, more, err := tx.ListPayments(q)
+			if err != nil {
+				return err
+			}
+			for _, p := range list {
+				if !p.UpdatedAt.After(cutoff) {
+					pending = append(pending, p)
+				}
+			}
+			if !more || len(list) == 0 {
+				break
+			}
+			q.StartingAfter = list[len(list)-1].ID
+		}
+		var err error
+		refunds, err = tx.PendingRefunds(store.MaxLimit)
+		return err
+	})
+	if err != nil {
+		return rep, err
+	}
+	var errs []error
+	for _, p := range pending {
+		got, err := e.reconcilePayment(ctx, p.ID)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case got.Status == subscription.PaymentPending:
+			rep.Pending++
+		default:
+			rep.Payments++
+		}
+	}
+	for _, r := range refunds {
+		if r.CreatedAt.After(cutoff) {
+			continue
+		}
+		pay, err := e.Payment(ctx, r.PaymentID)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		got, err := e.refundThroughProcessor(ctx, r, pay.ProcessorID)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case got.Status == subscription.RefundPending:
+			rep.Pending++
+		default:
+			rep.Refunds++
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+// reconcilePayment settles one pending payment from the processor's record.
+func (e *Engine) reconcilePayment(ctx context.Context, id string) (subscription.Payment, error) {
+	ch, err := e.processor.LookupCharge(ctx, id)
+	switch {
+	case errors.Is(err, processor.ErrNotFound):
+		// Never charged (the crash came before the call): release the hold.
+		ch = processor.Charge{Status: processor.ChargeFailed, DeclineCode: processor.NetworkError}
+	case err != nil:
+		return e.Payment(ctx, id)
+	}
+	return e.finish(ctx, id, ch)
+}

@@ -1,0 +1,210 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// RefundParams refunds a succeeded payment.
+type RefundParams struct {
+	// Amount in minor units; 0 refunds everything still refundable.
+	Amount int64 `json:"amount,omitempty"`
+	// Destination is subscription.ToPaymentMethod (default) or
+	// subscription.ToWallet. Refunding to the payment method still returns
+	// the wallet-applied part of the payment to the wallet first.
+	Destination subscription.RefundDestination `json:"destination,omitempty"`
+	Reason      string                         `json:"reason,omitempty"`
+	// IdempotencyKey is required: the same key refunds once.
+	IdempotencyKey string `json:"idempotency_key"`
+}
+
+// Refund returns all or part of a succeeded payment, never more than was
+// paid in total. Money for the wallet is a credit entry with reason
+// "Refund for payment <id>"; money for the payment method goes through the
+// processor outside any transaction, while the refunded amount is reserved
+// on the payment so concurrent refunds cannot exceed it.
+func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (subscription.Refund, error) {
+	if p.IdempotencyKey == "" {
+		return subscription.Refund{}, fmt.Errorf("%w: idempotency_key is required", subscription.ErrInvalid)
+	}
+	if p.Amount < 0 {
+		return subscription.Refund{}, subscription.ErrInvalidRefund
+	}
+	switch p.Destination {
+	case "":
+		p.Destination = subscription.ToPaymentMethod
+	case subscription.ToPaymentMethod, subscription.ToWallet:
+	default:
+		return subscription.Refund{}, fmt.Errorf("%w: unknown refund destination %q", subscription.ErrInvalid, p.Destination)
+	}
+	fingerprint := ledger.Request{Amount: p.Amount, Currency: "", Type: ledger.Credit, Reason: p.Reason,
+		Reference: ledger.Reference{Type: ledger.RefType(p.Destination), ID: paymentID}}.Fingerprint()
+	var (
+		r    subscription.Refund
+		pay  subscription.Payment
+		done bool
+	)
+	err := e.update(ctx, func(tx store.Tx) error {
+		var err error
+		r, done = subscription.Refund{}, false
+		if pay, err = getPayment(tx, paymentID); err != nil {
+			return err
+		}
+		prev, err := tx.RefundByKey(pay.ID, p.IdempotencyKey)
+		if err == nil {
+			if prev.Fingerprint != fingerprint {
+				return fmt.Errorf("%w: refund key %q", subscription.ErrIdempotencyConflict, p.IdempotencyKey)
+			}
+			r, done = prev, true
+			return nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		refundable := pay.Refundable()
+		if refundable <= 0 {
+			return fmt.Errorf("%w: %s is %s", subscription.ErrNotRefundable, pay.ID, pay.Status)
+		}
+		amount := p.Amount
+		if amount == 0 {
+			amount = refundable
+		}
+		if amount > refundable {
+			return fmt.Errorf("%w: %d requested, %d refundable", subscription.ErrInvalidRefund, amount, refundable)
+		}
+		toWallet := amount
+		if p.Destination == subscription.ToPaymentMethod {
+			// Every refund draws on the wallet-applied part first, so
+			// what is left of it is what earlier refunds did not take.
+			walletLeft := max(0, pay.WalletAmount-pay.RefundedAmount)
+			toWallet = min(amount, walletLeft)
+		}
+		now := e.clock.Now()
+		r = subscription.Refund{
+			ID: newID("re"), PaymentID: pay.ID, CustomerID: pay.CustomerID, Amount: amount, Currency: pay.Currency,
+			Destination: p.Destination, Status: subscription.RefundPending, WalletAmount: toWallet,
+			ProcessorAmount: amount - toWallet, Reason: p.Reason, IdempotencyKey: p.IdempotencyKey,
+			Fingerprint: fingerprint, CreatedAt: now,
+		}
+		pay.RefundedAmount += amount
+		pay.Status = refundedStatus(pay)
+		pay.UpdatedAt = now
+		if err := tx.UpdatePayment(pay); err != nil {
+			return err
+		}
+		if err := tx.InsertRefund(r); err != nil {
+			return err
+		}
+		if r.ProcessorAmount == 0 {
+			done = true
+			return e.completeRefund(tx, &r, "")
+		}
+		return nil
+	})
+	if err != nil || done {
+		return r, err
+	}
+	return e.refundThroughProcessor(ctx, r, pay.ProcessorID)
+}
+
+func refundedStatus(p subscription.Payment) subscription.PaymentStatus {
+	if p.RefundedAmount >= p.Amount {
+		return subscription.PaymentRefunded
+	}
+	return subscription.PaymentPartiallyRefunded
+}
+
+// refundThroughProcessor calls the processor for a pending refund and
+// records the outcome. An unreachable processor leaves the refund pending
+// for Reconcile (the call is idempotent by refund id).
+func (e *Engine) refundThroughProcessor(ctx context.Context, r subscription.Refund, chargeID string) (subscription.Refund, error) {
+	if e.processor == nil {
+		return r, ErrNoProcessor
+	}
+	pr, err := e.processor.Refund(ctx, processor.RefundRequest{
+		IdempotencyKey: r.ID, ChargeID: chargeID, Amount: r.ProcessorAmount, Currency: r.Currency,
+	})
+	if errors.Is(err, processor.ErrUnavailable) {
+		return r, nil
+	}
+	var out subscription.Refund
+	uerr := e.update(ctx, func(tx store.Tx) error {
+		cur, gerr := tx.Refund(r.ID)
+		if gerr != nil {
+			return gerr
+		}
+		out = cur
+		if cur.Status != subscription.RefundPending {
+			return nil
+		}
+		if err != nil {
+			return e.failRefund(tx, &out)
+		}
+		return e.completeRefund(tx, &out, pr.ID)
+	})
+	if uerr != nil {
+		return out, uerr
+	}
+	if err != nil {
+		return out, fmt.Errorf("coffer: refund %s rejected by the processor: %w", r.ID, err)
+	}
+	return out, nil
+}
+
+// completeRefund credits the wallet part of a refund and marks it succeeded.
+func (e *Engine) completeRefund(tx store.Tx, r *subscription.Refund, processorID string) error {
+	if r.WalletAmount > 0 {
+		_, err := e.post(tx, r.CustomerID, ledger.Request{
+			Amount: r.WalletAmount, Currency: r.Currency, Type: ledger.Credit,
+			Reason: "Refund for payment " + r.PaymentID, IdempotencyKey: "refund:" + r.ID,
+			Reference: ledger.Reference{Type: ledger.RefRefund, ID: r.ID},
+		})
+		if err != nil {
+			return err
+		}
+	}
+	r.Status, r.ProcessorID = subscription.RefundSucceeded, processorID
+	if err := tx.UpdateRefund(*r); err != nil {
+		return err
+	}
+	return e.emit(tx, EventRefundSucceeded, r.CustomerID, r)
+}
+
+// failRefund marks a refund failed and frees its reserved amount.
+func (e *Engine) failRefund(tx store.Tx, r *subscription.Refund) error {
+	pay, err := getPayment(tx, r.PaymentID)
+	if err != nil {
+		return err
+	}
+	pay.RefundedAmount -= r.Amount
+	pay.Status = subscription.PaymentSucceeded
+	if pay.RefundedAmount > 0 {
+		pay.Status = refundedStatus(pay)
+	}
+	pay.UpdatedAt = e.clock.Now()
+	if err := tx.UpdatePayment(pay); err != nil {
+		return err
+	}
+	r.Status = subscription.RefundFailed
+	if err := tx.UpdateRefund(*r); err != nil {
+		return err
+	}
+	return e.emit(tx, EventRefundFailed, r.CustomerID, r)
+}
+
+// Refunds lists a payment's refunds, oldest first.
+func (e *Engine) Refunds(ctx context.Context, paymentID string) (out []subscription.Refund, err error) {
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		if _, err := getPayment(tx, paymentID); err != nil {
+			return err
+		}
+		out, err = tx.ListRefunds(paymentID)
+		return err
+	})
+	return out, err
+}

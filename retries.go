@@ -1,0 +1,363 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/cofferhq/coffer/retry"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// RetryOptions configures the retry scheduler.
+type RetryOptions struct {
+	// PerCustomer caps the attempts in flight (claimed, lease not expired)
+	// for one customer; default 1.
+	PerCustomer int
+	// PerAccount caps the attempts in flight across the whole store (every
+	// runner sharing it); default 16.
+	PerAccount int
+	// Lease is how long a claimed attempt belongs to its runner; a runner
+	// that crashes loses it when it expires and another retakes the
+	// attempt. Default 5 minutes (longer than any processor call).
+	Lease time.Duration
+	// BatchSize bounds the attempts one pass looks at; default 100.
+	BatchSize int
+	// PollInterval is how often Run makes a pass; default 30 seconds.
+	PollInterval time.Duration
+	// Owner names this runner in leases; default a random id.
+	Owner string
+}
+
+func (o RetryOptions) withDefaults() RetryOptions {
+	if o.PerCustomer <= 0 {
+		o.PerCustomer = 1
+	}
+	if o.PerAccount <= 0 {
+		o.PerAccount = 16
+	}
+	if o.Lease <= 0 {
+		o.Lease = 5 * time.Minute
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = 100
+	}
+	if o.PollInterval <= 0 {
+		o.PollInterval = 30 * time.Second
+	}
+	if o.Owner == "" {
+		o.Owner = newID("runner")
+	}
+	return o
+}
+
+// afterFailure decides what follows a failed payment: the next retry
+// attempt (persisted with its exact due time) when the decline is soft and
+// attempts remain, otherwise the subscription goes on hold. pay is updated
+// by the caller.
+func (e *Engine) afterFailure(tx store.Tx, pay *subscription.Payment) error {
+	if pay.SubscriptionID == "" {
+		return nil
+	}
+	sub, err := getSubscription(tx, pay.SubscriptionID)
+	if err != nil {
+		return err
+	}
+	first := pay
+	if pay.RetryOf != "" {
+		p, err := getPayment(tx, pay.RetryOf)
+		if err != nil {
+			return err
+		}
+		first = &p
+	}
+	now := e.clock.Now()
+	first.NextRetryAt = time.Time{}
+	if sub.Status == subscription.StatusActive {
+		due, n, ok := e.policy.Next(retry.NextInput{
+			Failed: max(pay.RetryAttempt, 1), DeclineCode: pay.DeclineCode, FirstFailure: first.CreatedAt,
+			FailedAt: now, MandateAuthorizedAt: sub.MandateAuthorizedAt, LastPaymentAt: sub.LastPaymentAt,
+		})
+		if ok {
+			a := retry.Attempt{
+				ID: newID("att"), SubscriptionID: sub.ID, CustomerID: sub.CustomerID, FirstPaymentID: first.ID,
+				Number: n, Amount: first.Amount, Currency: first.Currency, Description: first.Description,
+				FeesInclusive: first.FeesInclusive, Metadata: first.Metadata, DueAt: due,
+				RunAt: e.policy.NoticeAt(due, now), Status: retry.AttemptScheduled, CreatedAt: now, UpdatedAt: now,
+			}
+			if !a.RunAt.Before(a.DueAt) {
+				a.RunAt, a.Notified = a.DueAt, e.policy.NoticeLead > 0
+			}
+			if err := tx.PutAttempt(a); err != nil {
+				return err
+			}
+			first.NextRetryAt = due
+			if err := e.emit(tx, EventRetryScheduled, sub.CustomerID, a); err != nil {
+				return err
+			}
+		} else {
+			sub.Status, sub.UpdatedAt, sub.DeclineCode = subscription.StatusOnHold, now, pay.DeclineCode
+			if err := tx.UpdateSubscription(sub); err != nil {
+				return err
+			}
+			if err := e.emit(tx, EventSubscriptionOnHold, sub.CustomerID, sub); err != nil {
+				return err
+			}
+		}
+	}
+	if first != pay {
+		first.UpdatedAt = now
+		return tx.UpdatePayment(*first)
+	}
+	return nil
+}
+
+// cancelRetries cancels the scheduled (not yet claimed) attempts of a
+// subscription, of one retry chain when firstPaymentID is set, and clears
+// the chains' NextRetryAt.
+func (e *Engine) cancelRetries(tx store.Tx, subID, firstPaymentID string) error {
+	attempts, err := tx.AttemptsBySubscription(subID)
+	if err != nil {
+		return err
+	}
+	now := e.clock.Now()
+	for _, a := range attempts {
+		if a.Status != retry.AttemptScheduled || (firstPaymentID != "" && a.FirstPaymentID != firstPaymentID) {
+			continue
+		}
+		a.Status, a.UpdatedAt = retry.AttemptCancelled, now
+		if err := tx.PutAttempt(a); err != nil {
+			return err
+		}
+		p, err := getPayment(tx, a.FirstPaymentID)
+		if err != nil {
+			return err
+		}
+		if !p.NextRetryAt.IsZero() {
+			p.NextRetryAt, p.UpdatedAt = time.Time{}, now
+			if err := tx.UpdatePayment(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// refreshDelinquency sets the customer's delinquent flag from their
+// payments: delinquent while an overdue charge has no retry pending.
+func (e *Engine) refreshDelinquency(tx store.Tx, customerID string) error {
+	c, err := getCustomer(tx, customerID)
+	if err != nil {
+		return err
+	}
+	delinquent := false
+	q := store.PaymentQuery{CustomerID: customerID, Statuses: []subscription.PaymentStatus{subscription.PaymentFailed},
+		Page: store.Page{Limit: store.MaxLimit}}
+	for !delinquent {
+		list, more, err := tx.ListPayments(q)
+		if err != nil {
+			return err
+		}
+		for _, p := range list {
+			if p.Delinquent() {
+				delinquent = true
+				break
+			}
+		}
+		if !more || len(list) == 0 {
+			break
+		}
+		q.StartingAfter = list[len(list)-1].ID
+	}
+	if c.Delinquent == delinquent {
+		return nil
+	}
+	c.Delinquent, c.UpdatedAt = delinquent, e.clock.Now()
+	if err := tx.UpdateCustomer(c); err != nil {
+		return err
+	}
+	typ := EventCustomerInGoodStand
+	if delinquent {
+		typ = EventCustomerDelinquent
+	}
+	return e.emit(tx, typ, c.ID, c)
+}
+
+// RunReport says what one scheduler pass did.
+type RunReport struct {
+	Notified  int // upcoming-retry notices written
+	Attempted int // attempts charged
+	Succeeded int
+	Failed    int
+	Cancelled int // attempts whose subscription could no longer be charged
+	Deferred  int // due attempts left for later by the concurrency caps
+}
+
+// RunDue makes one pass of the retry scheduler: it writes the upcoming-retry
+// notices that are due, claims due attempts with a lease (respecting the
+// per-customer and per-account caps) in one transaction, charges each
+// through the normal charge path (wallet first, then processor) with
+// retry_attempt in the payment metadata, and records each outcome.
+//
+// Several runners (goroutines, or processes sharing a PostgreSQL store) may
+// run RunDue at once: an attempt is claimed by exactly one; an attempt whose
+// runner crashed is retaken when its lease expires, and its charge is
+// idempotent (keyed by the attempt), so it is never made twice.
+func (e *Engine) RunDue(ctx context.Context) (RunReport, error) {
+	var rep RunReport
+	claimed, err := e.claimAttempts(ctx, &rep)
+	if err != nil {
+		return rep, err
+	}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	sem := make(chan struct{}, e.retry.PerAccount)
+	for _, a := range claimed {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(a retry.Attempt) {
+			defer func() { <-sem; wg.Done() }()
+			status, err := e.runAttempt(ctx, a)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.Attempted++
+			switch status {
+			case retry.AttemptSucceeded:
+				rep.Succeeded++
+			case retry.AttemptFailed:
+				rep.Failed++
+			case retry.AttemptCancelled:
+				rep.Cancelled++
+			}
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}(a)
+	}
+	wg.Wait()
+	return rep, errors.Join(errs...)
+}
+
+func (e *Engine) claimAttempts(ctx context.Context, rep *RunReport) ([]retry.Attempt, error) {
+	var claimed []retry.Attempt
+	var r RunReport
+	err := e.update(ctx, func(tx store.Tx) error {
+		claimed, r = claimed[:0], RunReport{}
+		now := e.clock.Now()
+		due, err := tx.DueAttempts(now, e.retry.BatchSize)
+		if err != nil {
+			return err
+		}
+		for _, a := range due {
+			if !a.Notified && now.Before(a.DueAt) {
+				a.Notified, a.RunAt, a.UpdatedAt = true, a.DueAt, now
+				if err := tx.PutAttempt(a); err != nil {
+					return err
+				}
+				if err := e.emit(tx, EventRetryUpcoming, a.CustomerID, a); err != nil {
+					return err
+				}
+				r.Notified++
+				continue
+			}
+			if now.Before(a.DueAt) {
+				continue
+			}
+			total, err := tx.CountInFlight("", now)
+			if err != nil {
+				return err
+			}
+			if total >= e.retry.PerAccount {
+				r.Deferred++
+				continue
+			}
+			mine, err := tx.CountInFlight(a.CustomerID, now)
+			if err != nil {
+				return err
+			}
+			if mine >= e.retry.PerCustomer {
+				r.Deferred++
+				continue
+			}
+			a.Status, a.LeaseOwner, a.LeaseUntil = retry.AttemptClaimed, e.retry.Owner, now.Add(e.retry.Lease)
+			a.RunAt, a.UpdatedAt = a.LeaseUntil, now
+			if err := tx.PutAttempt(a); err != nil {
+				return err
+			}
+			claimed = append(claimed, a)
+		}
+		return nil
+	})
+	*rep = r
+	return claimed, err
+}
+
+// runAttempt charges one claimed attempt and records its outcome.
+func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.AttemptStatus, error) {
+	pay, err := e.charge(ctx, chargeInput{
+		subID: a.SubscriptionID, amount: a.Amount, currency: a.Currency, description: a.Description,
+		fees: a.FeesInclusive, metadata: a.Metadata, key: "retry:" + a.ID, retryAttempt: a.Number, retryOf: a.FirstPaymentID,
+	})
+	status := retry.AttemptFailed
+	switch {
+	case errors.Is(err, subscription.ErrNotActive), errors.Is(err, subscription.ErrNotFound):
+		status, err = retry.AttemptCancelled, nil
+	case err != nil:
+		return "", err // the lease expires and another pass retries
+	case pay.Status == subscription.PaymentPending:
+		if pay, err = e.reconcilePayment(ctx, pay.ID); err != nil || pay.Status == subscription.PaymentPending {
+			return "", err
+		}
+	}
+	if pay.Status == subscription.PaymentSucceeded {
+		status = retry.AttemptSucceeded
+	}
+	err = e.update(ctx, func(tx store.Tx) error {
+		cur, err := tx.Attempt(a.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != retry.AttemptClaimed || cur.LeaseOwner != e.retry.Owner {
+			return nil // lease lost to another runner; it records the outcome
+		}
+		cur.Status, cur.PaymentID, cur.DeclineCode, cur.UpdatedAt = status, pay.ID, pay.DeclineCode, e.clock.Now()
+		cur.LeaseOwner, cur.LeaseUntil = "", time.Time{}
+		return tx.PutAttempt(cur)
+	})
+	return status, err
+}
+
+// Run runs the retry scheduler and payment reconciliation until ctx ends,
+// one pass every RetryOptions.PollInterval. Errors of a pass are reported
+// to onError (may be nil) and do not stop the loop.
+func (e *Engine) Run(ctx context.Context, onError func(error)) error {
+	t := time.NewTicker(e.retry.PollInterval)
+	defer t.Stop()
+	for {
+		if _, err := e.Reconcile(ctx); err != nil && onError != nil {
+			onError(err)
+		}
+		if _, err := e.RunDue(ctx); err != nil && onError != nil {
+			onError(err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// Attempts returns the retry attempts of a subscription, in order.
+func (e *Engine) Attempts(ctx context.Context, subscriptionID string) (out []retry.Attempt, err error) {
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		out, err = tx.AttemptsBySubscription(subscriptionID)
+		return err
+	})
+	return out, err
+}

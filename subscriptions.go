@@ -1,0 +1,366 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// ProductParams creates a catalog product.
+type ProductParams struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Price       int64  `json:"price"`
+	Currency    string `json:"currency"`
+}
+
+// CreateProduct adds a product to the catalog.
+func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscription.Product, error) {
+	if strings.TrimSpace(p.Name) == "" {
+		return subscription.Product{}, fmt.Errorf("%w: product name is required", subscription.ErrInvalid)
+	}
+	if p.Price < 0 {
+		return subscription.Product{}, subscription.ErrInvalidPrice
+	}
+	c, err := e.currencies.Check(p.Currency)
+	if err != nil {
+		return subscription.Product{}, err
+	}
+	prod := subscription.Product{ID: newID("prod"), Name: strings.TrimSpace(p.Name), Description: p.Description,
+		Price: p.Price, Currency: c.Code, CreatedAt: e.clock.Now()}
+	err = e.update(ctx, func(tx store.Tx) error { return tx.PutProduct(prod) })
+	return prod, err
+}
+
+// Product returns a catalog product.
+func (e *Engine) Product(ctx context.Context, id string) (p subscription.Product, err error) {
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		p, err = tx.Product(id)
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: %s", subscription.ErrProductNotFound, id)
+		}
+		return err
+	})
+	return p, err
+}
+
+// OnDemand is the on_demand object of a subscription: authorise the payment
+// method once (a mandate), then charge variable amounts with Charge.
+type OnDemand struct {
+	// MandateOnly is required: true authorises without charging; false also
+	// makes an initial charge of ProductPrice x quantity.
+	MandateOnly *bool `json:"mandate_only"`
+	// ProductPrice is the initial amount in minor units; nil uses the
+	// product's price.
+	ProductPrice *int64 `json:"product_price,omitempty"`
+	// ProductCurrency overrides the product's currency.
+	ProductCurrency    string `json:"product_currency,omitempty"`
+	ProductDescription string `json:"product_description,omitempty"`
+	// AdaptiveCurrencyFeesInclusive: fees are included in the price (true)
+	// or added on top of it by the processor (false). Recorded and passed on.
+	AdaptiveCurrencyFeesInclusive bool `json:"adaptive_currency_fees_inclusive,omitempty"`
+}
+
+// SubscriptionParams creates an on-demand subscription. Give CustomerID to
+// attach an existing customer, or Customer to create one (with its wallet).
+type SubscriptionParams struct {
+	ProductID      string            `json:"product_id"`
+	Quantity       int               `json:"quantity"`
+	CustomerID     string            `json:"customer_id,omitempty"`
+	Customer       *customer.Params  `json:"customer,omitempty"`
+	BillingAddress *customer.Address `json:"billing,omitempty"`
+	PaymentMethod  string            `json:"payment_method"`
+	// PaymentLink asks the processor for a hosted authorisation link the
+	// customer completes; ReturnURL is where the hosted page sends them back.
+	PaymentLink bool              `json:"payment_link,omitempty"`
+	ReturnURL   string            `json:"return_url,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	OnDemand    *OnDemand         `json:"on_demand"`
+}
+
+// SubscriptionResult is what CreateSubscription and ConfirmMandate return:
+// the subscription and, when an initial charge was made, its payment.
+type SubscriptionResult struct {
+	Subscription subscription.Subscription `json:"subscription"`
+	Payment      *subscription.Payment     `json:"payment,omitempty"`
+}
+
+func (p SubscriptionParams) validate() error {
+	if p.OnDemand == nil || p.OnDemand.MandateOnly == nil {
+		return subscription.ErrMissingMandateOnly
+	}
+	if p.Quantity < 1 {
+		return subscription.ErrInvalidQuantity
+	}
+	if p.ProductID == "" {
+		return fmt.Errorf("%w: product_id is required", subscription.ErrUnknownProduct)
+	}
+	if p.CustomerID == "" && p.Customer == nil {
+		return subscription.ErrMissingCustomer
+	}
+	if strings.TrimSpace(p.PaymentMethod) == "" {
+		return subscription.ErrMissingMethod
+	}
+	if p.OnDemand.ProductPrice != nil && *p.OnDemand.ProductPrice <= 0 {
+		return subscription.ErrInvalidPrice
+	}
+	if p.BillingAddress != nil && p.BillingAddress.Country != "" && !customer.ValidCountry(strings.ToUpper(p.BillingAddress.Country)) {
+		return &customer.FieldError{Field: "billing.country", Err: customer.ErrInvalidCountry}
+	}
+	return customer.ValidateMetadata(p.Metadata)
+}
+
+// CreateSubscription creates an on-demand subscription: it records the
+// subscription (and a new customer if asked), authorises the mandate with
+// the processor outside any transaction, and, unless mandate_only, makes
+// the initial charge through the normal charge path (wallet first).
+//
+// Validation errors are of the 422 class: missing on_demand.mandate_only,
+// quantity < 1, unknown product, unsupported currency. A mandate that needs
+// the customer's action leaves the subscription pending with PaymentLink
+// set; call ConfirmMandate after the customer returns.
+func (e *Engine) CreateSubscription(ctx context.Context, p SubscriptionParams) (SubscriptionResult, error) {
+	if err := p.validate(); err != nil {
+		return SubscriptionResult{}, err
+	}
+	if e.processor == nil {
+		return SubscriptionResult{}, ErrNoProcessor
+	}
+	prod, err := e.Product(ctx, p.ProductID)
+	if errors.Is(err, subscription.ErrProductNotFound) {
+		return SubscriptionResult{}, fmt.Errorf("%w: %s", subscription.ErrUnknownProduct, p.ProductID)
+	} else if err != nil {
+		return SubscriptionResult{}, err
+	}
+	od := p.OnDemand
+	price := prod.Price
+	if od.ProductPrice != nil {
+		price = *od.ProductPrice
+	}
+	code := prod.Currency
+	if od.ProductCurrency != "" {
+		code = od.ProductCurrency
+	}
+	cur, err := e.currencies.Check(code)
+	if err != nil {
+		return SubscriptionResult{}, err
+	}
+	initial, err := money.MulMinor(price, int64(p.Quantity))
+	if err != nil {
+		return SubscriptionResult{}, err
+	}
+	if !*od.MandateOnly && initial <= 0 {
+		return SubscriptionResult{}, subscription.ErrInvalidPrice
+	}
+	var newCustomer *customer.Customer
+	now := e.clock.Now()
+	if p.CustomerID == "" {
+		c, err := customer.New(newID("cus"), *p.Customer, now)
+		if err != nil {
+			return SubscriptionResult{}, err
+		}
+		newCustomer = &c
+		p.CustomerID = c.ID
+	}
+	desc := od.ProductDescription
+	if desc == "" {
+		desc = prod.Description
+	}
+	var addr *customer.Address
+	if p.BillingAddress != nil {
+		a := *p.BillingAddress
+		a.Country = strings.ToUpper(a.Country)
+		addr = &a
+	}
+	sub := subscription.Subscription{
+		ID: newID("sub"), CustomerID: p.CustomerID, ProductID: prod.ID, Quantity: p.Quantity,
+		Status: subscription.StatusPending, PaymentMethod: strings.TrimSpace(p.PaymentMethod),
+		ReturnURL: p.ReturnURL, BillingAddress: addr, Price: price, Currency: cur.Code, Description: desc,
+		FeesInclusive: od.AdaptiveCurrencyFeesInclusive, MandateOnly: *od.MandateOnly, Metadata: p.Metadata,
+		CreatedAt: now, UpdatedAt: now,
+	}
+	err = e.update(ctx, func(tx store.Tx) error {
+		if newCustomer != nil {
+			if err := e.createCustomer(tx, *newCustomer); err != nil {
+				return err
+			}
+		} else if _, err := getCustomer(tx, p.CustomerID); err != nil {
+			return err
+		}
+		return tx.InsertSubscription(sub)
+	})
+	if err != nil {
+		return SubscriptionResult{}, err
+	}
+	m, err := e.processor.AuthorizeMandate(ctx, processor.MandateRequest{
+		IdempotencyKey: sub.ID, CustomerID: sub.CustomerID, PaymentMethod: sub.PaymentMethod,
+		ReturnURL: p.ReturnURL, PaymentLink: p.PaymentLink,
+	})
+	if err != nil {
+		// The subscription stays pending; ConfirmMandate asks again
+		// (authorisation is idempotent by subscription id).
+		return SubscriptionResult{Subscription: sub}, fmt.Errorf("coffer: authorising mandate of %s: %w", sub.ID, err)
+	}
+	return e.applyMandate(ctx, sub.ID, m)
+}
+
+// ConfirmMandate asks the processor for the state of a pending
+// subscription's mandate (after the customer completed the hosted link, or
+// after an authorisation whose answer was lost) and applies it: active
+// (with the initial charge unless mandate_only) or failed.
+func (e *Engine) ConfirmMandate(ctx context.Context, subscriptionID string) (SubscriptionResult, error) {
+	sub, err := e.Subscription(ctx, subscriptionID)
+	if err != nil {
+		return SubscriptionResult{}, err
+	}
+	if sub.Status != subscription.StatusPending {
+		return SubscriptionResult{Subscription: sub}, nil
+	}
+	if e.processor == nil {
+		return SubscriptionResult{}, ErrNoProcessor
+	}
+	var m processor.Mandate
+	if sub.MandateID != "" {
+		m, err = e.processor.MandateStatus(ctx, sub.MandateID)
+	} else {
+		m, err = e.processor.AuthorizeMandate(ctx, processor.MandateRequest{
+			IdempotencyKey: sub.ID, CustomerID: sub.CustomerID, PaymentMethod: sub.PaymentMethod, ReturnURL: sub.ReturnURL,
+		})
+	}
+	if err != nil {
+		return SubscriptionResult{Subscription: sub}, err
+	}
+	return e.applyMandate(ctx, sub.ID, m)
+}
+
+// applyMandate records a mandate outcome and makes the initial charge.
+func (e *Engine) applyMandate(ctx context.Context, subID string, m processor.Mandate) (SubscriptionResult, error) {
+	var sub subscription.Subscription
+	err := e.update(ctx, func(tx store.Tx) error {
+		var err error
+		if sub, err = getSubscription(tx, subID); err != nil {
+			return err
+		}
+		if sub.Status != subscription.StatusPending {
+			return nil // already applied by a concurrent confirmation
+		}
+		now := e.clock.Now()
+		sub.MandateID = m.ID
+		sub.UpdatedAt = now
+		var event string
+		switch m.Status {
+		case processor.MandateAuthorized:
+			sub.Status = subscription.StatusActive
+			sub.MandateAuthorizedAt = m.AuthorizedAt.UTC()
+			if sub.MandateAuthorizedAt.IsZero() {
+				sub.MandateAuthorizedAt = now
+			}
+			event = EventSubscriptionActive
+		case processor.MandateRequiresAction:
+			if sub.PaymentLink == m.PaymentLink {
+				return nil
+			}
+			sub.PaymentLink = m.PaymentLink
+			event = EventSubscriptionPending
+		default:
+			sub.Status = subscription.StatusFailed
+			sub.DeclineCode = m.DeclineCode
+			event = EventSubscriptionFailed
+		}
+		if err := tx.UpdateSubscription(sub); err != nil {
+			return err
+		}
+		return e.emit(tx, event, sub.CustomerID, sub)
+	})
+	if err != nil {
+		return SubscriptionResult{}, err
+	}
+	res := SubscriptionResult{Subscription: sub}
+	if sub.Status != subscription.StatusActive || sub.MandateOnly {
+		return res, nil
+	}
+	initial, _ := money.MulMinor(sub.Price, int64(sub.Quantity))
+	pay, err := e.charge(ctx, chargeInput{
+		subID: sub.ID, amount: initial, currency: sub.Currency, description: sub.Description,
+		fees: sub.FeesInclusive, metadata: sub.Metadata, key: "initial:" + sub.ID,
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Payment = &pay
+	res.Subscription, err = e.Subscription(ctx, sub.ID)
+	return res, err
+}
+
+func getSubscription(tx store.Tx, id string) (subscription.Subscription, error) {
+	s, err := tx.Subscription(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return s, fmt.Errorf("%w: %s", subscription.ErrNotFound, id)
+	}
+	return s, err
+}
+
+// Subscription returns a subscription.
+func (e *Engine) Subscription(ctx context.Context, id string) (s subscription.Subscription, err error) {
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		s, err = getSubscription(tx, id)
+		return err
+	})
+	return s, err
+}
+
+// ListSubscriptions lists a customer's subscriptions, newest first.
+func (e *Engine) ListSubscriptions(ctx context.Context, customerID string, p ListParams) (out List[subscription.Subscription], err error) {
+	page, err := p.page()
+	if err != nil {
+		return out, err
+	}
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		if _, err := getCustomer(tx, customerID); err != nil {
+			return err
+		}
+		out.Data, out.HasMore, err = tx.ListSubscriptions(customerID, page)
+		return listErr(err)
+	})
+	return out, err
+}
+
+// CancelSubscription cancels a subscription: it can no longer be charged
+// and its scheduled retries are cancelled. Cancelling a cancelled
+// subscription returns it unchanged.
+func (e *Engine) CancelSubscription(ctx context.Context, id string) (subscription.Subscription, error) {
+	var sub subscription.Subscription
+	err := e.update(ctx, func(tx store.Tx) error {
+		var err error
+		if sub, err = getSubscription(tx, id); err != nil {
+			return err
+		}
+		if sub.Status == subscription.StatusCancelled {
+			return nil
+		}
+		if err := sub.Transition(subscription.StatusCancelled); err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		sub.Status = subscription.StatusCancelled
+		sub.CancelledAt, sub.UpdatedAt = now, now
+		if err := tx.UpdateSubscription(sub); err != nil {
+			return err
+		}
+		if err := e.cancelRetries(tx, sub.ID, ""); err != nil {
+			return err
+		}
+		if err := e.refreshDelinquency(tx, sub.CustomerID); err != nil {
+			return err
+		}
+		return e.emit(tx, EventSubscriptionCancelled, sub.CustomerID, sub)
+	})
+	return sub, err
+}

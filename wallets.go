@@ -1,0 +1,236 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/wallet"
+)
+
+// EntryResult is the outcome of CreateEntry.
+type EntryResult struct {
+	Entry   ledger.Entry   `json:"entry"`
+	Balance wallet.Balance `json:"balance"`
+	// Replayed is true when the idempotency key had already been applied
+	// with the same request: Entry is the original and nothing changed.
+	Replayed bool `json:"replayed"`
+}
+
+// CreateEntry credits or debits a customer's wallet. The entry, the new
+// balance and a wallet.balance_changed event commit together.
+//
+// A debit beyond the available balance fails with
+// wallet.ErrInsufficientFunds and changes nothing. With an IdempotencyKey,
+// a retry of the same request returns the original entry (Replayed) and a
+// different request under the same key fails with
+// ledger.ErrIdempotencyConflict.
+func (e *Engine) CreateEntry(ctx context.Context, customerID string, req ledger.Request) (EntryResult, error) {
+	req, err := e.checkRequest(req)
+	if err != nil {
+		return EntryResult{}, err
+	}
+	var res EntryResult
+	err = e.update(ctx, func(tx store.Tx) error {
+		res, err = e.post(tx, customerID, req)
+		return err
+	})
+	if err != nil {
+		return EntryResult{}, err
+	}
+	return res, nil
+}
+
+// checkRequest validates req and normalises its currency.
+func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
+	c, err := e.currencies.Check(strings.TrimSpace(req.Currency))
+	if err != nil {
+		return req, err
+	}
+	req.Currency = c.Code
+	if req.Reference.Type == "" {
+		req.Reference.Type = ledger.RefManual
+	}
+	return req, req.Validate()
+}
+
+// post applies one ledger request inside tx.
+func (e *Engine) post(tx store.Tx, customerID string, req ledger.Request) (EntryResult, error) {
+	if req.IdempotencyKey != "" {
+		res, found, err := e.replay(tx, customerID, req)
+		if found || err != nil {
+			return res, err
+		}
+	}
+	b, err := e.balanceForUpdate(tx, customerID, req.Currency)
+	if err != nil {
+		return EntryResult{}, err
+	}
+	entry, after, err := ledger.Post(b, req, newID("le"), e.clock.Now())
+	if err != nil {
+		return EntryResult{}, err
+	}
+	if err := tx.InsertEntry(entry); err != nil {
+		if errors.Is(err, store.ErrDuplicate) && req.IdempotencyKey != "" {
+			// A concurrent writer committed the same key after our check.
+			if res, found, err := e.replay(tx, customerID, req); found || err != nil {
+				return res, err
+			}
+		}
+		return EntryResult{}, err
+	}
+	if err := e.putBalance(tx, after, &entry); err != nil {
+		return EntryResult{}, err
+	}
+	return EntryResult{Entry: entry, Balance: after}, nil
+}
+
+func (e *Engine) replay(tx store.Tx, customerID string, req ledger.Request) (EntryResult, bool, error) {
+	prev, err := tx.EntryByKey(customerID, req.IdempotencyKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return EntryResult{}, false, nil
+	}
+	if err != nil {
+		return EntryResult{}, false, err
+	}
+	if prev.Fingerprint != req.Fingerprint() {
+		return EntryResult{}, true, fmt.Errorf("%w: key %q", ledger.ErrIdempotencyConflict, req.IdempotencyKey)
+	}
+	b, err := tx.Balance(customerID, req.Currency)
+	if err != nil {
+		return EntryResult{}, true, err
+	}
+	return EntryResult{Entry: prev, Balance: b, Replayed: true}, true, nil
+}
+
+// balanceForUpdate reads (and, on PostgreSQL, locks) a balance. A customer
+// created before a currency was enabled gets that wallet lazily.
+func (e *Engine) balanceForUpdate(tx store.Tx, customerID, currency string) (wallet.Balance, error) {
+	b, err := tx.Balance(customerID, currency)
+	if err == nil {
+		return b, nil
+	}
+	if !errors.Is(err, store.ErrNotFound) {
+		return b, err
+	}
+	if _, err := getCustomer(tx, customerID); err != nil {
+		return b, err
+	}
+	if !e.currencies.Has(currency) {
+		return b, fmt.Errorf("%w: %s", money.ErrCurrencyDisabled, currency)
+	}
+	return wallet.Balance{CustomerID: customerID, Currency: currency, UpdatedAt: e.clock.Now()}, nil
+}
+
+// putBalance stores b, emits wallet.balance_changed for entry (when not
+// nil), and wallet.balance_low when the available balance crosses below the
+// threshold (once per crossing: the flag re-arms when it rises back).
+func (e *Engine) putBalance(tx store.Tx, b wallet.Balance, entry *ledger.Entry) error {
+	threshold := b.LowThreshold
+	if threshold == 0 {
+		threshold = e.lowBalance[b.Currency]
+	}
+	low := threshold > 0 && b.Available() < threshold
+	crossed := low && !b.Low
+	b.Low = low
+	if err := tx.PutBalance(b); err != nil {
+		return err
+	}
+	if entry != nil {
+		if err := e.emitRaw(tx, EventBalanceChanged, b.CustomerID, balanceChangedJSON(entry, &b)); err != nil {
+			return err
+		}
+	}
+	if crossed {
+		return e.emit(tx, EventBalanceLow, b.CustomerID, struct {
+			Balance   wallet.Balance `json:"balance"`
+			Threshold int64          `json:"threshold"`
+		}{b, threshold})
+	}
+	return nil
+}
+
+// Balances returns the customer's wallet balances in every currency, sorted
+// by currency.
+func (e *Engine) Balances(ctx context.Context, customerID string) (out []wallet.Balance, err error) {
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		if _, err := getCustomer(tx, customerID); err != nil {
+			return err
+		}
+		out, err = tx.Balances(customerID)
+		return err
+	})
+	return out, err
+}
+
+// Balance returns one currency of the customer's wallet.
+func (e *Engine) Balance(ctx context.Context, customerID, currency string) (b wallet.Balance, err error) {
+	c, err := e.currencies.Check(currency)
+	if err != nil {
+		return b, err
+	}
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		b, err = e.balanceForUpdate(tx, customerID, c.Code)
+		return err
+	})
+	return b, err
+}
+
+// SetLowBalanceThreshold sets the customer's own low-balance threshold in a
+// currency (0 falls back to the engine's per-currency threshold).
+func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID, currency string, minor int64) (wallet.Balance, error) {
+	c, err := e.currencies.Check(currency)
+	if err != nil {
+		return wallet.Balance{}, err
+	}
+	if minor < 0 {
+		return wallet.Balance{}, fmt.Errorf("%w: negative threshold", ErrInvalid)
+	}
+	var out wallet.Balance
+	err = e.update(ctx, func(tx store.Tx) error {
+		b, err := e.balanceForUpdate(tx, customerID, c.Code)
+		if err != nil {
+			return err
+		}
+		b.LowThreshold = minor
+		if err := e.putBalance(tx, b, nil); err != nil {
+			return err
+		}
+		out, err = tx.Balance(customerID, c.Code)
+		return err
+	})
+	return out, err
+}
+
+// ListEntriesParams filters ListEntries; Currency "" lists every currency.
+type ListEntriesParams struct {
+	ListParams
+	Currency string `json:"currency,omitempty"`
+}
+
+// ListEntries lists a customer's ledger entries, newest first.
+func (e *Engine) ListEntries(ctx context.Context, customerID string, p ListEntriesParams) (out List[ledger.Entry], err error) {
+	q := store.EntryQuery{CustomerID: customerID}
+	if q.Page, err = p.page(); err != nil {
+		return out, err
+	}
+	if p.Currency != "" {
+		c, err := money.Lookup(p.Currency)
+		if err != nil {
+			return out, err
+		}
+		q.Currency = c.Code
+	}
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		if _, err := getCustomer(tx, customerID); err != nil {
+			return err
+		}
+		out.Data, out.HasMore, err = tx.ListEntries(q)
+		return listErr(err)
+	})
+	return out, err
+}
