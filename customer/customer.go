@@ -149,6 +149,24 @@ func (c Customer) Validate() error {
 			return &FieldError{Field: name, Err: ErrTooLong}
 		}
 	}
+	texts := map[string]string{}
+	if a := c.Address; a != nil {
+		for k, v := range map[string]string{"line1": a.Line1, "line2": a.Line2, "city": a.City, "state": a.State, "postal_code": a.PostalCode} {
+			texts["address."+k] = v
+		}
+	}
+	if s := c.Shipping; s != nil {
+		a := s.Address
+		for k, v := range map[string]string{"name": s.Name, "phone": s.Phone, "address.line1": a.Line1, "address.line2": a.Line2,
+			"address.city": a.City, "address.state": a.State, "address.postal_code": a.PostalCode} {
+			texts["shipping."+k] = v
+		}
+	}
+	for name, v := range texts {
+		if utf8.RuneCountInString(v) > maxFieldLen || !utf8.ValidString(v) {
+			return &FieldError{Field: name, Err: ErrTooLong}
+		}
+	}
 	if c.Email != "" && !validEmail(c.Email) {
 		return &FieldError{Field: "email", Err: ErrInvalidEmail}
 	}
@@ -172,6 +190,9 @@ func ValidateMetadata(m map[string]string) error {
 		return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: more than %d keys", ErrInvalidMeta, MaxMetadataKeys)}
 	}
 	for k, v := range m {
+		if !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %q: not valid UTF-8", ErrInvalidMeta, k)}
+		}
 		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen {
 			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %q must be 1-%d characters", ErrInvalidMeta, k, MaxMetadataKeyLen)}
 		}
@@ -225,7 +246,9 @@ func Matches(c Customer, query string) bool {
 		return false
 	}
 	for _, t := range terms {
-		if !strings.Contains(hay, t) {
+		// NUL separates the fields in hay; a term holding one could match
+		// across two fields.
+		if strings.IndexByte(t, 0) >= 0 || !strings.Contains(hay, t) {
 			return false
 		}
 	}

@@ -57,6 +57,9 @@ func ReleaseHold(b wallet.Balance, h Hold, now time.Time) (Hold, wallet.Balance,
 	if h.Status != HoldPending {
 		return h, b, fmt.Errorf("%w: %s is %s", ErrHoldNotPending, h.ID, h.Status)
 	}
+	if err := holdOf(b, h); err != nil {
+		return h, b, err
+	}
 	after := b
 	after.Held -= h.Amount
 	after.UpdatedAt = now.UTC()
@@ -72,6 +75,9 @@ func CaptureHold(b wallet.Balance, h Hold, entryID, reason string, now time.Time
 	if h.Status != HoldPending {
 		return h, Entry{}, b, fmt.Errorf("%w: %s is %s", ErrHoldNotPending, h.ID, h.Status)
 	}
+	if err := holdOf(b, h); err != nil {
+		return h, Entry{}, b, err
+	}
 	released := b
 	released.Held -= h.Amount
 	req := Request{Amount: h.Amount, Currency: h.Currency, Type: Debit, Reason: reason,
@@ -84,4 +90,14 @@ func CaptureHold(b wallet.Balance, h Hold, entryID, reason string, now time.Time
 	h.EntryID = e.ID
 	h.UpdatedAt = now.UTC()
 	return h, e, after, nil
+}
+
+// holdOf checks that b carries the pending hold h, so that releasing or
+// capturing it cannot drive Held below zero or move another wallet.
+func holdOf(b wallet.Balance, h Hold) error {
+	if h.CustomerID != b.CustomerID || h.Currency != b.Currency || h.Amount <= 0 || h.Amount > b.Held {
+		return fmt.Errorf("%w: %s (%s %s %d) is not held on %s %s (held %d)", ErrHoldNotFound,
+			h.ID, h.CustomerID, h.Currency, h.Amount, b.CustomerID, b.Currency, b.Held)
+	}
+	return nil
 }

@@ -144,6 +144,11 @@ func Post(b wallet.Balance, req Request, id string, now time.Time) (Entry, walle
 	if err := req.Validate(); err != nil {
 		return Entry{}, b, err
 	}
+	if req.Currency != b.Currency {
+		if c, _ := money.Lookup(req.Currency); c.Code != b.Currency {
+			return Entry{}, b, fmt.Errorf("%w: %s entry on a %s wallet", money.ErrCurrencyMismatch, c.Code, b.Currency)
+		}
+	}
 	after := b
 	var err error
 	switch req.Type {

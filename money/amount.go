@@ -48,7 +48,7 @@ func Parse(s, code string) (Amount, error) {
 // ParseMinor is Parse returning only the minor-unit count.
 func ParseMinor(s string, c Currency) (int64, error) {
 	t := strings.TrimSpace(s)
-	if t == "" || len(t) > maxDigits {
+	if t == "" {
 		return 0, fmt.Errorf("%w: %q", ErrSyntax, s)
 	}
 	// Only plain decimal notation: [+-]digits[.digits]
@@ -70,6 +70,31 @@ func ParseMinor(s string, c Currency) (int64, error) {
 	}
 	if digits == 0 {
 		return 0, fmt.Errorf("%w: %q", ErrSyntax, s)
+	}
+	if len(t) > maxDigits {
+		// Judge long inputs without decimal: drop leading zeros of the integer
+		// part and trailing zeros of the fraction, then classify or parse the
+		// short normal form.
+		neg := t[0] == '-'
+		intPart, frac, _ := strings.Cut(body, ".")
+		intPart = strings.TrimLeft(intPart, "0")
+		frac = strings.TrimRight(frac, "0")
+		if len(frac) > c.Exponent {
+			return 0, fmt.Errorf("%w: %q has more than %d decimal places for %s", ErrPrecision, s, c.Exponent, c.Code)
+		}
+		if len(intPart)+c.Exponent > 19 {
+			return 0, fmt.Errorf("%w: %q", ErrOverflow, s)
+		}
+		if intPart == "" {
+			intPart = "0"
+		}
+		t = intPart
+		if frac != "" {
+			t += "." + frac
+		}
+		if neg {
+			t = "-" + t
+		}
 	}
 	d, err := decimal.NewFromString(t)
 	if err != nil {

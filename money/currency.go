@@ -56,8 +56,17 @@ var table = func() map[string]Currency {
 // case-insensitively and returned upper-case.
 func Lookup(code string) (Currency, error) {
 	c, ok := table[code]
-	if !ok {
-		c, ok = table[strings.ToUpper(code)]
+	if !ok && len(code) == 3 {
+		// ASCII only: strings.ToUpper would map "ſ" to "S" and "ı" to "I".
+		var up [3]byte
+		for i := range up {
+			ch := code[i]
+			if 'a' <= ch && ch <= 'z' {
+				ch -= 'a' - 'A'
+			}
+			up[i] = ch
+		}
+		c, ok = table[string(up[:])]
 	}
 	if !ok {
 		return Currency{}, fmt.Errorf("%w: %q", ErrUnknownCurrency, code)

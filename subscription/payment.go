@@ -56,7 +56,7 @@ type Payment struct {
 	// NextRetryAt is when the retry policy will next try to collect this
 	// failed charge; zero when no retry is pending (the customer is then
 	// delinquent while the charge stays unpaid).
-	NextRetryAt time.Time `json:"next_retry_at,omitempty"`
+	NextRetryAt time.Time `json:"next_retry_at,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }

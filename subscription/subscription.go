@@ -66,7 +66,7 @@ type Subscription struct {
 	Status              Status            `json:"status"`
 	PaymentMethod       string            `json:"payment_method"`
 	MandateID           string            `json:"mandate_id,omitempty"`
-	MandateAuthorizedAt time.Time         `json:"mandate_authorized_at,omitempty"`
+	MandateAuthorizedAt time.Time         `json:"mandate_authorized_at,omitzero"`
 	PaymentLink         string            `json:"payment_link,omitempty"`
 	ReturnURL           string            `json:"return_url,omitempty"`
 	BillingAddress      *customer.Address `json:"billing_address,omitempty"`
@@ -77,10 +77,10 @@ type Subscription struct {
 	MandateOnly         bool              `json:"mandate_only"`
 	Metadata            map[string]string `json:"metadata,omitempty"`
 	DeclineCode         string            `json:"decline_code,omitempty"`
-	LastPaymentAt       time.Time         `json:"last_payment_at,omitempty"`
+	LastPaymentAt       time.Time         `json:"last_payment_at,omitzero"`
 	CreatedAt           time.Time         `json:"created_at"`
 	UpdatedAt           time.Time         `json:"updated_at"`
-	CancelledAt         time.Time         `json:"cancelled_at,omitempty"`
+	CancelledAt         time.Time         `json:"cancelled_at,omitzero"`
 }
 
 // CanCharge reports whether s can be charged now.
