@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer/customer"
@@ -45,10 +47,27 @@ type chargeInput struct {
 	key          string
 	retryAttempt int
 	retryOf      string
+	// allowOnHold lets the charge collect an overdue payment of a
+	// subscription on hold (CollectOverdue); success reactivates it.
+	allowOnHold bool
 }
 
+// fingerprint identifies the request's content (amount, currency,
+// description, fees flag, metadata and subscription), so a reused
+// idempotency key with any other content is a conflict, not a replay.
 func (in chargeInput) fingerprint() string {
-	req := ledger.Request{Amount: in.amount, Currency: in.currency, Type: ledger.Debit, Reason: in.description,
+	keys := make([]string, 0, len(in.metadata))
+	for k := range in.metadata {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteString(in.description)
+	fmt.Fprintf(&b, "\x00fees=%t", in.fees)
+	for _, k := range keys {
+		fmt.Fprintf(&b, "\x00%q=%q", k, in.metadata[k])
+	}
+	req := ledger.Request{Amount: in.amount, Currency: in.currency, Type: ledger.Debit, Reason: b.String(),
 		Reference: ledger.Reference{Type: ledger.RefPayment, ID: in.subID}}
 	return req.Fingerprint()
 }
@@ -129,7 +148,7 @@ func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payme
 				return err
 			}
 		}
-		if err := sub.CanCharge(); err != nil {
+		if err := sub.CanCharge(); err != nil && !(in.allowOnHold && sub.Status == subscription.StatusOnHold) {
 			return err
 		}
 		pay, err = e.reserve(tx, sub, in)
@@ -206,6 +225,11 @@ func (e *Engine) outcome(ctx context.Context, paymentID string, ch processor.Cha
 	if err == nil {
 		return ch, true
 	}
+	if unknownOutcome(err) {
+		// The call was cut short on our side: the processor may have
+		// charged, and ctx may be done too, so asking now is pointless.
+		return processor.Charge{}, false
+	}
 	if !errors.Is(err, processor.ErrUnavailable) {
 		return processor.Charge{Status: processor.ChargeFailed, DeclineCode: DeclineProcessorError}, true
 	}
@@ -218,6 +242,14 @@ func (e *Engine) outcome(ctx context.Context, paymentID string, ch processor.Cha
 		return processor.Charge{Status: processor.ChargeFailed, DeclineCode: processor.NetworkError}, true
 	}
 	return processor.Charge{}, false
+}
+
+// unknownOutcome reports whether a processor call ended by the caller's
+// context (cancelled, or its deadline passed) rather than by an answer: the
+// request may have reached the processor and acted, so the outcome is
+// unknown and must be looked up later, not taken as a rejection.
+func unknownOutcome(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // DeclineProcessorError is the decline code recorded when the processor
@@ -370,6 +402,10 @@ func (e *Engine) afterSuccess(tx store.Tx, pay *subscription.Payment) error {
 		if err := e.cancelRetries(tx, pay.SubscriptionID, pay.RetryOf); err != nil {
 			return err
 		}
+		// Settling a chain is the only way a success changes which charges
+		// are overdue; other successes leave the delinquent flag as it is
+		// (and skip its scan of the customer's failed payments).
+		return e.refreshDelinquency(tx, pay.CustomerID)
 	}
-	return e.refreshDelinquency(tx, pay.CustomerID)
+	return nil
 }

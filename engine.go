@@ -28,6 +28,7 @@ type Engine struct {
 	policy     retry.Policy
 	retry      RetryOptions
 	lowBalance map[string]int64
+	webhooks   WebhookOptions
 	ownsStore  bool
 	// crashAfterCharge, set only by tests, stops a charge between the
 	// processor call and the transaction that records its outcome, as a
@@ -80,6 +81,12 @@ func WithRetryPolicy(p retry.Policy) Option {
 // WithRetryOptions sets the scheduler's concurrency caps and lease.
 func WithRetryOptions(o RetryOptions) Option {
 	return func(e *Engine) error { e.retry = o.withDefaults(); return nil }
+}
+
+// WithWebhookOptions sets the options DispatchDue uses (RunDispatcher and
+// NewDispatcher take theirs explicitly).
+func WithWebhookOptions(o WebhookOptions) Option {
+	return func(e *Engine) error { e.webhooks = o; return nil }
 }
 
 // WithLowBalanceThreshold makes a wallet.balance_low event fire when a

@@ -41,11 +41,13 @@ func HTTPStatus(err error) int {
 	case errors.Is(err, customer.ErrNotFound), errors.Is(err, wallet.ErrNotFound),
 		errors.Is(err, ledger.ErrNotFound), errors.Is(err, ledger.ErrHoldNotFound),
 		errors.Is(err, subscription.ErrNotFound), errors.Is(err, subscription.ErrPaymentNotFound),
-		errors.Is(err, subscription.ErrProductNotFound), errors.Is(err, ErrEndpointNotFound):
+		errors.Is(err, subscription.ErrProductNotFound), errors.Is(err, ErrEndpointNotFound),
+		errors.Is(err, ErrDeliveryNotFound):
 		return http.StatusNotFound
 	case errors.Is(err, ledger.ErrIdempotencyConflict), errors.Is(err, customer.ErrDuplicateDID),
 		errors.Is(err, subscription.ErrIdempotencyConflict), errors.Is(err, subscription.ErrNotActive),
-		errors.Is(err, subscription.ErrNotRefundable), errors.Is(err, ledger.ErrHoldNotPending):
+		errors.Is(err, subscription.ErrNotRefundable), errors.Is(err, ledger.ErrHoldNotPending),
+		errors.Is(err, ErrNotOverdue):
 		return http.StatusConflict
 	case errors.Is(err, ErrInvalid), errors.Is(err, customer.ErrInvalid), errors.Is(err, ledger.ErrInvalid),
 		errors.Is(err, subscription.ErrInvalid), errors.Is(err, retry.ErrInvalidPolicy),

@@ -18,6 +18,7 @@ const (
 	EventBalanceLow            = "wallet.balance_low"        // a balance crossed below its threshold
 	EventSubscriptionPending   = "subscription.pending"      // mandate needs the hosted link
 	EventSubscriptionActive    = "subscription.active"
+	EventSubscriptionUpdated   = "subscription.updated" // payment method changed
 	EventSubscriptionFailed    = "subscription.failed"
 	EventSubscriptionOnHold    = "subscription.on_hold"
 	EventSubscriptionCancelled = "subscription.cancelled"

@@ -129,7 +129,7 @@ func (e *Engine) refundThroughProcessor(ctx context.Context, r subscription.Refu
 	pr, err := e.processor.Refund(ctx, processor.RefundRequest{
 		IdempotencyKey: r.ID, ChargeID: chargeID, Amount: r.ProcessorAmount, Currency: r.Currency,
 	})
-	if errors.Is(err, processor.ErrUnavailable) {
+	if errors.Is(err, processor.ErrUnavailable) || unknownOutcome(err) {
 		return r, nil
 	}
 	var out subscription.Refund

@@ -204,21 +204,44 @@ func (e *Engine) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 		ReturnURL: p.ReturnURL, PaymentLink: p.PaymentLink,
 	})
 	if err != nil {
-		// The subscription stays pending; ConfirmMandate asks again
-		// (authorisation is idempotent by subscription id).
-		return SubscriptionResult{Subscription: sub}, fmt.Errorf("coffer: authorising mandate of %s: %w", sub.ID, err)
+		return e.mandateError(ctx, sub, err)
 	}
 	return e.applyMandate(ctx, sub.ID, m)
+}
+
+// mandateError handles an authorisation call that returned an error. When
+// the outcome is unknown (processor unavailable, call cut short) the
+// subscription stays pending and ConfirmMandate asks again (authorisation is
+// idempotent by subscription id). Any other error is the processor
+// rejecting the request (an unknown payment method, say): the subscription
+// fails and the caller gets a 422-class error.
+func (e *Engine) mandateError(ctx context.Context, sub subscription.Subscription, err error) (SubscriptionResult, error) {
+	if errors.Is(err, processor.ErrUnavailable) || unknownOutcome(err) {
+		return SubscriptionResult{Subscription: sub}, fmt.Errorf("coffer: authorising mandate of %s: %w", sub.ID, err)
+	}
+	res, aerr := e.applyMandate(ctx, sub.ID, processor.Mandate{Status: processor.MandateFailed, DeclineCode: DeclineProcessorError})
+	if aerr != nil {
+		return res, aerr
+	}
+	return res, fmt.Errorf("%w: payment method rejected by the processor: %v", subscription.ErrInvalid, err)
 }
 
 // ConfirmMandate asks the processor for the state of a pending
 // subscription's mandate (after the customer completed the hosted link, or
 // after an authorisation whose answer was lost) and applies it: active
-// (with the initial charge unless mandate_only) or failed.
+// (with the initial charge unless mandate_only) or failed. On an active
+// subscription that is not mandate_only it makes the initial charge if a
+// crash lost it, and otherwise returns it.
 func (e *Engine) ConfirmMandate(ctx context.Context, subscriptionID string) (SubscriptionResult, error) {
 	sub, err := e.Subscription(ctx, subscriptionID)
 	if err != nil {
 		return SubscriptionResult{}, err
+	}
+	if sub.Status == subscription.StatusActive && !sub.MandateOnly {
+		// A crash after the activation committed may have lost the initial
+		// charge; it is idempotent by its key, so this makes it at most once
+		// and otherwise returns it.
+		return e.initialCharge(ctx, sub)
 	}
 	if sub.Status != subscription.StatusPending {
 		return SubscriptionResult{Subscription: sub}, nil
@@ -235,7 +258,7 @@ func (e *Engine) ConfirmMandate(ctx context.Context, subscriptionID string) (Sub
 		})
 	}
 	if err != nil {
-		return SubscriptionResult{Subscription: sub}, err
+		return e.mandateError(ctx, sub, err)
 	}
 	return e.applyMandate(ctx, sub.ID, m)
 }
@@ -282,10 +305,16 @@ func (e *Engine) applyMandate(ctx context.Context, subID string, m processor.Man
 	if err != nil {
 		return SubscriptionResult{}, err
 	}
-	res := SubscriptionResult{Subscription: sub}
 	if sub.Status != subscription.StatusActive || sub.MandateOnly {
-		return res, nil
+		return SubscriptionResult{Subscription: sub}, nil
 	}
+	return e.initialCharge(ctx, sub)
+}
+
+// initialCharge makes (or, by its idempotency key, returns) the initial
+// charge of an active subscription that is not mandate_only.
+func (e *Engine) initialCharge(ctx context.Context, sub subscription.Subscription) (SubscriptionResult, error) {
+	res := SubscriptionResult{Subscription: sub}
 	initial, _ := money.MulMinor(sub.Price, int64(sub.Quantity))
 	pay, err := e.charge(ctx, chargeInput{
 		subID: sub.ID, amount: initial, currency: sub.Currency, description: sub.Description,

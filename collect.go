@@ -1,0 +1,107 @@
+package coffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// Errors of overdue collection.
+var (
+	// ErrNotOverdue: the payment is not an unpaid charge, or the retry
+	// policy still has an attempt scheduled for it (409 class).
+	ErrNotOverdue = errors.New("coffer: payment is not overdue or has a retry pending")
+	// ErrMandateNotAuthorized: the processor did not authorise the new
+	// payment method (422 class); the subscription keeps its old one.
+	ErrMandateNotAuthorized = fmt.Errorf("%w: payment method not authorised", subscription.ErrInvalid)
+)
+
+// UpdatePaymentMethod authorises a new payment method for an active or
+// on-hold subscription (a new mandate) and makes it the one later charges
+// and scheduled retries use. It is how a customer in dunning fixes their
+// card; collect what is overdue with CollectOverdue afterwards.
+func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymentMethod string) (subscription.Subscription, error) {
+	paymentMethod = strings.TrimSpace(paymentMethod)
+	if paymentMethod == "" {
+		return subscription.Subscription{}, subscription.ErrMissingMethod
+	}
+	if e.processor == nil {
+		return subscription.Subscription{}, ErrNoProcessor
+	}
+	sub, err := e.Subscription(ctx, subscriptionID)
+	if err != nil {
+		return sub, err
+	}
+	if sub.Status != subscription.StatusActive && sub.Status != subscription.StatusOnHold {
+		return sub, fmt.Errorf("%w: %s is %s", subscription.ErrNotActive, sub.ID, sub.Status)
+	}
+	m, err := e.processor.AuthorizeMandate(ctx, processor.MandateRequest{
+		IdempotencyKey: newID("mreq"), CustomerID: sub.CustomerID, PaymentMethod: paymentMethod, ReturnURL: sub.ReturnURL,
+	})
+	switch {
+	case err != nil && (errors.Is(err, processor.ErrUnavailable) || unknownOutcome(err)):
+		return sub, fmt.Errorf("coffer: authorising payment method for %s: %w", sub.ID, err)
+	case err != nil:
+		return sub, fmt.Errorf("%w: %v", ErrMandateNotAuthorized, err)
+	case m.Status != processor.MandateAuthorized:
+		return sub, fmt.Errorf("%w: mandate %s, decline %s", ErrMandateNotAuthorized, m.Status, m.DeclineCode)
+	}
+	err = e.update(ctx, func(tx store.Tx) error {
+		if sub, err = getSubscription(tx, subscriptionID); err != nil {
+			return err
+		}
+		now := e.clock.Now()
+		sub.PaymentMethod, sub.MandateID, sub.UpdatedAt = paymentMethod, m.ID, now
+		sub.MandateAuthorizedAt = m.AuthorizedAt.UTC()
+		if sub.MandateAuthorizedAt.IsZero() {
+			sub.MandateAuthorizedAt = now
+		}
+		if err := tx.UpdateSubscription(sub); err != nil {
+			return err
+		}
+		return e.emit(tx, EventSubscriptionUpdated, sub.CustomerID, sub)
+	})
+	return sub, err
+}
+
+// CollectOverdue charges an overdue payment again now — typically after
+// UpdatePaymentMethod — through the normal charge path (wallet first). It
+// works on a subscription on hold; success settles the overdue charge,
+// reactivates the subscription and clears the customer's delinquent flag
+// when nothing else is overdue. A payment with a retry still scheduled is
+// left to the retry policy (ErrNotOverdue).
+//
+// idempotencyKey, when set, makes the call safe to retry.
+func (e *Engine) CollectOverdue(ctx context.Context, paymentID, idempotencyKey string) (subscription.Payment, error) {
+	pay, err := e.Payment(ctx, paymentID)
+	if err != nil {
+		return pay, err
+	}
+	if idempotencyKey == "" {
+		idempotencyKey = newID("collect")
+	}
+	if !pay.Delinquent() || pay.SubscriptionID == "" {
+		// A replay of a collection that settled the payment returns it.
+		if prev, err := e.paymentByKey(ctx, pay.CustomerID, idempotencyKey); err == nil {
+			return prev, nil
+		}
+		return pay, fmt.Errorf("%w: %s is %s", ErrNotOverdue, pay.ID, pay.Status)
+	}
+	return e.charge(ctx, chargeInput{
+		subID: pay.SubscriptionID, amount: pay.Amount, currency: pay.Currency, description: pay.Description,
+		fees: pay.FeesInclusive, metadata: pay.Metadata, key: idempotencyKey, retryOf: pay.ID, allowOnHold: true,
+	})
+}
+
+func (e *Engine) paymentByKey(ctx context.Context, customerID, key string) (p subscription.Payment, err error) {
+	err = e.store.View(ctx, func(tx store.Tx) error {
+		p, err = tx.PaymentByKey(customerID, key)
+		return err
+	})
+	return p, err
+}

@@ -1,0 +1,94 @@
+package coffer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/signal"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/store/memory"
+	"github.com/cofferhq/coffer/webhook"
+)
+
+// Register an endpoint, let the engine commit an event, and deliver it: the
+// receiver verifies the Standard Webhooks signature before trusting the body.
+func ExampleEngine_CreateEndpoint() {
+	ctx := context.Background()
+	eng, err := coffer.New(memory.New())
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// The receiving application keeps the endpoint's secret.
+	secret, _ := webhook.NewSecret()
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err := webhook.Verify(secret, r.Header, body); err != nil {
+			http.Error(w, "bad signature", http.StatusUnauthorized)
+			return
+		}
+		var env webhook.Envelope
+		_ = json.Unmarshal(body, &env)
+		var c customer.Customer
+		_ = json.Unmarshal(env.Data, &c)
+		fmt.Println("verified", env.Type, "for", c.Name)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+
+	ep, err := eng.CreateEndpoint(ctx, coffer.EndpointParams{
+		URL:        receiver.URL + "/webhooks/coffer",
+		EventTypes: []string{"customer.*"},
+		Secret:     secret, // or leave empty and hand ep.Secret to the receiver
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")}); err != nil {
+		log.Fatal(err)
+	}
+
+	rep, err := eng.DispatchDue(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("events %d, delivered %d\n", rep.Events, rep.Succeeded)
+
+	list, _ := eng.ListDeliveries(ctx, coffer.ListDeliveriesParams{EndpointID: ep.ID})
+	d := list.Data[0]
+	fmt.Println(d.Status, d.Attempts, d.LastStatus)
+	// Output:
+	// verified customer.created for Ada
+	// events 1, delivered 1
+	// succeeded 1 204
+}
+
+// An application runs the dispatcher beside its server for as long as it
+// lives; each instance sharing a PostgreSQL store can run one.
+func ExampleEngine_RunDispatcher() {
+	eng, err := coffer.Open("billing.db")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer eng.Close()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	// ... start the application's server with eng, then deliver webhooks
+	// until interrupted; Run lets attempts in flight finish before it
+	// returns.
+	err = eng.RunDispatcher(ctx, coffer.WebhookOptions{
+		OnError: func(err error) { log.Printf("webhooks: %v", err) },
+	})
+	if !errors.Is(err, context.Canceled) {
+		log.Fatal(err)
+	}
+}
