@@ -178,3 +178,5 @@ func (e *Engine) listCustomers(ctx context.Context, q store.CustomerQuery, p Lis
 	})
 	return out, err
 }
+
+func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
