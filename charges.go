@@ -308,7 +308,8 @@ func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Cha
 	}
 	pay.Status = subscription.PaymentFailed
 	pay.DeclineCode = ch.DeclineCode
-	if err := e.afterFailure(tx, pay); err != nil {
+	var caused []pendingEvent
+	if err := e.afterFailure(tx, pay, &caused); err != nil {
 		return err
 	}
 	if err := tx.UpdatePayment(*pay); err != nil {
@@ -316,6 +317,11 @@ func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Cha
 	}
 	if err := e.emit(tx, EventPaymentFailed, pay.CustomerID, pay); err != nil {
 		return err
+	}
+	for _, ev := range caused {
+		if err := e.emit(tx, ev.typ, ev.customerID, ev.data); err != nil {
+			return err
+		}
 	}
 	return e.refreshDelinquency(tx, pay.CustomerID)
 }

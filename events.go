@@ -44,3 +44,11 @@ func (e *Engine) emitRaw(tx store.Tx, typ, customerID string, raw []byte) error 
 		ID: newID("evt"), Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now(),
 	})
 }
+
+// pendingEvent is an event decided in one step of a use case and written
+// by a later one, to keep the outbox in causal order.
+type pendingEvent struct {
+	typ        string
+	customerID string
+	data       any
+}

@@ -168,8 +168,8 @@ func TestBillingEvents(t *testing.T) {
 			EventPaymentSucceeded,
 			EventBalanceChanged, // refund to the wallet
 			EventRefundSucceeded,
-			EventSubscriptionOnHold, // hard decline
 			EventPaymentFailed,
+			EventSubscriptionOnHold, // caused by the hard decline
 			EventCustomerDelinquent,
 		}, types)
 

@@ -57,7 +57,11 @@ func (o RetryOptions) withDefaults() RetryOptions {
 // attempt (persisted with its exact due time) when the decline is soft and
 // attempts remain, otherwise the subscription goes on hold. pay is updated
 // by the caller.
-func (e *Engine) afterFailure(tx store.Tx, pay *subscription.Payment) error {
+//
+// The events it causes (payment.retry_scheduled, subscription.on_hold) are
+// appended to events rather than written, so the caller writes them after
+// the payment.failed that caused them.
+func (e *Engine) afterFailure(tx store.Tx, pay *subscription.Payment, events *[]pendingEvent) error {
 	if pay.SubscriptionID == "" {
 		return nil
 	}
@@ -87,24 +91,25 @@ func (e *Engine) afterFailure(tx store.Tx, pay *subscription.Payment) error {
 				FeesInclusive: first.FeesInclusive, Metadata: first.Metadata, DueAt: due,
 				RunAt: e.policy.NoticeAt(due, now), Status: retry.AttemptScheduled, CreatedAt: now, UpdatedAt: now,
 			}
-			if !a.RunAt.Before(a.DueAt) {
-				a.RunAt, a.Notified = a.DueAt, e.policy.NoticeLead > 0
-			}
 			if err := tx.PutAttempt(a); err != nil {
 				return err
 			}
 			first.NextRetryAt = due
-			if err := e.emit(tx, EventRetryScheduled, sub.CustomerID, a); err != nil {
-				return err
-			}
+			*events = append(*events, pendingEvent{EventRetryScheduled, sub.CustomerID, a})
 		} else {
 			sub.Status, sub.UpdatedAt, sub.DeclineCode = subscription.StatusOnHold, now, pay.DeclineCode
 			if err := tx.UpdateSubscription(sub); err != nil {
 				return err
 			}
-			if err := e.emit(tx, EventSubscriptionOnHold, sub.CustomerID, sub); err != nil {
+			// A subscription on hold cannot be charged, so the retries of
+			// its other failed charges would only be cancelled when they
+			// came due; cancel them now so their charges count as
+			// delinquent at once. This chain has no scheduled attempt (the
+			// one that just failed is claimed, or this is attempt 1).
+			if err := e.cancelRetries(tx, sub.ID, ""); err != nil {
 				return err
 			}
+			*events = append(*events, pendingEvent{EventSubscriptionOnHold, sub.CustomerID, sub})
 		}
 	}
 	if first != pay {
@@ -243,6 +248,9 @@ func (e *Engine) RunDue(ctx context.Context) (RunReport, error) {
 	return rep, errors.Join(errs...)
 }
 
+// claimAttempts is the transactional half of a pass: it writes the due
+// upcoming-retry notices and claims the due attempts the caps allow, with a
+// lease, in one transaction, so two runners never claim one attempt.
 func (e *Engine) claimAttempts(ctx context.Context, rep *RunReport) ([]retry.Attempt, error) {
 	var claimed []retry.Attempt
 	var r RunReport
@@ -253,34 +261,54 @@ func (e *Engine) claimAttempts(ctx context.Context, rep *RunReport) ([]retry.Att
 		if err != nil {
 			return err
 		}
+		// In-flight counts are read once per transaction and then kept up
+		// to date here: the claims of this transaction are the only
+		// change to them until it commits (CountInFlight serializes
+		// concurrent claimers).
+		total := -1
+		perCustomer := map[string]int{}
 		for _, a := range due {
-			if !a.Notified && now.Before(a.DueAt) {
-				a.Notified, a.RunAt, a.UpdatedAt = true, a.DueAt, now
-				if err := tx.PutAttempt(a); err != nil {
-					return err
-				}
+			if !a.Notified {
+				a.Notified, a.UpdatedAt = true, now
 				if err := e.emit(tx, EventRetryUpcoming, a.CustomerID, a); err != nil {
 					return err
 				}
 				r.Notified++
-				continue
+				if now.Before(a.DueAt) {
+					// The notice time came: look again at the due time.
+					a.RunAt = a.DueAt
+					if err := tx.PutAttempt(a); err != nil {
+						return err
+					}
+					continue
+				}
+				// Due and never announced (NoticeLead 0, or the runners
+				// were down through the notice time): announce it with
+				// the attempt, so every attempt is announced once.
+				if err := tx.PutAttempt(a); err != nil {
+					return err
+				}
 			}
 			if now.Before(a.DueAt) {
 				continue
 			}
-			total, err := tx.CountInFlight("", now)
-			if err != nil {
-				return err
+			if total < 0 {
+				if total, err = tx.CountInFlight("", now); err != nil {
+					return err
+				}
 			}
 			if total >= e.retry.PerAccount {
 				r.Deferred++
 				continue
 			}
-			mine, err := tx.CountInFlight(a.CustomerID, now)
-			if err != nil {
-				return err
+			mine, seen := perCustomer[a.CustomerID]
+			if !seen {
+				if mine, err = tx.CountInFlight(a.CustomerID, now); err != nil {
+					return err
+				}
 			}
 			if mine >= e.retry.PerCustomer {
+				perCustomer[a.CustomerID] = mine
 				r.Deferred++
 				continue
 			}
@@ -289,6 +317,8 @@ func (e *Engine) claimAttempts(ctx context.Context, rep *RunReport) ([]retry.Att
 			if err := tx.PutAttempt(a); err != nil {
 				return err
 			}
+			total++
+			perCustomer[a.CustomerID] = mine + 1
 			claimed = append(claimed, a)
 		}
 		return nil
@@ -310,6 +340,15 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 	case err != nil:
 		return "", err // the lease expires and another pass retries
 	case pay.Status == subscription.PaymentPending:
+		// Either the processor's answer is unknown, or this is a retaken
+		// attempt whose runner crashed mid-charge. Ask the processor only
+		// once the payment is old enough that no call for it can still be
+		// in flight (as Reconcile does): a lookup that races the original
+		// call would find nothing and settle as failed a charge the
+		// processor is about to make.
+		if e.clock.Now().Sub(pay.UpdatedAt) < ReconcileAfter {
+			return "", nil // the lease expires and a later pass looks again
+		}
 		if pay, err = e.reconcilePayment(ctx, pay.ID); err != nil || pay.Status == subscription.PaymentPending {
 			return "", err
 		}
@@ -325,9 +364,29 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 		if cur.Status != retry.AttemptClaimed || cur.LeaseOwner != e.retry.Owner {
 			return nil // lease lost to another runner; it records the outcome
 		}
-		cur.Status, cur.PaymentID, cur.DeclineCode, cur.UpdatedAt = status, pay.ID, pay.DeclineCode, e.clock.Now()
+		now := e.clock.Now()
+		cur.Status, cur.PaymentID, cur.DeclineCode, cur.UpdatedAt = status, pay.ID, pay.DeclineCode, now
 		cur.LeaseOwner, cur.LeaseUntil = "", time.Time{}
-		return tx.PutAttempt(cur)
+		if err := tx.PutAttempt(cur); err != nil {
+			return err
+		}
+		if status != retry.AttemptCancelled {
+			return nil
+		}
+		// The subscription can no longer be charged: the chain has no
+		// retry pending any more, which may make the customer delinquent.
+		first, err := getPayment(tx, cur.FirstPaymentID)
+		if err != nil {
+			return err
+		}
+		if first.NextRetryAt.IsZero() {
+			return nil
+		}
+		first.NextRetryAt, first.UpdatedAt = time.Time{}, now
+		if err := tx.UpdatePayment(first); err != nil {
+			return err
+		}
+		return e.refreshDelinquency(tx, first.CustomerID)
 	})
 	return status, err
 }

@@ -27,6 +27,17 @@
 //     an existing id or a violated unique key (customer DID, idempotency
 //     keys); Update methods return ErrNotFound for a missing record.
 //   - Writes in a View transaction return ErrReadOnly.
+//   - A panic in fn rolls the transaction back (and propagates).
+//   - Times come back in UTC; fields hidden from JSON (Fingerprint, Seq,
+//     Dispatched) are stored too; event Data is stored as JSON (compared as
+//     JSON, not bytes).
+//   - An Update that would give a record another record's unique key (a
+//     DID, an idempotency key) returns ErrDuplicate.
+//   - A batch limit <= 0 (Events, DueAttempts, ...) means DefaultLimit.
+//   - Closing twice is harmless.
+//   - View transactions need not see one snapshot across several reads
+//     (PostgreSQL runs them at READ COMMITTED); use Update when reads must
+//     agree.
 package store
 
 import (
