@@ -47,6 +47,9 @@ type chargeInput struct {
 	key          string
 	retryAttempt int
 	retryOf      string
+	// customerID and paymentMethod identify a one-time payment (subID "").
+	customerID    string
+	paymentMethod string
 	// allowOnHold lets the charge collect an overdue payment of a
 	// subscription on hold (CollectOverdue); success reactivates it.
 	allowOnHold bool
@@ -132,7 +135,13 @@ func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payme
 	err := e.update(ctx, func(tx store.Tx) error {
 		var err error
 		pay, done = subscription.Payment{}, false
-		if sub, err = getSubscription(tx, in.subID); err != nil {
+		if in.subID == "" {
+			// A one-time payment: no subscription, the payment method given.
+			if _, err := getCustomer(tx, in.customerID); err != nil {
+				return err
+			}
+			sub = subscription.Subscription{CustomerID: in.customerID, PaymentMethod: in.paymentMethod, Status: subscription.StatusActive}
+		} else if sub, err = getSubscription(tx, in.subID); err != nil {
 			return err
 		}
 		if in.key != "" {
@@ -184,7 +193,7 @@ func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payme
 func (e *Engine) reserve(tx store.Tx, sub subscription.Subscription, in chargeInput) (subscription.Payment, error) {
 	now := e.clock.Now()
 	pay := subscription.Payment{
-		ID: newID("pay"), CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Kind: subscription.KindSubscription,
+		ID: newID("pay"), CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Kind: kindOf(sub),
 		Amount: in.amount, Currency: in.currency, Status: subscription.PaymentPending, PaymentMethod: sub.PaymentMethod,
 		IdempotencyKey: in.key, Fingerprint: in.fingerprint(), Description: in.description, FeesInclusive: in.fees,
 		Metadata: in.metadata, RetryAttempt: in.retryAttempt, RetryOf: in.retryOf, CreatedAt: now, UpdatedAt: now,
@@ -414,4 +423,11 @@ func (e *Engine) afterSuccess(tx store.Tx, pay *subscription.Payment) error {
 		return e.refreshDelinquency(tx, pay.CustomerID)
 	}
 	return nil
+}
+
+func kindOf(sub subscription.Subscription) subscription.Kind {
+	if sub.ID == "" {
+		return subscription.KindOneTime
+	}
+	return subscription.KindSubscription
 }

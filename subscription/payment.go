@@ -73,10 +73,12 @@ func (p Payment) Paid() int64 {
 // Refundable is what may still be refunded.
 func (p Payment) Refundable() int64 { return p.Paid() - p.RefundedAmount }
 
-// Overdue reports whether the payment is an unpaid charge: failed, not a
-// retry of another charge, and not settled by a later successful retry.
+// Overdue reports whether the payment is an unpaid subscription charge:
+// failed, not a retry of another charge, and not settled by a later
+// successful retry. A declined one-time payment is not a debt: nothing was
+// delivered, so it is never overdue.
 func (p Payment) Overdue() bool {
-	return p.Status == PaymentFailed && p.RetryOf == "" && p.SettledBy == ""
+	return p.Status == PaymentFailed && p.Kind != KindOneTime && p.RetryOf == "" && p.SettledBy == ""
 }
 
 // Delinquent reports whether the payment is overdue with no retry pending.

@@ -1,0 +1,45 @@
+package coffer
+
+import (
+	"context"
+	"strings"
+
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// OneTimeParams is a one-time payment: no subscription, no mandate.
+type OneTimeParams struct {
+	Amount        int64             `json:"amount"` // minor units, > 0
+	Currency      string            `json:"currency"`
+	PaymentMethod string            `json:"payment_method"`
+	Description   string            `json:"description,omitempty"`
+	Metadata      map[string]string `json:"metadata,omitempty"`
+	// IdempotencyKey makes the call safe to retry (same key, same payment).
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// ChargeOneTime takes a one-time payment from a customer through the same
+// path as a subscription charge: the wallet balance in the currency first,
+// the remainder from PaymentMethod, outside any store transaction. The
+// payment's Kind is one_time; a declined one-time payment is not retried
+// and is not overdue.
+func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTimeParams) (subscription.Payment, error) {
+	if p.Amount <= 0 {
+		return subscription.Payment{}, subscription.ErrInvalidPrice
+	}
+	if strings.TrimSpace(p.PaymentMethod) == "" {
+		return subscription.Payment{}, subscription.ErrMissingMethod
+	}
+	c, err := e.currencies.Check(p.Currency)
+	if err != nil {
+		return subscription.Payment{}, err
+	}
+	if err := customer.ValidateMetadata(p.Metadata); err != nil {
+		return subscription.Payment{}, err
+	}
+	return e.charge(ctx, chargeInput{
+		customerID: customerID, paymentMethod: strings.TrimSpace(p.PaymentMethod), amount: p.Amount,
+		currency: c.Code, description: p.Description, metadata: p.Metadata, key: p.IdempotencyKey,
+	})
+}
