@@ -24,7 +24,7 @@ func TestSpendingReport(t *testing.T) {
 		post(debit(12_00, "USD", "p1"))
 		post(credit(3_00, "USD", "bonus"))
 		post(credit(999_00, "INR", "inr")) // other currency: not in the USD report
-		v.clock.Advance(48 * time.Hour) // 2026-03-05 09:00
+		v.clock.Advance(48 * time.Hour)    // 2026-03-05 09:00
 		post(ledger.Request{Amount: 5_00, Currency: "USD", Type: ledger.Credit, Reason: "refund",
 			Reference: ledger.Reference{Type: ledger.RefRefund, ID: "re_1"}})
 		v.clock.Advance(48 * time.Hour) // 2026-03-07: after the period
