@@ -1,0 +1,379 @@
+package bolt
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/wallet"
+	"github.com/cofferhq/coffer/webhook"
+)
+
+// Every stored value starts with a format byte, so a later release can change
+// an encoding and still read files written by this one.
+const (
+	formatBinary byte = 1 // hand-written varint encoding (hot records)
+	formatJSON   byte = 2 // encoding/json of the record or its wrapper
+)
+
+// errCorrupt reports a value that cannot be decoded: a damaged file or a
+// file written by an incompatible release.
+var errCorrupt = errors.New("bolt: corrupt record")
+
+// ---- keys ----
+
+// seqKey is the 8-byte big-endian form of a store sequence, so byte order is
+// insertion order.
+func seqKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq)
+}
+
+// scope builds a key prefix from parts, each length-prefixed so no part can
+// run into the next whatever bytes it holds, and no scope of a bucket is a
+// prefix of another scope of the same bucket.
+func scope(parts ...string) []byte {
+	n := 0
+	for _, p := range parts {
+		n += len(p) + binary.MaxVarintLen16
+	}
+	b := make([]byte, 0, n+8)
+	for _, p := range parts {
+		b = binary.AppendUvarint(b, uint64(len(p)))
+		b = append(b, p...)
+	}
+	return b
+}
+
+// timeKeyLen is the length of a timeKey.
+const timeKeyLen = 12
+
+// appendTime appends a 12-byte key that sorts like t: big-endian Unix seconds
+// with the sign bit flipped, then big-endian nanoseconds. Unlike UnixNano it
+// covers every time.Time, including the zero time.
+func appendTime(b []byte, t time.Time) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix())^(1<<63))
+	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
+}
+
+// appendSeq appends the 8-byte form of seq to a copy-free prefix.
+func appendSeq(b []byte, seq uint64) []byte { return binary.BigEndian.AppendUint64(b, seq) }
+
+// seqOfKey reads the sequence every index key ends with.
+func seqOfKey(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }
+
+// ---- binary encoding ----
+
+type encoder struct{ b []byte }
+
+func (e *encoder) str(s string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(s)))
+	e.b = append(e.b, s...)
+}
+
+// bytes keeps nil apart from empty: json.RawMessage(nil) and "" differ.
+func (e *encoder) bytes(p []byte) {
+	if p == nil {
+		e.b = append(e.b, 0)
+		return
+	}
+	e.b = binary.AppendUvarint(e.b, uint64(len(p))+1)
+	e.b = append(e.b, p...)
+}
+
+func (e *encoder) int(v int64) { e.b = binary.AppendVarint(e.b, v) }
+
+func (e *encoder) bool(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+func (e *encoder) time(t time.Time) {
+	e.int(t.Unix())
+	e.b = binary.AppendUvarint(e.b, uint64(t.Nanosecond()))
+}
+
+// decoder reads what encoder wrote. Every value it returns is a copy: the
+// input is bbolt memory, valid only inside the transaction.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail() {
+	if d.err == nil {
+		d.err = errCorrupt
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) int() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) str() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n]) // copies
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n == 0 {
+		return nil
+	}
+	n--
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	p := make([]byte, n)
+	copy(p, d.b)
+	d.b = d.b[n:]
+	return p
+}
+
+func (d *decoder) bool() bool {
+	if len(d.b) == 0 {
+		d.fail()
+		return false
+	}
+	v := d.b[0] != 0
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) time() time.Time {
+	sec := d.int()
+	nsec := d.uvarint()
+	if d.err != nil {
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+func (d *decoder) done(what string) error {
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errCorrupt
+	}
+	if d.err != nil {
+		return fmt.Errorf("%w: %s", d.err, what)
+	}
+	return nil
+}
+
+func newDecoder(v []byte, format byte, what string) (*decoder, error) {
+	if len(v) == 0 || v[0] != format {
+		return nil, fmt.Errorf("%w: %s: unknown format", errCorrupt, what)
+	}
+	return &decoder{b: v[1:]}, nil
+}
+
+// ---- hot records: ledger entries, balances, events ----
+
+func encodeEntry(e ledger.Entry) []byte {
+	enc := encoder{b: make([]byte, 0, 64+len(e.ID)+len(e.CustomerID)+len(e.Reason)+len(e.IdempotencyKey)+len(e.Reference.ID)+len(e.Fingerprint))}
+	enc.b = append(enc.b, formatBinary)
+	enc.str(e.ID)
+	enc.str(e.CustomerID)
+	enc.str(e.Currency)
+	enc.str(string(e.Type))
+	enc.int(e.Amount)
+	enc.int(e.BalanceBefore)
+	enc.int(e.BalanceAfter)
+	enc.str(e.Reason)
+	enc.str(e.IdempotencyKey)
+	enc.str(string(e.Reference.Type))
+	enc.str(e.Reference.ID)
+	enc.str(e.Fingerprint)
+	enc.time(e.CreatedAt)
+	return enc.b
+}
+
+func decodeEntry(v []byte) (ledger.Entry, error) {
+	d, err := newDecoder(v, formatBinary, "entry")
+	if err != nil {
+		return ledger.Entry{}, err
+	}
+	var e ledger.Entry
+	e.ID = d.str()
+	e.CustomerID = d.str()
+	e.Currency = d.str()
+	e.Type = ledger.Type(d.str())
+	e.Amount = d.int()
+	e.BalanceBefore = d.int()
+	e.BalanceAfter = d.int()
+	e.Reason = d.str()
+	e.IdempotencyKey = d.str()
+	e.Reference.Type = ledger.RefType(d.str())
+	e.Reference.ID = d.str()
+	e.Fingerprint = d.str()
+	e.CreatedAt = d.time()
+	if err := d.done("entry"); err != nil {
+		return ledger.Entry{}, err
+	}
+	return e, nil
+}
+
+func encodeBalance(b wallet.Balance) []byte {
+	enc := encoder{b: make([]byte, 0, 48+len(b.CustomerID))}
+	enc.b = append(enc.b, formatBinary)
+	enc.str(b.CustomerID)
+	enc.str(b.Currency)
+	enc.int(b.Amount)
+	enc.int(b.Held)
+	enc.time(b.UpdatedAt)
+	enc.int(b.LowThreshold)
+	enc.bool(b.Low)
+	return enc.b
+}
+
+func decodeBalance(v []byte) (wallet.Balance, error) {
+	d, err := newDecoder(v, formatBinary, "balance")
+	if err != nil {
+		return wallet.Balance{}, err
+	}
+	var b wallet.Balance
+	b.CustomerID = d.str()
+	b.Currency = d.str()
+	b.Amount = d.int()
+	b.Held = d.int()
+	b.UpdatedAt = d.time()
+	b.LowThreshold = d.int()
+	b.Low = d.bool()
+	if err := d.done("balance"); err != nil {
+		return wallet.Balance{}, err
+	}
+	return b, nil
+}
+
+// Event.Seq is not encoded: it is the record's key.
+func encodeEvent(e webhook.Event) []byte {
+	enc := encoder{b: make([]byte, 0, 32+len(e.ID)+len(e.Type)+len(e.CustomerID)+len(e.Data))}
+	enc.b = append(enc.b, formatBinary)
+	enc.str(e.ID)
+	enc.str(e.Type)
+	enc.str(e.CustomerID)
+	enc.bytes(e.Data)
+	enc.time(e.CreatedAt)
+	enc.bool(e.Dispatched)
+	return enc.b
+}
+
+func decodeEvent(seq uint64, v []byte) (webhook.Event, error) {
+	d, err := newDecoder(v, formatBinary, "event")
+	if err != nil {
+		return webhook.Event{}, err
+	}
+	e := webhook.Event{Seq: int64(seq)}
+	e.ID = d.str()
+	e.Type = d.str()
+	e.CustomerID = d.str()
+	e.Data = d.bytes()
+	e.CreatedAt = d.time()
+	e.Dispatched = d.bool()
+	if err := d.done("event"); err != nil {
+		return webhook.Event{}, err
+	}
+	return e, nil
+}
+
+// ---- the other records: JSON ----
+
+// Fingerprints are json:"-" in the API encoding but must survive a restart,
+// or an idempotent replay after a restart would look like a conflict.
+type paymentJSON struct {
+	subscription.Payment
+	StoredFingerprint string `json:"__fingerprint,omitempty"`
+}
+
+type refundJSON struct {
+	subscription.Refund
+	StoredFingerprint string `json:"__fingerprint,omitempty"`
+}
+
+func encodeJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: encode: %w", err)
+	}
+	out := make([]byte, 1+len(b))
+	out[0] = formatJSON
+	copy(out[1:], b)
+	return out, nil
+}
+
+func decodeJSON(v []byte, dst any, what string) error {
+	if len(v) == 0 || v[0] != formatJSON {
+		return fmt.Errorf("%w: %s: unknown format", errCorrupt, what)
+	}
+	if err := json.Unmarshal(v[1:], dst); err != nil {
+		return fmt.Errorf("%w: %s: %v", errCorrupt, what, err)
+	}
+	return nil
+}
+
+func encodePayment(p subscription.Payment) ([]byte, error) {
+	return encodeJSON(paymentJSON{Payment: p, StoredFingerprint: p.Fingerprint})
+}
+
+func decodePayment(v []byte) (subscription.Payment, error) {
+	var w paymentJSON
+	if err := decodeJSON(v, &w, "payment"); err != nil {
+		return subscription.Payment{}, err
+	}
+	w.Payment.Fingerprint = w.StoredFingerprint
+	return w.Payment, nil
+}
+
+func encodeRefund(r subscription.Refund) ([]byte, error) {
+	return encodeJSON(refundJSON{Refund: r, StoredFingerprint: r.Fingerprint})
+}
+
+func decodeRefund(v []byte) (subscription.Refund, error) {
+	var w refundJSON
+	if err := decodeJSON(v, &w, "refund"); err != nil {
+		return subscription.Refund{}, err
+	}
+	w.Refund.Fingerprint = w.StoredFingerprint
+	return w.Refund, nil
+}
+
+// decodeAs decodes a plain JSON record.
+func decodeAs[T any](what string) func([]byte) (T, error) {
+	return func(v []byte) (T, error) {
+		var r T
+		if err := decodeJSON(v, &r, what); err != nil {
+			var zero T
+			return zero, err
+		}
+		return r, nil
+	}
+}
