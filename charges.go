@@ -96,6 +96,15 @@ func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargePara
 	if err := customer.ValidateMetadata(p.Metadata); err != nil {
 		return subscription.Payment{}, err
 	}
+	if err := checkText(subscription.ErrInvalid, "product_description", p.ProductDescription, maxTextLen); err != nil {
+		return subscription.Payment{}, err
+	}
+	if err := checkKey(subscription.ErrInvalid, "idempotency_key", p.IdempotencyKey); err != nil {
+		return subscription.Payment{}, err
+	}
+	if err := checkKey(subscription.ErrInvalid, "product_currency", p.ProductCurrency); err != nil {
+		return subscription.Payment{}, err
+	}
 	sub, err := e.Subscription(ctx, subscriptionID)
 	if err != nil {
 		return subscription.Payment{}, err
@@ -186,7 +195,9 @@ func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payme
 	if !known {
 		return pay, nil // stays pending; Reconcile settles it
 	}
-	return e.finish(ctx, pay.ID, ch)
+	// The processor has acted: record it even if the caller gave up
+	// meanwhile, rather than leave it to Reconcile.
+	return e.finish(context.WithoutCancel(ctx), pay.ID, ch)
 }
 
 // reserve records a pending payment and holds the wallet part of it.

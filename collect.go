@@ -30,6 +30,9 @@ func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymen
 	if paymentMethod == "" {
 		return subscription.Subscription{}, subscription.ErrMissingMethod
 	}
+	if err := checkKey(subscription.ErrInvalid, "payment_method", paymentMethod); err != nil {
+		return subscription.Subscription{}, err
+	}
 	if e.processor == nil {
 		return subscription.Subscription{}, ErrNoProcessor
 	}
@@ -78,6 +81,9 @@ func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymen
 //
 // idempotencyKey, when set, makes the call safe to retry.
 func (e *Engine) CollectOverdue(ctx context.Context, paymentID, idempotencyKey string) (subscription.Payment, error) {
+	if err := checkKey(subscription.ErrInvalid, "idempotency_key", idempotencyKey); err != nil {
+		return subscription.Payment{}, err
+	}
 	pay, err := e.Payment(ctx, paymentID)
 	if err != nil {
 		return pay, err

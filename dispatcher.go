@@ -241,6 +241,9 @@ func (d *Dispatcher) serve(ctx, sendCtx context.Context, untilIdle bool) (Dispat
 		tick = t.C
 	}
 	fail := func(err error) {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return // shutting down: the store gave up because we asked it to
+		}
 		if !untilIdle {
 			if d.o.OnError != nil {
 				d.o.OnError(err)

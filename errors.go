@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/retry"
@@ -58,3 +59,25 @@ func HTTPStatus(err error) int {
 	}
 	return http.StatusInternalServerError
 }
+
+// checkText applies the storable-text rule (valid UTF-8, no NUL, at most
+// max characters) to one request field; invalid is the 422-class sentinel
+// the error wraps.
+func checkText(invalid error, field, s string, max int) error {
+	if err := text.Check(s, max); err != nil {
+		return fmt.Errorf("%w: %s %v", invalid, field, err)
+	}
+	return nil
+}
+
+// checkKey is checkText for idempotency keys and identifiers (at most 255
+// bytes).
+func checkKey(invalid error, field, s string) error {
+	if err := text.CheckKey(s, ledger.MaxKeyLen); err != nil {
+		return fmt.Errorf("%w: %s %v", invalid, field, err)
+	}
+	return nil
+}
+
+// maxTextLen bounds free-text request fields (descriptions, reasons, names).
+const maxTextLen = 500

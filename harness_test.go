@@ -2,11 +2,15 @@ package coffer
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cofferhq/coffer/clock"
@@ -14,6 +18,7 @@ import (
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/store/bolt"
 	"github.com/cofferhq/coffer/store/memory"
+	"github.com/cofferhq/coffer/store/postgres"
 	"github.com/cofferhq/coffer/webhook"
 )
 
@@ -41,10 +46,37 @@ var storeKinds = map[string]func(t *testing.T) store.Store{
 	},
 }
 
-// eachStore runs f once per store adapter.
+// eachStore runs f once per store adapter: memory, bolt, and PostgreSQL
+// when COFFER_POSTGRES_DSN is set (CI always sets it).
 func eachStore(t *testing.T, f func(t *testing.T, newStore func(t *testing.T) store.Store)) {
-	for _, name := range []string{"memory", "bolt"} {
+	for _, name := range []string{"memory", "bolt", "postgres"} {
 		t.Run(name, func(t *testing.T) { f(t, storeKinds[name]) })
+	}
+}
+
+func init() {
+	storeKinds["postgres"] = func(t *testing.T) store.Store {
+		dsn := os.Getenv("COFFER_POSTGRES_DSN")
+		if dsn == "" {
+			t.Skip("COFFER_POSTGRES_DSN not set")
+		}
+		ctx := context.Background()
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		schema := "coffer_engine_" + hex.EncodeToString(b[:])
+		s, err := postgres.Open(ctx, dsn, postgres.WithSchema(schema), postgres.WithMaxConns(16))
+		if err != nil && os.Getenv("CI") != "true" {
+			t.Skipf("PostgreSQL unreachable: %v", err)
+		}
+		require.NoError(t, err, "PostgreSQL at COFFER_POSTGRES_DSN must be reachable in CI")
+		t.Cleanup(func() {
+			s.Close()
+			if conn, err := pgx.Connect(ctx, dsn); err == nil {
+				_, _ = conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+schema+" CASCADE")
+				_ = conn.Close(ctx)
+			}
+		})
+		return s
 	}
 }
 

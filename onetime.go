@@ -38,6 +38,14 @@ func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTime
 	if err := customer.ValidateMetadata(p.Metadata); err != nil {
 		return subscription.Payment{}, err
 	}
+	if err := checkText(subscription.ErrInvalid, "description", p.Description, maxTextLen); err != nil {
+		return subscription.Payment{}, err
+	}
+	for _, f := range [...][2]string{{"payment_method", p.PaymentMethod}, {"idempotency_key", p.IdempotencyKey}, {"customer_id", customerID}} {
+		if err := checkKey(subscription.ErrInvalid, f[0], f[1]); err != nil {
+			return subscription.Payment{}, err
+		}
+	}
 	return e.charge(ctx, chargeInput{
 		customerID: customerID, paymentMethod: strings.TrimSpace(p.PaymentMethod), amount: p.Amount,
 		currency: c.Code, description: p.Description, metadata: p.Metadata, key: p.IdempotencyKey,

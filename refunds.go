@@ -36,6 +36,12 @@ func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (
 	if p.Amount < 0 {
 		return subscription.Refund{}, subscription.ErrInvalidRefund
 	}
+	if err := checkText(subscription.ErrInvalid, "reason", p.Reason, maxTextLen); err != nil {
+		return subscription.Refund{}, err
+	}
+	if err := checkKey(subscription.ErrInvalid, "idempotency_key", p.IdempotencyKey); err != nil {
+		return subscription.Refund{}, err
+	}
 	switch p.Destination {
 	case "":
 		p.Destination = subscription.ToPaymentMethod
@@ -133,7 +139,8 @@ func (e *Engine) refundThroughProcessor(ctx context.Context, r subscription.Refu
 		return r, nil
 	}
 	var out subscription.Refund
-	uerr := e.update(ctx, func(tx store.Tx) error {
+	// The processor has answered: record it even if the caller gave up.
+	uerr := e.update(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		cur, gerr := tx.Refund(r.ID)
 		if gerr != nil {
 			return gerr

@@ -356,7 +356,7 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 	if pay.Status == subscription.PaymentSucceeded {
 		status = retry.AttemptSucceeded
 	}
-	err = e.update(ctx, func(tx store.Tx) error {
+	err = e.update(context.WithoutCancel(ctx), func(tx store.Tx) error {
 		cur, err := tx.Attempt(a.ID)
 		if err != nil {
 			return err
@@ -397,13 +397,17 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 func (e *Engine) Run(ctx context.Context, onError func(error)) error {
 	t := time.NewTicker(e.retry.PollInterval)
 	defer t.Stop()
+	report := func(err error) {
+		// Errors caused by our own shutdown are not worth reporting.
+		if err != nil && onError != nil && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+			onError(err)
+		}
+	}
 	for {
-		if _, err := e.Reconcile(ctx); err != nil && onError != nil {
-			onError(err)
-		}
-		if _, err := e.RunDue(ctx); err != nil && onError != nil {
-			onError(err)
-		}
+		_, err := e.Reconcile(ctx)
+		report(err)
+		_, err = e.RunDue(ctx)
+		report(err)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

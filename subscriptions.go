@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"context"
+	"math"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,6 +26,12 @@ type ProductParams struct {
 func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscription.Product, error) {
 	if strings.TrimSpace(p.Name) == "" {
 		return subscription.Product{}, fmt.Errorf("%w: product name is required", subscription.ErrInvalid)
+	}
+	if err := checkText(subscription.ErrInvalid, "name", p.Name, maxTextLen); err != nil {
+		return subscription.Product{}, err
+	}
+	if err := checkText(subscription.ErrInvalid, "description", p.Description, maxTextLen); err != nil {
+		return subscription.Product{}, err
 	}
 	if p.Price < 0 {
 		return subscription.Product{}, subscription.ErrInvalidPrice
@@ -96,7 +103,7 @@ func (p SubscriptionParams) validate() error {
 	if p.OnDemand == nil || p.OnDemand.MandateOnly == nil {
 		return subscription.ErrMissingMandateOnly
 	}
-	if p.Quantity < 1 {
+	if p.Quantity < 1 || p.Quantity > math.MaxInt32 {
 		return subscription.ErrInvalidQuantity
 	}
 	if p.ProductID == "" {
@@ -111,8 +118,31 @@ func (p SubscriptionParams) validate() error {
 	if p.OnDemand.ProductPrice != nil && *p.OnDemand.ProductPrice <= 0 {
 		return subscription.ErrInvalidPrice
 	}
-	if p.BillingAddress != nil && p.BillingAddress.Country != "" && !customer.ValidCountry(strings.ToUpper(p.BillingAddress.Country)) {
-		return &customer.FieldError{Field: "billing.country", Err: customer.ErrInvalidCountry}
+	if p.BillingAddress != nil {
+		a := *p.BillingAddress
+		a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+		if err := customer.ValidateAddress("billing", a); err != nil {
+			return err
+		}
+	}
+	for _, f := range [...]struct {
+		name, v string
+		key     bool
+	}{
+		{"product_id", p.ProductID, true}, {"customer_id", p.CustomerID, true}, {"payment_method", p.PaymentMethod, true},
+		{"return_url", p.ReturnURL, false}, {"on_demand.product_description", p.OnDemand.ProductDescription, false},
+		{"on_demand.product_currency", p.OnDemand.ProductCurrency, true},
+	} {
+		check := checkText(subscription.ErrInvalid, f.name, f.v, 2048)
+		if f.key {
+			check = checkKey(subscription.ErrInvalid, f.name, f.v)
+		}
+		if check != nil {
+			return check
+		}
+	}
+	if err := checkText(subscription.ErrInvalid, "on_demand.product_description", p.OnDemand.ProductDescription, maxTextLen); err != nil {
+		return err
 	}
 	return customer.ValidateMetadata(p.Metadata)
 }

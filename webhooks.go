@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/cofferhq/coffer/internal/text"
 	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/webhook"
@@ -384,8 +384,8 @@ func checkEndpointURL(raw string) (string, error) {
 	if raw == "" {
 		return "", fmt.Errorf("%w: url is required", ErrInvalidEndpoint)
 	}
-	if len(raw) > maxEndpointURL {
-		return "", fmt.Errorf("%w: url longer than %d bytes", ErrInvalidEndpoint, maxEndpointURL)
+	if err := text.CheckKey(raw, maxEndpointURL); err != nil {
+		return "", fmt.Errorf("%w: url %v", ErrInvalidEndpoint, err)
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -404,10 +404,7 @@ func checkEndpointURL(raw string) (string, error) {
 }
 
 func checkEndpointDescription(s string) error {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > maxEndpointDescription {
-		return fmt.Errorf("%w: description must be valid UTF-8 of at most %d characters", ErrInvalidEndpoint, maxEndpointDescription)
-	}
-	return nil
+	return checkText(ErrInvalidEndpoint, "description", s, maxEndpointDescription)
 }
 
 // checkEndpointEventTypes validates a filter and drops duplicates; an empty

@@ -8,7 +8,8 @@ import (
 	"net/mail"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/cofferhq/coffer/internal/text"
 )
 
 // Errors. Every validation error wraps ErrInvalid (the 422 class) and one of
@@ -19,6 +20,7 @@ var (
 	ErrInvalidCountry = fmt.Errorf("%w: country must be an ISO-3166 alpha-2 code", ErrInvalid)
 	ErrInvalidMeta    = fmt.Errorf("%w: metadata", ErrInvalid)
 	ErrTooLong        = fmt.Errorf("%w: field too long", ErrInvalid)
+	ErrInvalidText    = fmt.Errorf("%w: text must be valid UTF-8 without NUL bytes", ErrInvalid)
 	ErrNotFound       = errors.New("customer: not found")
 	ErrDuplicateDID   = errors.New("customer: did already belongs to another customer")
 )
@@ -141,46 +143,65 @@ func (c Customer) Apply(p Params, now time.Time) (Customer, error) {
 
 // Validate checks every field of c.
 func (c Customer) Validate() error {
-	for name, v := range map[string]string{
-		"name": c.Name, "email": c.Email, "phone_number": c.Phone,
-		"description": c.Description, "did": c.DID, "invoice_prefix": c.InvoicePrefix,
+	for _, f := range [...]struct{ name, v string }{
+		{"name", c.Name}, {"email", c.Email}, {"phone_number", c.Phone},
+		{"description", c.Description}, {"did", c.DID}, {"invoice_prefix", c.InvoicePrefix},
 	} {
-		if utf8.RuneCountInString(v) > maxFieldLen || !utf8.ValidString(v) {
-			return &FieldError{Field: name, Err: ErrTooLong}
-		}
-	}
-	texts := map[string]string{}
-	if a := c.Address; a != nil {
-		for k, v := range map[string]string{"line1": a.Line1, "line2": a.Line2, "city": a.City, "state": a.State, "postal_code": a.PostalCode} {
-			texts["address."+k] = v
-		}
-	}
-	if s := c.Shipping; s != nil {
-		a := s.Address
-		for k, v := range map[string]string{"name": s.Name, "phone": s.Phone, "address.line1": a.Line1, "address.line2": a.Line2,
-			"address.city": a.City, "address.state": a.State, "address.postal_code": a.PostalCode} {
-			texts["shipping."+k] = v
-		}
-	}
-	for name, v := range texts {
-		if utf8.RuneCountInString(v) > maxFieldLen || !utf8.ValidString(v) {
-			return &FieldError{Field: name, Err: ErrTooLong}
+		if err := checkText(f.name, f.v); err != nil {
+			return err
 		}
 	}
 	if c.Email != "" && !validEmail(c.Email) {
 		return &FieldError{Field: "email", Err: ErrInvalidEmail}
 	}
 	if c.Address != nil {
-		if err := validateAddress(*c.Address); err != nil {
-			return &FieldError{Field: "address.country", Err: err}
+		if err := ValidateAddress("address", *c.Address); err != nil {
+			return err
 		}
 	}
 	if c.Shipping != nil {
-		if err := validateAddress(c.Shipping.Address); err != nil {
-			return &FieldError{Field: "shipping.address.country", Err: err}
+		if err := checkText("shipping.name", c.Shipping.Name); err != nil {
+			return err
+		}
+		if err := checkText("shipping.phone", c.Shipping.Phone); err != nil {
+			return err
+		}
+		if err := ValidateAddress("shipping.address", c.Shipping.Address); err != nil {
+			return err
 		}
 	}
 	return ValidateMetadata(c.Metadata)
+}
+
+// checkText applies the storable-text rule (valid UTF-8, no NUL, at most
+// 500 characters) to one field.
+func checkText(field, v string) error {
+	err := text.Check(v, maxFieldLen)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, text.ErrTooLong):
+		return &FieldError{Field: field, Err: fmt.Errorf("%w: %v", ErrTooLong, err)}
+	}
+	return &FieldError{Field: field, Err: fmt.Errorf("%w: %v", ErrInvalidText, err)}
+}
+
+// ValidateAddress checks an address (every line storable text, country an
+// ISO-3166 alpha-2 code); field prefixes the names in its errors. Records
+// other than customers (a subscription's billing address) use it too.
+func ValidateAddress(field string, a Address) error {
+	for _, f := range [...]struct{ name, v string }{
+		{"line1", a.Line1}, {"line2", a.Line2}, {"city", a.City}, {"state", a.State},
+		{"postal_code", a.PostalCode},
+	} {
+		if err := checkText(field+"."+f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if a.Country != "" && !countries[a.Country] {
+		return &FieldError{Field: field + ".country", Err: fmt.Errorf("%w: %q", ErrInvalidCountry, a.Country)}
+	}
+	return nil
 }
 
 // ValidateMetadata enforces the metadata limits; it is shared by every record
@@ -190,25 +211,12 @@ func ValidateMetadata(m map[string]string) error {
 		return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: more than %d keys", ErrInvalidMeta, MaxMetadataKeys)}
 	}
 	for k, v := range m {
-		if !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %q: not valid UTF-8", ErrInvalidMeta, k)}
+		if k == "" || text.Check(k, MaxMetadataKeyLen) != nil {
+			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %q must be 1-%d characters of valid text", ErrInvalidMeta, k, MaxMetadataKeyLen)}
 		}
-		if k == "" || utf8.RuneCountInString(k) > MaxMetadataKeyLen {
-			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %q must be 1-%d characters", ErrInvalidMeta, k, MaxMetadataKeyLen)}
+		if err := text.Check(v, MaxMetadataValueLen); err != nil {
+			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: value of %q %v", ErrInvalidMeta, k, err)}
 		}
-		if utf8.RuneCountInString(v) > MaxMetadataValueLen {
-			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: value of %q longer than %d characters", ErrInvalidMeta, k, MaxMetadataValueLen)}
-		}
-	}
-	return nil
-}
-
-func validateAddress(a Address) error {
-	if a.Country == "" {
-		return nil
-	}
-	if !countries[a.Country] {
-		return fmt.Errorf("%w: %q", ErrInvalidCountry, a.Country)
 	}
 	return nil
 }

@@ -11,8 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/wallet"
 )
@@ -22,8 +22,8 @@ var (
 	ErrInvalid       = errors.New("ledger: invalid entry")
 	ErrInvalidAmount = fmt.Errorf("%w: amount must be > 0 minor units", ErrInvalid)
 	ErrInvalidType   = fmt.Errorf("%w: entry_type must be credit or debit", ErrInvalid)
-	ErrInvalidReason = fmt.Errorf("%w: reason too long", ErrInvalid)
-	ErrInvalidKey    = fmt.Errorf("%w: idempotency key too long", ErrInvalid)
+	ErrInvalidReason = fmt.Errorf("%w: reason must be valid text of at most 500 characters", ErrInvalid)
+	ErrInvalidKey    = fmt.Errorf("%w: idempotency key must be valid text of at most 255 bytes", ErrInvalid)
 	// ErrIdempotencyConflict: the idempotency key was already used for a
 	// different request (the 409 class). The original entry is unchanged.
 	ErrIdempotencyConflict = errors.New("ledger: idempotency key reused with a different request")
@@ -85,11 +85,17 @@ func (r Request) Validate() error {
 	if r.Type != Credit && r.Type != Debit {
 		return ErrInvalidType
 	}
-	if utf8.RuneCountInString(r.Reason) > MaxReasonLen || !utf8.ValidString(r.Reason) {
-		return ErrInvalidReason
+	if err := text.Check(r.Reason, MaxReasonLen); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidReason, err)
 	}
-	if len(r.IdempotencyKey) > MaxKeyLen {
-		return ErrInvalidKey
+	if err := text.CheckKey(r.IdempotencyKey, MaxKeyLen); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	if err := text.CheckKey(r.Reference.ID, MaxKeyLen); err != nil {
+		return fmt.Errorf("%w: reference id %v", ErrInvalid, err)
+	}
+	if err := text.CheckKey(string(r.Reference.Type), 32); err != nil {
+		return fmt.Errorf("%w: reference type %v", ErrInvalid, err)
 	}
 	if _, err := money.Lookup(r.Currency); err != nil {
 		return err

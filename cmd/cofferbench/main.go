@@ -1,0 +1,224 @@
+// Command cofferbench prints one table comparing coffer's write throughput
+// with the raw storage substrate doing the same storage work, by store
+// (memory, bolt, postgres), concurrent writers and wallet spread, for two
+// paths:
+//
+//   - entry: Engine.CreateEntry, a 1-unit credit with a fresh idempotency
+//     key (idempotency lookup, balance read, entry, balance, outbox event in
+//     one transaction).
+//   - charge: Engine.Charge on an active mandate_only subscription whose
+//     wallet is empty, so the charge takes the processor path: a
+//     transaction recording the pending payment, the call to the in-process
+//     test processor (processor.NewTest) outside any transaction, and a
+//     transaction settling the payment (payment, outbox event, subscription).
+//     Every charge carries a fresh idempotency key.
+//
+// The raw substrate runs in the same invocation, on a fresh file or schema
+// of its own, under the same concurrency:
+//
+//   - bolt: bbolt puts of the same number and encoded size of records per
+//     operation (entry + balance + event; for a charge the pending payment,
+//     then payment + event + subscription) with the same bbolt options,
+//     DB.Batch when several writers run (DB.Update for a lone writer, as the
+//     coffer adapter does), fsync on;
+//   - postgres: a hand-written pgx transaction on coffer's own tables (entry:
+//     SELECT balance FOR UPDATE, INSERT entry, UPDATE balance, INSERT event;
+//     charge: SELECT subscription and balance FOR UPDATE, INSERT payment,
+//     the processor call, then SELECT payment FOR UPDATE, UPDATE payment,
+//     INSERT event, UPDATE subscription), on a pool of the same size.
+//
+// The memory store has no substrate, so its raw columns are empty. Each
+// cell runs for -duration, split into -rounds that alternate coffer and raw
+// so a drifting machine load affects both alike. Every cell is time-bounded.
+//
+//	go run ./cmd/cofferbench                       # memory and bolt
+//	COFFER_POSTGRES_DSN=postgres://... go run ./cmd/cofferbench   # + postgres
+//	go run ./cmd/cofferbench -duration 5s -md      # Markdown for the README
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// config is the parsed command line.
+type config struct {
+	duration time.Duration
+	rounds   int
+	stores   []string
+	paths    []string
+	writers  []int
+	wallets  []int
+	md       bool
+	dsn      string
+	pgConns  int
+	dir      string
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		return
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cofferbench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "cofferbench:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (config, error) {
+	fs := flag.NewFlagSet("cofferbench", flag.ContinueOnError)
+	var (
+		cfg                            config
+		stores, paths, writers, wallet string
+	)
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured time per cell and contender")
+	fs.IntVar(&cfg.rounds, "rounds", 2, "alternating coffer/raw rounds the duration is split into")
+	fs.StringVar(&stores, "stores", "memory,bolt,postgres", "stores to measure (postgres needs -dsn or COFFER_POSTGRES_DSN)")
+	fs.StringVar(&paths, "paths", "entry,charge", "paths to measure: entry (CreateEntry), charge (Charge)")
+	fs.StringVar(&writers, "writers", "1,64", "concurrent writers")
+	fs.StringVar(&wallet, "wallets", "1,10000", "wallet spread: 1 is one hot wallet")
+	fs.BoolVar(&cfg.md, "md", false, "print a Markdown table")
+	fs.StringVar(&cfg.dsn, "dsn", "", "PostgreSQL DSN (default $COFFER_POSTGRES_DSN)")
+	fs.IntVar(&cfg.pgConns, "pgconns", 32, "PostgreSQL pool size, for coffer and the raw pgx baseline alike")
+	fs.StringVar(&cfg.dir, "dir", "", "directory for the bolt files (default: a new temporary directory)")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if cfg.dsn == "" {
+		cfg.dsn = os.Getenv("COFFER_POSTGRES_DSN")
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if cfg.duration <= 0 || cfg.rounds < 1 || cfg.pgConns < 1 {
+		return cfg, fmt.Errorf("-duration, -rounds and -pgconns must be positive")
+	}
+	var err error
+	cfg.stores = splitList(stores)
+	for _, s := range cfg.stores {
+		if s != "memory" && s != "bolt" && s != "postgres" {
+			return cfg, fmt.Errorf("unknown store %q", s)
+		}
+	}
+	cfg.paths = splitList(paths)
+	for _, p := range cfg.paths {
+		if p != pathEntry && p != pathCharge {
+			return cfg, fmt.Errorf("unknown path %q", p)
+		}
+	}
+	if cfg.writers, err = intList(writers); err != nil {
+		return cfg, fmt.Errorf("-writers: %w", err)
+	}
+	if cfg.wallets, err = intList(wallet); err != nil {
+		return cfg, fmt.Errorf("-wallets: %w", err)
+	}
+	return cfg, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func intList(s string) ([]int, error) {
+	var out []int
+	for _, p := range splitList(s) {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", p)
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("empty list")
+	}
+	return out, nil
+}
+
+func run(ctx context.Context, cfg config) error {
+	dir := cfg.dir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "cofferbench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	var pg *pgEnv
+	var stores []string
+	for _, s := range cfg.stores {
+		if s == "postgres" {
+			if cfg.dsn == "" {
+				fmt.Fprintln(os.Stderr, "cofferbench: COFFER_POSTGRES_DSN not set: skipping postgres")
+				continue
+			}
+			var err error
+			if pg, err = newPgEnv(ctx, cfg.dsn, cfg.pgConns); err != nil {
+				return err
+			}
+			defer pg.close()
+		}
+		stores = append(stores, s)
+	}
+	var sizes map[string]recordSizes
+	if contains(stores, "bolt") {
+		var err error
+		if sizes, err = probeSizes(ctx, dir); err != nil {
+			return fmt.Errorf("measuring coffer's record sizes: %w", err)
+		}
+	}
+	m := describeMachine(ctx, pg)
+	printHeader(os.Stdout, cfg, m, sizes)
+
+	var rows []row
+	for _, path := range cfg.paths {
+		for _, st := range stores {
+			for _, wallets := range cfg.wallets {
+				for _, writers := range cfg.writers {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					c := cell{path: path, store: st, writers: writers, wallets: wallets}
+					fmt.Fprintf(os.Stderr, "cofferbench: %s ...\n", c)
+					r := runCell(ctx, cfg, c, dir, pg, sizes)
+					if r.note != "" {
+						fmt.Fprintf(os.Stderr, "cofferbench: %s: %s\n", c, r.note)
+					}
+					rows = append(rows, r)
+				}
+			}
+		}
+	}
+	printTable(os.Stdout, cfg.md, rows)
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

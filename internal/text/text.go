@@ -1,0 +1,45 @@
+// Package text holds the one rule for free text coffer accepts: it must be
+// storable unchanged by every store. PostgreSQL text columns refuse NUL
+// bytes and invalid UTF-8, and JSON encoding would silently rewrite invalid
+// UTF-8, so both are rejected at the edge, with a clear validation error,
+// instead of failing (or changing) at commit.
+package text
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// Problems a text can have.
+var (
+	ErrNotUTF8  = errors.New("is not valid UTF-8")
+	ErrNUL      = errors.New("contains a NUL byte")
+	ErrTooLong  = errors.New("is too long")
+	ErrTooLarge = errors.New("is out of range")
+)
+
+// Check returns nil when s is valid UTF-8 without NUL bytes and has at most
+// maxRunes characters (no limit when maxRunes <= 0).
+func Check(s string, maxRunes int) error {
+	if !utf8.ValidString(s) {
+		return ErrNotUTF8
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		return ErrNUL
+	}
+	if maxRunes > 0 && utf8.RuneCountInString(s) > maxRunes {
+		return fmt.Errorf("%w: more than %d characters", ErrTooLong, maxRunes)
+	}
+	return nil
+}
+
+// CheckKey is Check for identifiers and idempotency keys, whose limit is in
+// bytes (they are index keys).
+func CheckKey(s string, maxBytes int) error {
+	if len(s) > maxBytes {
+		return fmt.Errorf("%w: more than %d bytes", ErrTooLong, maxBytes)
+	}
+	return Check(s, 0)
+}

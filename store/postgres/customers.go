@@ -1,0 +1,166 @@
+package postgres
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/store"
+)
+
+const customerCols = `id, name, email, phone, description, did, address, shipping, metadata,
+	invoice_prefix, delinquent, livemode, created_at, updated_at`
+
+var (
+	getCustomer      = lockable(`SELECT ` + customerCols + ` FROM customers WHERE id = $1`)
+	getCustomerByDID = lockable(`SELECT ` + customerCols + ` FROM customers WHERE did = $1`)
+)
+
+const insertCustomer = `INSERT INTO customers (id, name, email, email_fold, phone, description, did,
+	address, shipping, metadata, invoice_prefix, delinquent, livemode, search_text, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+	ON CONFLICT DO NOTHING`
+
+// updateCustomer reports whether another customer holds the new DID (then
+// nothing is written) and whether the customer exists, without the unique
+// violation that would abort the transaction.
+const updateCustomer = `WITH taken AS (
+		SELECT 1 FROM customers WHERE $7 <> '' AND did = $7 AND id <> $1 LIMIT 1
+	), upd AS (
+		UPDATE customers SET name = $2, email = $3, email_fold = $4, phone = $5, description = $6,
+			did = $7, address = $8, shipping = $9, metadata = $10, invoice_prefix = $11,
+			delinquent = $12, livemode = $13, search_text = $14, created_at = $15, updated_at = $16
+		WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM taken)
+		RETURNING 1
+	)
+	SELECT EXISTS (SELECT 1 FROM taken), EXISTS (SELECT 1 FROM upd)`
+
+func scanCustomer(r pgx.Rows, c *customer.Customer) error {
+	var addr, ship, meta []byte
+	err := r.Scan(&c.ID, &c.Name, &c.Email, &c.Phone, &c.Description, &c.DID, &addr, &ship, &meta,
+		&c.InvoicePrefix, &c.Delinquent, &c.Livemode, &c.CreatedAt, &c.UpdatedAt)
+	if err != nil {
+		return err
+	}
+	c.CreatedAt, c.UpdatedAt = c.CreatedAt.UTC(), c.UpdatedAt.UTC()
+	if c.Address, err = decodePtr[customer.Address](addr); err != nil {
+		return err
+	}
+	if c.Shipping, err = decodePtr[customer.Shipping](ship); err != nil {
+		return err
+	}
+	c.Metadata, err = decodeMeta(meta)
+	return err
+}
+
+// searchText is what customer.Matches searches, lower-cased, with the
+// fields joined by U+0001 (PostgreSQL text cannot hold the U+0000 that
+// Matches joins them with).
+func searchText(c customer.Customer) string {
+	return strings.ToLower(c.Name + "\x01" + c.Email + "\x01" + c.Phone + "\x01" + c.ID + "\x01" + c.Description)
+}
+
+func customerArgs(c customer.Customer) ([]any, error) {
+	addr, err := jsonArg(c.Address, c.Address == nil)
+	if err != nil {
+		return nil, err
+	}
+	ship, err := jsonArg(c.Shipping, c.Shipping == nil)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := metaArg(c.Metadata)
+	if err != nil {
+		return nil, err
+	}
+	return []any{c.ID, c.Name, c.Email, strings.ToLower(c.Email), c.Phone, c.Description, c.DID,
+		addr, ship, meta, c.InvoicePrefix, c.Delinquent, c.Livemode, searchText(c),
+		timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}, nil
+}
+
+// InsertCustomer stores a new customer; an existing id or DID is
+// store.ErrDuplicate.
+func (t *tx) InsertCustomer(c customer.Customer) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	args, err := customerArgs(c)
+	if err != nil {
+		return err
+	}
+	tag, err := t.exec(insertCustomer, args...)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: customer %q", store.ErrDuplicate, c.ID)
+	}
+	return nil
+}
+
+// Customer reads a customer.
+func (t *tx) Customer(id string) (customer.Customer, error) {
+	var c customer.Customer
+	err := t.getOne("customer", id, t.lock(getCustomer), []any{id}, func(r pgx.Rows) error {
+		return scanCustomer(r, &c)
+	})
+	return c, err
+}
+
+// CustomerByDID reads the customer with an external identity.
+func (t *tx) CustomerByDID(did string) (customer.Customer, error) {
+	var c customer.Customer
+	if did == "" {
+		return c, fmt.Errorf("%w: customer with an empty did", store.ErrNotFound)
+	}
+	err := t.getOne("customer with did", did, t.lock(getCustomerByDID), []any{did}, func(r pgx.Rows) error {
+		return scanCustomer(r, &c)
+	})
+	return c, err
+}
+
+// UpdateCustomer replaces a stored customer. A DID that belongs to another
+// customer is store.ErrDuplicate.
+func (t *tx) UpdateCustomer(c customer.Customer) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	args, err := customerArgs(c)
+	if err != nil {
+		return err
+	}
+	var taken, updated bool
+	err = t.query(updateCustomer, args, func(r pgx.Rows) error { return r.Scan(&taken, &updated) })
+	switch {
+	case err != nil:
+		return err
+	case taken:
+		return fmt.Errorf("%w: did %q belongs to another customer", store.ErrDuplicate, c.DID)
+	case !updated:
+		return fmt.Errorf("%w: customer %q", store.ErrNotFound, c.ID)
+	}
+	return nil
+}
+
+// ListCustomers lists customers newest first. The email filter uses an
+// index; a search scans the customers newest first, comparing the stored
+// lower-cased search text exactly as customer.Matches does.
+func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, error) {
+	l := listQuery{table: "customers", cols: customerCols}
+	if q.Email != "" {
+		l.filter("email_fold = ?", strings.ToLower(q.Email))
+	}
+	if q.Search != "" {
+		terms := strings.Fields(strings.ToLower(q.Search))
+		if len(terms) == 0 {
+			// customer.Matches matches nothing without a term.
+			l.where = append(l.where, "false")
+		}
+		for _, term := range terms {
+			l.filter("strpos(search_text, ?) > 0", strings.ReplaceAll(term, "\x00", "\x01"))
+		}
+	}
+	return listPage(t, l, q.Page, scanCustomer)
+}
