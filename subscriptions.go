@@ -2,9 +2,9 @@ package coffer
 
 import (
 	"context"
-	"math"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
