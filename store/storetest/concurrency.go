@@ -20,7 +20,7 @@ func testConcurrency(t *testing.T, newStore newStoreFunc) {
 		// shows as a final amount below workers*rounds.
 		const workers, rounds = 32, 50
 		s := newStore(t)
-		cus := newID("cus")
+		cus := newCustomerID(t, s)
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.PutBalance(newBalance(cus, "USD", 0))) })
 		var wg sync.WaitGroup
 		errs := make(chan error, workers)
@@ -60,7 +60,7 @@ func testConcurrency(t *testing.T, newStore newStoreFunc) {
 		// every other one sees ErrDuplicate, and the balance moves once.
 		const workers = 16
 		s := newStore(t)
-		cus := newID("cus")
+		cus := newCustomerID(t, s)
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.PutBalance(newBalance(cus, "USD", 0))) })
 		var wg sync.WaitGroup
 		results := make(chan error, workers)
@@ -109,7 +109,7 @@ func testConcurrency(t *testing.T, newStore newStoreFunc) {
 		// (an Update that failed after writing never shows).
 		const writers, rounds, readers = 4, 25, 4
 		s := newStore(t)
-		cus := newID("cus")
+		cus := newCustomerID(t, s)
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.PutBalance(newBalance(cus, "USD", 0))) })
 		var wg sync.WaitGroup
 		errs := make(chan error, writers+readers)

@@ -13,7 +13,7 @@ import (
 func testBalances(t *testing.T, newStore newStoreFunc) {
 	t.Run("PutGet", func(t *testing.T) {
 		s := newStore(t)
-		cus := newID("cus")
+		cus := newCustomerID(t, s)
 		b := newBalance(cus, "USD", 1000)
 		view(t, s, func(tx store.Tx) {
 			_, err := tx.Balance(cus, "USD")
@@ -40,6 +40,7 @@ func testBalances(t *testing.T, newStore newStoreFunc) {
 	t.Run("SortedByCurrency", func(t *testing.T) {
 		s := newStore(t)
 		cus, other := newID("cus"), newID("cus")
+		addCustomers(t, s, cus, other)
 		update(t, s, func(tx store.Tx) {
 			for _, cur := range []string{"USD", "EUR", "JPY"} {
 				require.NoError(t, tx.PutBalance(newBalance(cus, cur, 100)))
@@ -65,7 +66,7 @@ func testBalances(t *testing.T, newStore newStoreFunc) {
 func testEntries(t *testing.T, newStore newStoreFunc) {
 	t.Run("InsertGet", func(t *testing.T) {
 		s := newStore(t)
-		e := newEntry(newID("cus"), "USD", "key-1")
+		e := newEntry(newCustomerID(t, s), "USD", "key-1")
 		e.Type, e.Reference = ledger.Debit, ledger.Reference{Type: ledger.RefManual}
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.InsertEntry(e)) })
 		view(t, s, func(tx store.Tx) {
@@ -84,6 +85,7 @@ func testEntries(t *testing.T, newStore newStoreFunc) {
 	t.Run("Duplicates", func(t *testing.T) {
 		s := newStore(t)
 		cus, other := newID("cus"), newID("cus")
+		addCustomers(t, s, cus, other)
 		e := newEntry(cus, "USD", "key-1")
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.InsertEntry(e)) })
 
@@ -121,7 +123,7 @@ func testEntries(t *testing.T, newStore newStoreFunc) {
 
 func testHolds(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
-	h := newHold(newID("cus"))
+	h := newHold(newCustomerID(t, s))
 	update(t, s, func(tx store.Tx) { require.NoError(t, tx.PutHold(h)) })
 	view(t, s, func(tx store.Tx) {
 		got, err := tx.Hold(h.ID)

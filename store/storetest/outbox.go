@@ -180,7 +180,9 @@ func testEndpoints(t *testing.T, newStore newStoreFunc) {
 func testDeliveries(t *testing.T, newStore newStoreFunc) {
 	t.Run("PutGet", func(t *testing.T) {
 		s := newStore(t)
-		d := newDelivery(newID("evt"), newID("we"), webhook.DeliveryPending, minutes(1))
+		ev := newID("evt")
+		addEvents(t, s, ev)
+		d := newDelivery(ev, newID("we"), webhook.DeliveryPending, minutes(1))
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.PutDelivery(d)) })
 		d.Status, d.LeaseOwner, d.Attempts, d.DeliveredAt, d.LastStatus, d.LastError =
 			webhook.DeliverySucceeded, "worker-1", 2, minutes(2), 204, ""
@@ -194,6 +196,7 @@ func testDeliveries(t *testing.T, newStore newStoreFunc) {
 	t.Run("Due", func(t *testing.T) {
 		s := newStore(t)
 		ev, ep := newID("evt"), newID("we")
+		addEvents(t, s, ev)
 		now := t0
 		// Inserted out of RunAt order.
 		d3 := newDelivery(ev, ep, webhook.DeliveryPending, now)                       // due (RunAt == now)

@@ -206,6 +206,7 @@ func testPagination(t *testing.T, newStore newStoreFunc) {
 	t.Run("Entries", func(t *testing.T) {
 		s := newStore(t)
 		cus, other := newID("cus"), newID("cus")
+		addCustomers(t, s, cus, other)
 		var want, inr []string
 		batches(func(tx store.Tx, i int) {
 			cur := "USD"
@@ -244,6 +245,7 @@ func testPagination(t *testing.T, newStore newStoreFunc) {
 	t.Run("Subscriptions", func(t *testing.T) {
 		s := newStore(t)
 		cus, other := newID("cus"), newID("cus")
+		addCustomers(t, s, cus, other)
 		var want []string
 		batches(func(tx store.Tx, i int) {
 			sub := newSubscription(cus)
@@ -267,6 +269,7 @@ func testPagination(t *testing.T, newStore newStoreFunc) {
 	t.Run("Payments", func(t *testing.T) {
 		s := newStore(t)
 		cus, other := newID("cus"), newID("cus")
+		addCustomers(t, s, cus, other)
 		var want, all, failed, otherFailedOrPending []string
 		statuses := []subscription.PaymentStatus{subscription.PaymentSucceeded, subscription.PaymentFailed,
 			subscription.PaymentPending, subscription.PaymentRefunded, subscription.PaymentPartiallyRefunded}
@@ -304,6 +307,7 @@ func testPagination(t *testing.T, newStore newStoreFunc) {
 		s := newStore(t)
 		ep, otherEp := newID("we"), newID("we")
 		evA, evB := newID("evt"), newID("evt")
+		addEvents(t, s, evA, evB)
 		var byEp, byEvA, pendingOnEp, all []string
 		batches(func(tx store.Tx, i int) {
 			ev := evA

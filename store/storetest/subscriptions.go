@@ -11,7 +11,7 @@ import (
 
 func testSubscriptions(t *testing.T, newStore newStoreFunc) {
 	s := newStore(t)
-	cus := newID("cus")
+	cus := newCustomerID(t, s)
 	a, b := newSubscription(cus), newSubscription(cus)
 	b.BillingAddress, b.Metadata, b.Status = nil, nil, subscription.StatusPending
 	update(t, s, func(tx store.Tx) {
@@ -46,7 +46,7 @@ func testSubscriptions(t *testing.T, newStore newStoreFunc) {
 func testPayments(t *testing.T, newStore newStoreFunc) {
 	t.Run("InsertGetUpdate", func(t *testing.T) {
 		s := newStore(t)
-		cus := newID("cus")
+		cus := newCustomerID(t, s)
 		p := newPayment(cus, "charge-1", subscription.PaymentPending)
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.InsertPayment(p)) })
 		view(t, s, func(tx store.Tx) {
@@ -77,6 +77,7 @@ func testPayments(t *testing.T, newStore newStoreFunc) {
 	t.Run("Duplicates", func(t *testing.T) {
 		s := newStore(t)
 		cus, other := newID("cus"), newID("cus")
+		addCustomers(t, s, cus, other)
 		p := newPayment(cus, "charge-1", subscription.PaymentPending)
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.InsertPayment(p)) })
 		sameID := newPayment(cus, "charge-2", subscription.PaymentPending)
@@ -111,6 +112,7 @@ func testRefunds(t *testing.T, newStore newStoreFunc) {
 	t.Run("InsertGetUpdate", func(t *testing.T) {
 		s := newStore(t)
 		pay, other := newID("pay"), newID("pay")
+		addPayments(t, s, pay, other)
 		r1 := newRefund(pay, "r-1", subscription.RefundPending)
 		r2 := newRefund(pay, "r-2", subscription.RefundSucceeded)
 		r3 := newRefund(other, "r-1", subscription.RefundPending) // same key, other payment
@@ -172,6 +174,7 @@ func testRefunds(t *testing.T, newStore newStoreFunc) {
 	t.Run("Duplicates", func(t *testing.T) {
 		s := newStore(t)
 		pay := newID("pay")
+		addPayments(t, s, pay)
 		r := newRefund(pay, "r-1", subscription.RefundPending)
 		update(t, s, func(tx store.Tx) { require.NoError(t, tx.InsertRefund(r)) })
 		sameID := newRefund(pay, "r-2", subscription.RefundPending)
