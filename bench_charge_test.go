@@ -3,7 +3,6 @@ package coffer
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -11,26 +10,7 @@ import (
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
-	"github.com/cofferhq/coffer/store/bolt"
-	"github.com/cofferhq/coffer/store/memory"
 )
-
-// chargeBenchStores are the adapters BenchmarkCharge compares. bolt fsyncs
-// every committed transaction (shared among concurrent writers).
-var chargeBenchStores = []struct {
-	name string
-	open func(b *testing.B) store.Store
-}{
-	{"memory", func(b *testing.B) store.Store { return memory.New() }},
-	{"bolt", func(b *testing.B) store.Store {
-		s, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		b.Cleanup(func() { s.Close() })
-		return s
-	}},
-}
 
 // BenchmarkCharge measures Engine.Charge on a subscription by store, path
 // and concurrency:
@@ -47,7 +27,7 @@ var chargeBenchStores = []struct {
 //
 //	go test -run '^$' -bench BenchmarkCharge -benchtime 2s .
 func BenchmarkCharge(b *testing.B) {
-	for _, st := range chargeBenchStores {
+	for _, st := range benchStores {
 		for _, path := range []string{"wallet", "processor"} {
 			for _, mode := range []string{"sequential", "parallel"} {
 				b.Run(fmt.Sprintf("store=%s/path=%s/mode=%s", st.name, path, mode), func(b *testing.B) {
