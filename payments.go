@@ -123,9 +123,8 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	}
 	cutoff := e.clock.Now().Add(-ReconcileAfter)
 	var pending []subscription.Payment
-	var refunds []subscription.Refund
 	err := e.store.View(ctx, func(tx store.Tx) error {
-		pending, refunds = nil, nil
+		pending = nil
 		q := store.PaymentQuery{Statuses: []subscription.PaymentStatus{subscription.PaymentPending}, Page: store.Page{Limit: store.MaxLimit}}
 		for {
 			list, more, err := tx.ListPayments(q)
@@ -142,9 +141,7 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			}
 			q.StartingAfter = list[len(list)-1].ID
 		}
-		var err error
-		refunds, err = tx.PendingRefunds(store.MaxLimit)
-		return err
+		return nil
 	})
 	if err != nil {
 		return rep, err
@@ -161,23 +158,50 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			rep.Payments++
 		}
 	}
-	for _, r := range refunds {
-		if r.CreatedAt.After(cutoff) {
-			continue
-		}
-		pay, err := e.Payment(ctx, r.PaymentID)
+	// Pending refunds are listed oldest first, without a cursor. The ones
+	// settled here leave the list; the ones that stay pending (too recent,
+	// or the processor still does not answer) stay at its head, so each
+	// batch asks for that many more: they never hide the refunds behind
+	// them, and one call gets through every pending refund.
+	seen := map[string]bool{}
+	for ctx.Err() == nil {
+		limit := len(seen) + store.MaxLimit
+		var batch []subscription.Refund
+		err := e.store.View(ctx, func(tx store.Tx) (err error) {
+			batch, err = tx.PendingRefunds(limit)
+			return err
+		})
 		if err != nil {
 			errs = append(errs, err)
-			continue
+			break
 		}
-		got, err := e.refundThroughProcessor(ctx, r, pay.ProcessorID)
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case got.Status == subscription.RefundPending:
-			rep.Pending++
-		default:
-			rep.Refunds++
+		fresh := 0
+		for _, r := range batch {
+			if seen[r.ID] {
+				continue
+			}
+			seen[r.ID] = true
+			fresh++
+			if r.CreatedAt.After(cutoff) {
+				continue
+			}
+			pay, err := e.Payment(ctx, r.PaymentID)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			got, err := e.refundThroughProcessor(ctx, r, pay.ProcessorID)
+			switch {
+			case err != nil:
+				errs = append(errs, err)
+			case got.Status == subscription.RefundPending:
+				rep.Pending++
+			default:
+				rep.Refunds++
+			}
+		}
+		if len(batch) < limit || fresh == 0 {
+			break
 		}
 	}
 	return rep, errors.Join(errs...)

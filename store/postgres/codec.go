@@ -73,10 +73,10 @@ func fromNullTime(t pgtype.Timestamptz) time.Time {
 	return t.Time.UTC()
 }
 
-// limitArg is a LIMIT argument: NULL (no limit) for limit <= 0.
+// limitArg is a LIMIT argument: store.DefaultLimit for limit <= 0.
 func limitArg(limit int) any {
 	if limit <= 0 {
-		return nil
+		return store.DefaultLimit // the contract: a batch limit <= 0 means DefaultLimit
 	}
 	return limit
 }
