@@ -72,6 +72,19 @@ func balanceChangedJSON(e *ledger.Entry, b *wallet.Balance) []byte {
 // encoding/json (including <, > and & as \u003c etc., and invalid UTF-8 as
 // U+FFFD).
 func appendJSONString(buf []byte, s string) []byte {
+	// Fast path: ids, codes and most reasons are plain ASCII needing no
+	// escape, and are copied whole.
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x80 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return appendJSONStringEscaped(buf, s)
+		}
+	}
+	buf = append(buf, '"')
+	buf = append(buf, s...)
+	return append(buf, '"')
+}
+
+func appendJSONStringEscaped(buf []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	buf = append(buf, '"')
 	for i := 0; i < len(s); {
