@@ -14,6 +14,7 @@ import (
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/wallet"
 )
 
 // ChargeParams charges an on-demand subscription. ProductPrice is
@@ -346,15 +347,21 @@ func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Cha
 	return e.refreshDelinquency(tx, pay.CustomerID)
 }
 
+// heldBalance reads (and locks) a hold and the balance it reserves.
+func heldBalance(tx store.Tx, holdID string) (ledger.Hold, wallet.Balance, error) {
+	h, err := tx.Hold(holdID)
+	if err != nil {
+		return h, wallet.Balance{}, err
+	}
+	b, err := tx.Balance(h.CustomerID, h.Currency)
+	return h, b, err
+}
+
 func (e *Engine) captureHold(tx store.Tx, holdID, reason string) error {
 	if holdID == "" {
 		return nil
 	}
-	h, err := tx.Hold(holdID)
-	if err != nil {
-		return err
-	}
-	b, err := tx.Balance(h.CustomerID, h.Currency)
+	h, b, err := heldBalance(tx, holdID)
 	if err != nil {
 		return err
 	}
@@ -375,11 +382,7 @@ func (e *Engine) releaseHold(tx store.Tx, holdID string) error {
 	if holdID == "" {
 		return nil
 	}
-	h, err := tx.Hold(holdID)
-	if err != nil {
-		return err
-	}
-	b, err := tx.Balance(h.CustomerID, h.Currency)
+	h, b, err := heldBalance(tx, holdID)
 	if err != nil {
 		return err
 	}
