@@ -91,12 +91,8 @@ func (e *Engine) checkDID(tx store.Tx, did, self string) error {
 }
 
 // Customer returns the customer with id.
-func (e *Engine) Customer(ctx context.Context, id string) (c customer.Customer, err error) {
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		c, err = getCustomer(tx, id)
-		return err
-	})
-	return c, err
+func (e *Engine) Customer(ctx context.Context, id string) (customer.Customer, error) {
+	return view(ctx, e, func(tx store.Tx) (customer.Customer, error) { return getCustomer(tx, id) })
 }
 
 // CustomerByDID returns the customer with the external identity did.

@@ -184,3 +184,15 @@ func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	return err
 }
+
+// view runs get in a read-only transaction and returns what it read: the
+// shape of every single-record lookup of the Engine.
+func view[T any](ctx context.Context, e *Engine, get func(store.Tx) (T, error)) (T, error) {
+	var v T
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		v, err = get(tx)
+		return err
+	})
+	return v, err
+}

@@ -13,12 +13,8 @@ import (
 )
 
 // Payment returns a payment.
-func (e *Engine) Payment(ctx context.Context, id string) (p subscription.Payment, err error) {
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		p, err = getPayment(tx, id)
-		return err
-	})
-	return p, err
+func (e *Engine) Payment(ctx context.Context, id string) (subscription.Payment, error) {
+	return view(ctx, e, func(tx store.Tx) (subscription.Payment, error) { return getPayment(tx, id) })
 }
 
 // ListPaymentsParams filters ListPayments; an empty Statuses lists all.

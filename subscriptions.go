@@ -367,12 +367,8 @@ func getSubscription(tx store.Tx, id string) (subscription.Subscription, error) 
 }
 
 // Subscription returns a subscription.
-func (e *Engine) Subscription(ctx context.Context, id string) (s subscription.Subscription, err error) {
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		s, err = getSubscription(tx, id)
-		return err
-	})
-	return s, err
+func (e *Engine) Subscription(ctx context.Context, id string) (subscription.Subscription, error) {
+	return view(ctx, e, func(tx store.Tx) (subscription.Subscription, error) { return getSubscription(tx, id) })
 }
 
 // ListSubscriptions lists a customer's subscriptions, newest first.

@@ -111,12 +111,8 @@ func (e *Engine) CreateEndpoint(ctx context.Context, p EndpointParams) (webhook.
 }
 
 // Endpoint returns a registered endpoint.
-func (e *Engine) Endpoint(ctx context.Context, id string) (ep webhook.Endpoint, err error) {
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		ep, err = getEndpoint(tx, id)
-		return err
-	})
-	return ep, err
+func (e *Engine) Endpoint(ctx context.Context, id string) (webhook.Endpoint, error) {
+	return view(ctx, e, func(tx store.Tx) (webhook.Endpoint, error) { return getEndpoint(tx, id) })
 }
 
 // ListEndpoints returns every registered endpoint, oldest first. There are
@@ -282,12 +278,8 @@ func (e *Engine) ListDeliveries(ctx context.Context, p ListDeliveriesParams) (ou
 }
 
 // Delivery returns one webhook delivery.
-func (e *Engine) Delivery(ctx context.Context, id string) (d webhook.Delivery, err error) {
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		d, err = getDelivery(tx, id)
-		return err
-	})
-	return d, err
+func (e *Engine) Delivery(ctx context.Context, id string) (webhook.Delivery, error) {
+	return view(ctx, e, func(tx store.Tx) (webhook.Delivery, error) { return getDelivery(tx, id) })
 }
 
 // Redeliver queues a finished delivery (succeeded or dead-lettered) again:
