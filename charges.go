@@ -68,6 +68,14 @@ func (in chargeInput) fingerprint() string {
 	var b strings.Builder
 	b.WriteString(in.description)
 	fmt.Fprintf(&b, "\x00fees=%t", in.fees)
+	// The debt a collection settles and the payment method a one-time
+	// payment names identify the request as much as its amount does.
+	if in.retryOf != "" {
+		fmt.Fprintf(&b, "\x00debt=%q", in.retryOf)
+	}
+	if in.paymentMethod != "" {
+		fmt.Fprintf(&b, "\x00method=%q", in.paymentMethod)
+	}
 	for _, k := range keys {
 		fmt.Fprintf(&b, "\x00%q=%q", k, in.metadata[k])
 	}
@@ -170,19 +178,38 @@ func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payme
 		if err := sub.CanCharge(); err != nil && !(in.allowOnHold && sub.Status == subscription.StatusOnHold) {
 			return err
 		}
+		var debt subscription.Payment
+		if in.retryOf != "" {
+			// The debt is claimed in the transaction that reserves the
+			// charge, so concurrent collectors of one debt serialize
+			// here and only one reaches the processor.
+			if debt, err = e.claimDebt(tx, in); err != nil {
+				return err
+			}
+		}
 		pay, err = e.reserve(tx, sub, in)
 		if err != nil {
 			return err
 		}
+		if in.retryOf != "" {
+			debt.CollectingBy, debt.UpdatedAt = pay.ID, pay.CreatedAt
+			if err := tx.UpdatePayment(debt); err != nil {
+				return err
+			}
+		}
 		if pay.ProcessorAmount == 0 {
 			done = true
-			return e.settle(tx, &pay, processor.Charge{Status: processor.ChargeSucceeded})
+			// The debt was claimed in this transaction: no surplus.
+			return e.settle(tx, &pay, processor.Charge{Status: processor.ChargeSucceeded}, new(*subscription.Refund))
 		}
 		return nil
 	})
 	if err != nil || done {
 		return pay, err
 	}
+	// The call holds a lease on the payment until its outcome is recorded:
+	// Reconcile and retaken retries leave the payment alone meanwhile.
+	defer e.holdCall(pay.ID)()
 	ch, err := e.processor.Charge(ctx, processor.ChargeRequest{
 		IdempotencyKey: pay.ID, MandateID: sub.MandateID, PaymentMethod: pay.PaymentMethod,
 		Amount: pay.ProcessorAmount, Currency: pay.Currency, Description: pay.Description, Metadata: pay.Metadata,
@@ -198,7 +225,7 @@ func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payme
 	}
 	// The processor has acted: record it even if the caller gave up
 	// meanwhile, rather than leave it to Reconcile.
-	return e.finish(context.WithoutCancel(ctx), pay.ID, ch)
+	return e.finish(context.WithoutCancel(ctx), pay.ID, ch, false)
 }
 
 // reserve records a pending payment and holds the wallet part of it.
@@ -236,6 +263,9 @@ func (e *Engine) reserve(tx store.Tx, sub subscription.Subscription, in chargeIn
 		pay.HoldID, pay.WalletAmount = h.ID, apply
 	}
 	pay.ProcessorAmount = in.amount - pay.WalletAmount
+	if pay.ProcessorAmount > 0 {
+		pay.CallUntil = now.Add(ReconcileAfter)
+	}
 	return pay, tx.InsertPayment(pay)
 }
 
@@ -278,21 +308,48 @@ func unknownOutcome(err error) bool {
 // unavailability). It is not retried.
 const DeclineProcessorError = "PROCESSOR_ERROR"
 
-// finish settles a pending payment in its own transaction. A payment that
-// is no longer pending (settled concurrently by Reconcile) is returned as is.
-func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Charge) (subscription.Payment, error) {
-	var pay subscription.Payment
+// finish records a processor outcome for a payment in its own transaction.
+// A pending payment is settled. A success for a payment already failed
+// (Reconcile took the call for lost while it was still in flight) is never
+// dropped: it is recorded by lateSuccess. Any other outcome for a payment
+// no longer pending is returned as is.
+//
+// ifLeaseExpired, set by Reconcile, leaves the payment pending if its call
+// lease was renewed meanwhile (its caller is alive and still waiting).
+//
+// A processor charge that collected a debt already collected by another
+// charge is refunded through the processor after the transaction commits.
+func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Charge, ifLeaseExpired bool) (subscription.Payment, error) {
+	var (
+		pay     subscription.Payment
+		surplus *subscription.Refund
+	)
 	err := e.update(ctx, func(tx store.Tx) error {
 		var err error
+		surplus = nil
 		if pay, err = getPayment(tx, paymentID); err != nil {
 			return err
 		}
-		if pay.Status != subscription.PaymentPending {
-			return nil
+		switch {
+		case pay.Status == subscription.PaymentPending:
+			if ifLeaseExpired && e.clock.Now().Before(pay.CallUntil) {
+				return nil
+			}
+			return e.settle(tx, &pay, ch, &surplus)
+		case pay.Status == subscription.PaymentFailed && ch.Status == processor.ChargeSucceeded:
+			return e.lateSuccess(tx, &pay, ch, &surplus)
 		}
-		return e.settle(tx, &pay, ch)
+		return nil
 	})
-	return pay, err
+	if err != nil || surplus == nil {
+		return pay, err
+	}
+	if _, rerr := e.refundThroughProcessor(ctx, *surplus, pay.ProcessorID); rerr != nil {
+		// The refund stays recorded (pending or failed, with its event);
+		// Reconcile resends a pending one.
+		return pay, rerr
+	}
+	return e.Payment(ctx, paymentID)
 }
 
 func getPayment(tx store.Tx, id string) (subscription.Payment, error) {
@@ -306,11 +363,20 @@ func getPayment(tx store.Tx, id string) (subscription.Payment, error) {
 // settle records the outcome of a pending payment: capture or release its
 // hold, update the payment, its subscription, the retry schedule and the
 // customer's delinquency, and write the events.
-func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Charge) error {
+func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Charge, surplus **subscription.Refund) error {
 	now := e.clock.Now()
 	pay.ProcessorID = ch.ID
 	pay.UpdatedAt = now
+	pay.CallUntil = time.Time{}
 	if ch.Status == processor.ChargeSucceeded {
+		if by, dup, err := debtCollected(tx, pay); err != nil {
+			return err
+		} else if dup {
+			if err := e.releaseHold(tx, pay.HoldID); err != nil {
+				return err
+			}
+			return e.refundSurplus(tx, pay, ch, by, surplus)
+		}
 		if err := e.captureHold(tx, pay.HoldID, "Payment "+pay.ID); err != nil {
 			return err
 		}
@@ -424,7 +490,12 @@ func (e *Engine) afterSuccess(tx store.Tx, pay *subscription.Payment) error {
 		if err != nil {
 			return err
 		}
+		// settle checked that the debt was still open (debtCollected):
+		// SettledBy is written once.
 		first.SettledBy, first.NextRetryAt, first.UpdatedAt = pay.ID, time.Time{}, now
+		if first.CollectingBy == pay.ID {
+			first.CollectingBy = ""
+		}
 		if err := tx.UpdatePayment(first); err != nil {
 			return err
 		}

@@ -79,7 +79,15 @@ func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymen
 // when nothing else is overdue. A payment with a retry still scheduled is
 // left to the retry policy (ErrNotOverdue).
 //
-// idempotencyKey, when set, makes the call safe to retry.
+// One debt is collected at most once: the debt is claimed in the
+// transaction that reserves the charge, so of concurrent callers one
+// charges and the others get ErrCollectionInProgress (while it is in
+// flight) or ErrDebtSettled (once it succeeded), without a processor call.
+// A payment that is not overdue is ErrNotOverdue and changes nothing.
+//
+// idempotencyKey, when set, makes the call safe to retry: the same key for
+// the same debt returns the collecting payment; the same key for anything
+// else is subscription.ErrIdempotencyConflict.
 func (e *Engine) CollectOverdue(ctx context.Context, paymentID, idempotencyKey string) (subscription.Payment, error) {
 	if err := checkKey(subscription.ErrInvalid, "idempotency_key", idempotencyKey); err != nil {
 		return subscription.Payment{}, err
@@ -88,20 +96,30 @@ func (e *Engine) CollectOverdue(ctx context.Context, paymentID, idempotencyKey s
 	if err != nil {
 		return pay, err
 	}
-	if idempotencyKey == "" {
-		idempotencyKey = newID("collect")
-	}
-	if !pay.Delinquent() || pay.SubscriptionID == "" {
-		// A replay of a collection that settled the payment returns it.
-		if prev, err := e.paymentByKey(ctx, pay.CustomerID, idempotencyKey); err == nil {
-			return prev, nil
-		}
-		return pay, fmt.Errorf("%w: %s is %s", ErrNotOverdue, pay.ID, pay.Status)
-	}
-	return e.charge(ctx, chargeInput{
+	in := chargeInput{
 		subID: pay.SubscriptionID, amount: pay.Amount, currency: pay.Currency, description: pay.Description,
 		fees: pay.FeesInclusive, metadata: pay.Metadata, key: idempotencyKey, retryOf: pay.ID, allowOnHold: true,
-	})
+	}
+	if !pay.Delinquent() || pay.SubscriptionID == "" {
+		// Only a replay of this very collection (it settled the payment)
+		// returns a payment; anything else is a typed refusal.
+		if idempotencyKey != "" {
+			if prev, err := e.paymentByKey(ctx, pay.CustomerID, idempotencyKey); err == nil && prev.Fingerprint == in.fingerprint() {
+				return prev, nil
+			}
+		}
+		switch {
+		case pay.SettledBy != "":
+			return subscription.Payment{}, fmt.Errorf("%w: %s by %s", ErrDebtSettled, pay.ID, pay.SettledBy)
+		case pay.Overdue():
+			return subscription.Payment{}, fmt.Errorf("%w: %s has a retry scheduled", ErrNotOverdue, pay.ID)
+		}
+		return subscription.Payment{}, fmt.Errorf("%w: %s is %s", ErrNotOverdue, pay.ID, pay.Status)
+	}
+	if in.key == "" {
+		in.key = newID("collect")
+	}
+	return e.charge(ctx, in)
 }
 
 func (e *Engine) paymentByKey(ctx context.Context, customerID, key string) (p subscription.Payment, err error) {

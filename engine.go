@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -30,6 +32,11 @@ type Engine struct {
 	lowBalance map[string]int64
 	webhooks   WebhookOptions
 	ownsStore  bool
+	// inflight holds the ids of payments whose processor call this engine
+	// is making (holdCall); callRenewEvery is how often such a call
+	// renews its lease in the store.
+	inflight       sync.Map
+	callRenewEvery time.Duration
 	// crashAfterCharge, set only by tests, stops a charge between the
 	// processor call and the transaction that records its outcome, as a
 	// process crash would.
@@ -120,6 +127,8 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 		policy:     retry.DefaultPolicy(),
 		retry:      RetryOptions{}.withDefaults(),
 		lowBalance: map[string]int64{},
+
+		callRenewEvery: ReconcileAfter / 4,
 	}
 	for _, o := range opts {
 		if err := o(e); err != nil {

@@ -48,7 +48,7 @@ func HTTPStatus(err error) int {
 	case errors.Is(err, ledger.ErrIdempotencyConflict), errors.Is(err, customer.ErrDuplicateDID),
 		errors.Is(err, subscription.ErrIdempotencyConflict), errors.Is(err, subscription.ErrNotActive),
 		errors.Is(err, subscription.ErrNotRefundable), errors.Is(err, ledger.ErrHoldNotPending),
-		errors.Is(err, ErrNotOverdue):
+		errors.Is(err, ErrNotOverdue), errors.Is(err, ErrCollectionInProgress):
 		return http.StatusConflict
 	case errors.Is(err, ErrInvalid), errors.Is(err, customer.ErrInvalid), errors.Is(err, ledger.ErrInvalid),
 		errors.Is(err, subscription.ErrInvalid), errors.Is(err, retry.ErrInvalidPolicy),

@@ -52,3 +52,10 @@ type pendingEvent struct {
 	customerID string
 	data       any
 }
+
+// EventPaymentDuplicateRefunded: the processor charged a payment whose debt
+// another charge had already collected (a late success after Reconcile
+// failed it, or two collectors racing across processes); the extra charge
+// is refunded automatically through the processor. Its data is a
+// DuplicateRefund.
+const EventPaymentDuplicateRefunded = "payment.duplicate_refunded"

@@ -101,9 +101,14 @@ type ReconcileReport struct {
 	Pending  int // still unknown (processor unreachable)
 }
 
-// ReconcileAfter is how old a pending payment must be before Reconcile
-// asks the processor about it, so a charge still in flight in another
-// goroutine or process is left alone. It exceeds any processor call.
+// ReconcileAfter is the lease a processor call holds on its payment: a
+// pending payment is left alone by Reconcile (and by a retry runner that
+// retakes its attempt) until ReconcileAfter has passed since the lease was
+// last renewed. The engine making the call renews it every ReconcileAfter/4
+// while the call lasts, and its own Reconcile never touches a call it is
+// still making, so a slow processor call is never declared failed. A
+// process that dies mid-call stops renewing, and its payments are
+// reconciled once the lease runs out.
 const ReconcileAfter = 2 * time.Minute
 
 // Reconcile resolves what a crash between the processor call and the
@@ -117,7 +122,8 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	if e.processor == nil {
 		return rep, nil
 	}
-	cutoff := e.clock.Now().Add(-ReconcileAfter)
+	now := e.clock.Now()
+	cutoff := now.Add(-ReconcileAfter)
 	var pending []subscription.Payment
 	err := e.store.View(ctx, func(tx store.Tx) error {
 		pending = nil
@@ -128,7 +134,7 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 				return err
 			}
 			for _, p := range list {
-				if !p.UpdatedAt.After(cutoff) {
+				if !e.callOpen(p, now) {
 					pending = append(pending, p)
 				}
 			}
@@ -203,8 +209,13 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 	return rep, errors.Join(errs...)
 }
 
-// reconcilePayment settles one pending payment from the processor's record.
+// reconcilePayment settles one pending payment from the processor's
+// record, unless its processor call is still in flight in this engine (the
+// store-side lease is checked again when settling).
 func (e *Engine) reconcilePayment(ctx context.Context, id string) (subscription.Payment, error) {
+	if _, ok := e.inflight.Load(id); ok {
+		return e.Payment(ctx, id)
+	}
 	ch, err := e.processor.LookupCharge(ctx, id)
 	switch {
 	case errors.Is(err, processor.ErrNotFound):
@@ -213,5 +224,5 @@ func (e *Engine) reconcilePayment(ctx context.Context, id string) (subscription.
 	case err != nil:
 		return e.Payment(ctx, id)
 	}
-	return e.finish(ctx, id, ch)
+	return e.finish(ctx, id, ch, true)
 }

@@ -83,12 +83,23 @@ func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (
 		if amount > refundable {
 			return fmt.Errorf("%w: %d requested, %d refundable", subscription.ErrInvalidRefund, amount, refundable)
 		}
-		toWallet := amount
-		if p.Destination == subscription.ToPaymentMethod {
-			// Every refund draws on the wallet-applied part first, so
-			// what is left of it is what earlier refunds did not take.
-			walletLeft := max(0, pay.WalletAmount-pay.RefundedAmount)
-			toWallet = min(amount, walletLeft)
+		if err := splitRefunded(tx, &pay); err != nil {
+			return err
+		}
+		// Every refund draws on the wallet-applied part first, then on
+		// the card part; each part is tracked on its own, so a refund
+		// that failed at the processor gives back exactly what it took
+		// and the processor is never sent more than the card part left.
+		walletLeft := max(0, pay.WalletAmount-pay.WalletRefunded)
+		cardLeft := max(0, pay.ProcessorAmount-pay.ProcessorRefunded)
+		fromWallet := min(amount, walletLeft)
+		fromCard := amount - fromWallet
+		if fromCard > cardLeft {
+			return fmt.Errorf("%w: %d requested, %d refundable", subscription.ErrInvalidRefund, amount, walletLeft+cardLeft)
+		}
+		toWallet := fromWallet
+		if p.Destination == subscription.ToWallet {
+			toWallet = amount // the card part too comes back as wallet credit
 		}
 		now := e.clock.Now()
 		r = subscription.Refund{
@@ -98,6 +109,8 @@ func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (
 			Fingerprint: fingerprint, CreatedAt: now,
 		}
 		pay.RefundedAmount += amount
+		pay.WalletRefunded += fromWallet
+		pay.ProcessorRefunded += fromCard
 		pay.Status = refundedStatus(pay)
 		pay.UpdatedAt = now
 		if err := tx.UpdatePayment(pay); err != nil {
@@ -116,6 +129,32 @@ func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (
 		return r, err
 	}
 	return e.refundThroughProcessor(ctx, r, pay.ProcessorID)
+}
+
+// splitRefunded fills in WalletRefunded and ProcessorRefunded of a payment
+// refunded before they were recorded, from its refunds (oldest first, each
+// drawing on the wallet part first; failed refunds gave nothing back).
+func splitRefunded(tx store.Tx, pay *subscription.Payment) error {
+	if pay.RefundedAmount == 0 || pay.WalletRefunded+pay.ProcessorRefunded != 0 {
+		return nil
+	}
+	refunds, err := tx.ListRefunds(pay.ID)
+	if err != nil {
+		return err
+	}
+	var w, c int64
+	for _, r := range refunds {
+		if r.Status == subscription.RefundFailed {
+			continue
+		}
+		fromWallet := min(r.Amount, max(0, pay.WalletAmount-w))
+		if r.Destination == subscription.ToPaymentMethod {
+			fromWallet = min(r.WalletAmount, max(0, pay.WalletAmount-w))
+		}
+		w, c = w+fromWallet, c+r.Amount-fromWallet
+	}
+	pay.WalletRefunded, pay.ProcessorRefunded = w, c
+	return nil
 }
 
 func refundedStatus(p subscription.Payment) subscription.PaymentStatus {
@@ -188,10 +227,21 @@ func (e *Engine) failRefund(tx store.Tx, r *subscription.Refund) error {
 	if err != nil {
 		return err
 	}
-	pay.RefundedAmount -= r.Amount
-	pay.Status = subscription.PaymentSucceeded
-	if pay.RefundedAmount > 0 {
-		pay.Status = refundedStatus(pay)
+	if pay.Status == subscription.PaymentFailed {
+		// The automatic refund of a duplicate charge (refundSurplus):
+		// the payment collected nothing and stays failed; the money is
+		// still on the card, which refund.failed reports.
+		pay.ProcessorRefunded -= r.ProcessorAmount
+	} else {
+		// Only refunds through the processor fail, and they took their
+		// parts as recorded on the refund (see Refund).
+		pay.RefundedAmount -= r.Amount
+		pay.WalletRefunded -= r.WalletAmount
+		pay.ProcessorRefunded -= r.ProcessorAmount
+		pay.Status = subscription.PaymentSucceeded
+		if pay.RefundedAmount > 0 {
+			pay.Status = refundedStatus(pay)
+		}
 	}
 	pay.UpdatedAt = e.clock.Now()
 	if err := tx.UpdatePayment(pay); err != nil {

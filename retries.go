@@ -78,6 +78,17 @@ func (e *Engine) afterFailure(tx store.Tx, pay *subscription.Payment, events *[]
 		first = &p
 	}
 	now := e.clock.Now()
+	if first != pay {
+		if first.CollectingBy == pay.ID {
+			first.CollectingBy = ""
+		}
+		if !first.Overdue() {
+			// Another charge collected the debt meanwhile: nothing to
+			// retry, only the claim to release.
+			first.UpdatedAt = now
+			return tx.UpdatePayment(*first)
+		}
+	}
 	first.NextRetryAt = time.Time{}
 	if sub.Status == subscription.StatusActive {
 		due, n, ok := e.policy.Next(retry.NextInput{
@@ -335,18 +346,23 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 	})
 	status := retry.AttemptFailed
 	switch {
-	case errors.Is(err, subscription.ErrNotActive), errors.Is(err, subscription.ErrNotFound):
+	case errors.Is(err, subscription.ErrNotActive), errors.Is(err, subscription.ErrNotFound),
+		errors.Is(err, ErrNotOverdue):
+		// The subscription can no longer be charged, or the debt was
+		// collected by another charge: nothing left to retry.
 		status, err = retry.AttemptCancelled, nil
+	case errors.Is(err, ErrCollectionInProgress):
+		return "", nil // another charge is collecting it; the lease expires and a later pass looks again
 	case err != nil:
 		return "", err // the lease expires and another pass retries
 	case pay.Status == subscription.PaymentPending:
 		// Either the processor's answer is unknown, or this is a retaken
-		// attempt whose runner crashed mid-charge. Ask the processor only
-		// once the payment is old enough that no call for it can still be
-		// in flight (as Reconcile does): a lookup that races the original
-		// call would find nothing and settle as failed a charge the
+		// attempt whose runner crashed or is still waiting mid-charge. Ask
+		// the processor only once no call for it can still be in flight
+		// (its lease ran out, as Reconcile does): a lookup that races the
+		// original call would find nothing and fail a charge the
 		// processor is about to make.
-		if e.clock.Now().Sub(pay.UpdatedAt) < ReconcileAfter {
+		if e.callOpen(pay, e.clock.Now()) {
 			return "", nil // the lease expires and a later pass looks again
 		}
 		if pay, err = e.reconcilePayment(ctx, pay.ID); err != nil || pay.Status == subscription.PaymentPending {

@@ -36,6 +36,12 @@ type Payment struct {
 	WalletAmount    int64             `json:"wallet_amount"`
 	ProcessorAmount int64             `json:"processor_amount"`
 	RefundedAmount  int64             `json:"refunded_amount"`
+	// WalletRefunded and ProcessorRefunded split RefundedAmount by where
+	// the money went back: to the wallet (at most WalletAmount) and through
+	// the processor (at most ProcessorAmount). Both include the refunds
+	// still pending at the processor, whose amounts are reserved.
+	WalletRefunded    int64 `json:"wallet_refunded"`
+	ProcessorRefunded int64 `json:"processor_refunded"`
 	Status          PaymentStatus     `json:"status"`
 	DeclineCode     string            `json:"decline_code,omitempty"`
 	PaymentMethod   string            `json:"payment_method,omitempty"`
@@ -59,6 +65,18 @@ type Payment struct {
 	NextRetryAt time.Time `json:"next_retry_at,omitzero"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
+
+	// CollectingBy is set on an overdue charge while a later charge (a
+	// retry or CollectOverdue) is collecting it: the id of that pending
+	// payment. It is the claim that makes one debt collected at most
+	// once; it is internal and never leaves the process as JSON.
+	CollectingBy string `json:"-"`
+	// CallUntil is the lease on this payment's processor call: while it
+	// lies in the future, the engine that made the call may still be
+	// waiting for its answer, so neither Reconcile nor a retaken retry
+	// asks the processor about the payment or declares it failed. The
+	// caller renews it while the call lasts. Internal, never JSON.
+	CallUntil time.Time `json:"-"`
 }
 
 // Paid is the amount actually collected: the whole amount once succeeded.

@@ -311,7 +311,9 @@ func decodeEvent(seq uint64, v []byte) (webhook.Event, error) {
 // or an idempotent replay after a restart would look like a conflict.
 type paymentJSON struct {
 	subscription.Payment
-	StoredFingerprint string `json:"__fingerprint,omitempty"`
+	StoredFingerprint  string    `json:"__fingerprint,omitempty"`
+	StoredCollectingBy string    `json:"__collecting_by,omitempty"`
+	StoredCallUntil    time.Time `json:"__call_until,omitzero"`
 }
 
 type refundJSON struct {
@@ -341,7 +343,8 @@ func decodeJSON(v []byte, dst any, what string) error {
 }
 
 func encodePayment(p subscription.Payment) ([]byte, error) {
-	return encodeJSON(paymentJSON{Payment: p, StoredFingerprint: p.Fingerprint})
+	return encodeJSON(paymentJSON{Payment: p, StoredFingerprint: p.Fingerprint, StoredCollectingBy: p.CollectingBy,
+		StoredCallUntil: p.CallUntil})
 }
 
 func decodePayment(v []byte) (subscription.Payment, error) {
@@ -349,7 +352,10 @@ func decodePayment(v []byte) (subscription.Payment, error) {
 	if err := decodeJSON(v, &w, "payment"); err != nil {
 		return subscription.Payment{}, err
 	}
-	w.Payment.Fingerprint = w.StoredFingerprint
+	w.Payment.Fingerprint, w.Payment.CollectingBy = w.StoredFingerprint, w.StoredCollectingBy
+	if !w.StoredCallUntil.IsZero() {
+		w.Payment.CallUntil = w.StoredCallUntil.UTC()
+	}
 	return w.Payment, nil
 }
 
