@@ -27,32 +27,32 @@ const (
 // applied first (WalletAmount, reserved by a hold while the processor is
 // called); only ProcessorAmount goes to the payment method.
 type Payment struct {
-	ID              string            `json:"id"`
-	CustomerID      string            `json:"customer_id"`
-	SubscriptionID  string            `json:"subscription_id,omitempty"`
-	Kind            Kind              `json:"kind"`
-	Amount          int64             `json:"amount"`
-	Currency        string            `json:"currency"`
-	WalletAmount    int64             `json:"wallet_amount"`
-	ProcessorAmount int64             `json:"processor_amount"`
-	RefundedAmount  int64             `json:"refunded_amount"`
+	ID              string `json:"id"`
+	CustomerID      string `json:"customer_id"`
+	SubscriptionID  string `json:"subscription_id,omitempty"`
+	Kind            Kind   `json:"kind"`
+	Amount          int64  `json:"amount"`
+	Currency        string `json:"currency"`
+	WalletAmount    int64  `json:"wallet_amount"`
+	ProcessorAmount int64  `json:"processor_amount"`
+	RefundedAmount  int64  `json:"refunded_amount"`
 	// WalletRefunded and ProcessorRefunded split RefundedAmount by where
 	// the money went back: to the wallet (at most WalletAmount) and through
 	// the processor (at most ProcessorAmount). Both include the refunds
 	// still pending at the processor, whose amounts are reserved.
-	WalletRefunded    int64 `json:"wallet_refunded"`
-	ProcessorRefunded int64 `json:"processor_refunded"`
-	Status          PaymentStatus     `json:"status"`
-	DeclineCode     string            `json:"decline_code,omitempty"`
-	PaymentMethod   string            `json:"payment_method,omitempty"`
-	ProcessorID     string            `json:"processor_id,omitempty"`
-	HoldID          string            `json:"hold_id,omitempty"`
-	IdempotencyKey  string            `json:"idempotency_key,omitempty"`
-	Fingerprint     string            `json:"-"`
-	Description     string            `json:"description,omitempty"`
-	FeesInclusive   bool              `json:"adaptive_currency_fees_inclusive"`
-	Metadata        map[string]string `json:"metadata,omitempty"`
-	RetryAttempt    int               `json:"retry_attempt,omitempty"`
+	WalletRefunded    int64             `json:"wallet_refunded"`
+	ProcessorRefunded int64             `json:"processor_refunded"`
+	Status            PaymentStatus     `json:"status"`
+	DeclineCode       string            `json:"decline_code,omitempty"`
+	PaymentMethod     string            `json:"payment_method,omitempty"`
+	ProcessorID       string            `json:"processor_id,omitempty"`
+	HoldID            string            `json:"hold_id,omitempty"`
+	IdempotencyKey    string            `json:"idempotency_key,omitempty"`
+	Fingerprint       string            `json:"-"`
+	Description       string            `json:"description,omitempty"`
+	FeesInclusive     bool              `json:"adaptive_currency_fees_inclusive"`
+	Metadata          map[string]string `json:"metadata,omitempty"`
+	RetryAttempt      int               `json:"retry_attempt,omitempty"`
 	// RetryOf links a retry charge to the failed charge it retries (the
 	// first payment of the chain); only that first payment counts as overdue.
 	RetryOf string `json:"retry_of,omitempty"`
