@@ -58,6 +58,11 @@ func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymen
 		if sub, err = getSubscription(tx, subscriptionID); err != nil {
 			return err
 		}
+		// Checked again where it is written: the subscription may have
+		// been cancelled while the processor authorised the method.
+		if sub.Status != subscription.StatusActive && sub.Status != subscription.StatusOnHold {
+			return fmt.Errorf("%w: %s is %s", subscription.ErrNotActive, sub.ID, sub.Status)
+		}
 		now := e.clock.Now()
 		sub.PaymentMethod, sub.MandateID, sub.UpdatedAt = paymentMethod, m.ID, now
 		sub.MandateAuthorizedAt = m.AuthorizedAt.UTC()

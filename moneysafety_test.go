@@ -479,3 +479,73 @@ func TestRefundToWalletConsumesWalletPartFirst(t *testing.T) {
 		_ = customer.ErrNotFound
 	})
 }
+
+func TestRefundOutcomeNeverDropped(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		v := newEnv(t, newStore)
+		cus, p := v.odPaid(100_00, 20_00) // wallet 20.00 + card 80.00
+		gate := newGate(v.proc)
+		gate.holdRefund = 1
+		e := v.msEngine(gate)
+		done := make(chan error, 1)
+		var r subscription.Refund
+		go func() {
+			var err error
+			r, err = e.Refund(v.ctx, p.ID, RefundParams{IdempotencyKey: "all"})
+			done <- err
+		}()
+		<-gate.entered
+		v.clock.Advance(ReconcileAfter + time.Minute)
+		// This engine's Reconcile does not resend a refund it is making.
+		_, err := e.Reconcile(v.ctx)
+		require.NoError(t, err)
+		// Another engine resends it and the processor refuses the resend.
+		other := v.msEngine(odRejectRefunds{v.proc})
+		_, err = other.Reconcile(v.ctx)
+		require.Error(t, err)
+		got := v.rtPayment(p.ID)
+		require.Zero(t, got.RefundedAmount, "the refused resend freed the refund's parts")
+		// Then the original call succeeds: the refund is recorded.
+		gate.release()
+		require.NoError(t, <-done)
+		require.Equal(t, subscription.RefundSucceeded, r.Status)
+		got = v.rtPayment(p.ID)
+		require.Equal(t, subscription.PaymentRefunded, got.Status)
+		require.Equal(t, int64(100_00), got.RefundedAmount)
+		require.Equal(t, int64(20_00), got.WalletRefunded)
+		require.Equal(t, int64(80_00), got.ProcessorRefunded)
+		require.Equal(t, int64(20_00), v.odBalance(cus, "USD").Available())
+		_, err = v.Refund(v.ctx, p.ID, RefundParams{IdempotencyKey: "more", Amount: 1})
+		require.ErrorIs(t, err, subscription.ErrNotRefundable)
+		v.checkLedger(cus)
+	})
+}
+
+func TestUpdatePaymentMethodRechecksStatus(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		v := newEnv(t, newStore)
+		sub := v.odSubscribe(v.customer().ID, processor.CardOK)
+		// The subscription is cancelled while the processor authorises the
+		// new method.
+		e := v.msEngine(cancelOnMandate{Test: v.proc, cancel: func() {
+			_, err := v.CancelSubscription(v.ctx, sub.ID)
+			require.NoError(t, err)
+		}})
+		_, err := e.UpdatePaymentMethod(v.ctx, sub.ID, processor.CardInsufficientFunds)
+		require.ErrorIs(t, err, subscription.ErrNotActive)
+		got, err := v.Subscription(v.ctx, sub.ID)
+		require.NoError(t, err)
+		require.Equal(t, subscription.StatusCancelled, got.Status)
+		require.Equal(t, processor.CardOK, got.PaymentMethod)
+	})
+}
+
+type cancelOnMandate struct {
+	*processor.Test
+	cancel func()
+}
+
+func (c cancelOnMandate) AuthorizeMandate(ctx context.Context, req processor.MandateRequest) (processor.Mandate, error) {
+	c.cancel()
+	return c.Test.AuthorizeMandate(ctx, req)
+}

@@ -184,7 +184,7 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			}
 			seen[r.ID] = true
 			fresh++
-			if r.CreatedAt.After(cutoff) {
+			if _, inFlight := e.inflight.Load(r.ID); inFlight || r.CreatedAt.After(cutoff) {
 				continue
 			}
 			pay, err := e.Payment(ctx, r.PaymentID)

@@ -171,6 +171,11 @@ func (e *Engine) refundThroughProcessor(ctx context.Context, r subscription.Refu
 	if e.processor == nil {
 		return r, ErrNoProcessor
 	}
+	// While this call lasts, this engine's Reconcile does not resend the
+	// refund (a resend racing it could be refused and fail a refund the
+	// processor is making).
+	e.inflight.Store(r.ID, struct{}{})
+	defer e.inflight.Delete(r.ID)
 	pr, err := e.processor.Refund(ctx, processor.RefundRequest{
 		IdempotencyKey: r.ID, ChargeID: chargeID, Amount: r.ProcessorAmount, Currency: r.Currency,
 	})
@@ -185,6 +190,12 @@ func (e *Engine) refundThroughProcessor(ctx context.Context, r subscription.Refu
 			return gerr
 		}
 		out = cur
+		if cur.Status == subscription.RefundFailed && err == nil {
+			// A success after another call for the same refund was
+			// refused (a resend from another process racing this one):
+			// the money went back, so the refund takes its parts again.
+			return e.lateRefundSuccess(tx, &out, pr.ID)
+		}
 		if cur.Status != subscription.RefundPending {
 			return nil
 		}
@@ -219,6 +230,29 @@ func (e *Engine) completeRefund(tx store.Tx, r *subscription.Refund, processorID
 		return err
 	}
 	return e.emit(tx, EventRefundSucceeded, r.CustomerID, r)
+}
+
+// lateRefundSuccess records a processor success for a refund already
+// marked failed: the payment takes back the parts failRefund freed, and the
+// refund completes (crediting its wallet part).
+func (e *Engine) lateRefundSuccess(tx store.Tx, r *subscription.Refund, processorID string) error {
+	pay, err := getPayment(tx, r.PaymentID)
+	if err != nil {
+		return err
+	}
+	if pay.Status == subscription.PaymentFailed {
+		pay.ProcessorRefunded += r.ProcessorAmount // a duplicate's automatic refund
+	} else {
+		pay.RefundedAmount += r.Amount
+		pay.WalletRefunded += r.WalletAmount
+		pay.ProcessorRefunded += r.ProcessorAmount
+		pay.Status = refundedStatus(pay)
+	}
+	pay.UpdatedAt = e.clock.Now()
+	if err := tx.UpdatePayment(pay); err != nil {
+		return err
+	}
+	return e.completeRefund(tx, r, processorID)
 }
 
 // failRefund marks a refund failed and frees its reserved amount.
