@@ -5,13 +5,8 @@ import (
 	"fmt"
 	"net/http"
 
-	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
-	"github.com/cofferhq/coffer/money"
-	"github.com/cofferhq/coffer/retry"
-	"github.com/cofferhq/coffer/subscription"
-	"github.com/cofferhq/coffer/wallet"
 )
 
 // Errors of the root package. Domain errors come from their packages
@@ -29,35 +24,16 @@ var (
 	ErrEndpointNotFound = errors.New("coffer: webhook endpoint not found")
 )
 
-// HTTPStatus maps an error from coffer to the HTTP status class an API
-// built on it should answer: 400 insufficient balance, 404 unknown record,
-// 409 duplicate or conflicting request, 422 invalid input, 500 otherwise
-// (and 200 for nil).
+// HTTPStatus maps an error from coffer to the HTTP status an API built on
+// it should answer: the status of AsError(err)'s kind — 400 insufficient
+// balance, 404 unknown record, 409 duplicate or conflicting request, 422
+// invalid input, 499 cancelled by the caller, 503 processor unavailable or
+// not configured, 504 deadline passed, 500 otherwise (and 200 for nil).
 func HTTPStatus(err error) int {
-	switch {
-	case err == nil:
+	if err == nil {
 		return http.StatusOK
-	case errors.Is(err, wallet.ErrInsufficientFunds):
-		return http.StatusBadRequest
-	case errors.Is(err, customer.ErrNotFound), errors.Is(err, wallet.ErrNotFound),
-		errors.Is(err, ledger.ErrNotFound), errors.Is(err, ledger.ErrHoldNotFound),
-		errors.Is(err, subscription.ErrNotFound), errors.Is(err, subscription.ErrPaymentNotFound),
-		errors.Is(err, subscription.ErrProductNotFound), errors.Is(err, ErrEndpointNotFound),
-		errors.Is(err, ErrDeliveryNotFound):
-		return http.StatusNotFound
-	case errors.Is(err, ledger.ErrIdempotencyConflict), errors.Is(err, customer.ErrDuplicateDID),
-		errors.Is(err, subscription.ErrIdempotencyConflict), errors.Is(err, subscription.ErrNotActive),
-		errors.Is(err, subscription.ErrNotRefundable), errors.Is(err, ledger.ErrHoldNotPending),
-		errors.Is(err, ErrNotOverdue), errors.Is(err, ErrCollectionInProgress):
-		return http.StatusConflict
-	case errors.Is(err, ErrInvalid), errors.Is(err, customer.ErrInvalid), errors.Is(err, ledger.ErrInvalid),
-		errors.Is(err, subscription.ErrInvalid), errors.Is(err, retry.ErrInvalidPolicy),
-		errors.Is(err, money.ErrUnknownCurrency), errors.Is(err, money.ErrCurrencyDisabled),
-		errors.Is(err, money.ErrOverflow), errors.Is(err, money.ErrPrecision), errors.Is(err, money.ErrSyntax),
-		errors.Is(err, money.ErrCurrencyMismatch):
-		return http.StatusUnprocessableEntity
 	}
-	return http.StatusInternalServerError
+	return AsError(err).HTTPStatus()
 }
 
 // checkText applies the storable-text rule (valid UTF-8, no NUL, at most

@@ -1,6 +1,7 @@
 package coffer
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -214,7 +215,7 @@ func TestNoProcessor(t *testing.T) {
 		_, err = e.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
 			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
 		require.ErrorIs(t, err, ErrNoProcessor)
-		require.Equal(t, http.StatusInternalServerError, HTTPStatus(err))
+		require.Equal(t, http.StatusServiceUnavailable, HTTPStatus(err), "a missing processor is not a server bug")
 		list, err := e.ListSubscriptions(v.ctx, c.ID, ListParams{})
 		require.NoError(t, err)
 		require.Empty(t, list.Data)
@@ -254,8 +255,10 @@ func TestHTTPStatusOfBillingErrors(t *testing.T) {
 		{retry.ErrInvalidPolicy, http.StatusUnprocessableEntity},
 		{ErrInvalidLimit, http.StatusUnprocessableEntity},
 		{ErrInvalidCursor, http.StatusUnprocessableEntity},
-		{ErrNoProcessor, http.StatusInternalServerError},
-		{processor.ErrUnavailable, http.StatusInternalServerError},
+		{ErrNoProcessor, http.StatusServiceUnavailable},
+		{processor.ErrUnavailable, http.StatusServiceUnavailable},
+		{context.Canceled, StatusClientClosedRequest},
+		{fmt.Errorf("charging: %w", context.DeadlineExceeded), http.StatusGatewayTimeout},
 		{errors.New("boom"), http.StatusInternalServerError},
 	} {
 		require.Equal(t, tc.want, HTTPStatus(tc.err), "%v", tc.err)
