@@ -9,11 +9,25 @@ import (
 	"github.com/cofferhq/coffer/wallet"
 )
 
+// BalanceChanged is the data of a wallet.balance_changed event: the ledger
+// entry and the wallet balance right after it.
+type BalanceChanged struct {
+	Entry   ledger.Entry   `json:"entry"`
+	Balance wallet.Balance `json:"balance"`
+}
+
+// BalanceLow is the data of a wallet.balance_low event: the balance after
+// the change that took its available amount below Threshold (minor units of
+// the balance's currency).
+type BalanceLow struct {
+	Balance   wallet.Balance `json:"balance"`
+	Threshold int64          `json:"threshold"`
+}
+
 // balanceChangedJSON encodes the wallet.balance_changed payload by hand:
 // it is written with every ledger entry, so it sits on the hottest path, and
 // encoding/json costs several times more. The shape equals
-// json.Marshal(struct{Entry ledger.Entry; Balance wallet.Balance}) (a test
-// checks it).
+// json.Marshal(BalanceChanged{...}) (a test checks it).
 func balanceChangedJSON(e *ledger.Entry, b *wallet.Balance) []byte {
 	buf := make([]byte, 0, 512)
 	buf = append(buf, `{"entry":{"id":`...)

@@ -146,10 +146,7 @@ func (e *Engine) putBalance(tx store.Tx, b wallet.Balance, entry *ledger.Entry) 
 		}
 	}
 	if crossed {
-		return e.emit(tx, EventBalanceLow, b.CustomerID, struct {
-			Balance   wallet.Balance `json:"balance"`
-			Threshold int64          `json:"threshold"`
-		}{b, threshold})
+		return e.emit(tx, EventBalanceLow, b.CustomerID, BalanceLow{Balance: b, Threshold: threshold})
 	}
 	return nil
 }

@@ -319,19 +319,13 @@ func TestBalanceChangedJSONMatchesEncodingJSON(t *testing.T) {
 		{CustomerID: "cus_1", Currency: "USD", Amount: 5, Held: 2, UpdatedAt: t0},
 		{CustomerID: "cus_1", Currency: "USD", Amount: 5, LowThreshold: 100, Low: true, UpdatedAt: t0},
 	} {
-		want, err := json.Marshal(struct {
-			Entry   ledger.Entry   `json:"entry"`
-			Balance wallet.Balance `json:"balance"`
-		}{e, b})
+		want, err := json.Marshal(BalanceChanged{Entry: e, Balance: b})
 		require.NoError(t, err)
 		require.Equal(t, string(want), string(balanceChangedJSON(&e, &b)))
 	}
 	e.Reason, e.IdempotencyKey, e.Reference.ID = "", "", ""
 	b := wallet.Balance{CustomerID: "c", Currency: "INR"}
-	want, _ := json.Marshal(struct {
-		Entry   ledger.Entry   `json:"entry"`
-		Balance wallet.Balance `json:"balance"`
-	}{e, b})
+	want, _ := json.Marshal(BalanceChanged{Entry: e, Balance: b})
 	require.Equal(t, string(want), string(balanceChangedJSON(&e, &b)))
 }
 
