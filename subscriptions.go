@@ -48,6 +48,9 @@ func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscripti
 
 // Product returns a catalog product.
 func (e *Engine) Product(ctx context.Context, id string) (p subscription.Product, err error) {
+	if err := checkID(subscription.ErrInvalid, "product_id", id); err != nil {
+		return p, err
+	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		p, err = tx.Product(id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -263,6 +266,9 @@ func (e *Engine) mandateError(ctx context.Context, sub subscription.Subscription
 // subscription that is not mandate_only it makes the initial charge if a
 // crash lost it, and otherwise returns it.
 func (e *Engine) ConfirmMandate(ctx context.Context, subscriptionID string) (SubscriptionResult, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {
+		return SubscriptionResult{}, err
+	}
 	sub, err := e.Subscription(ctx, subscriptionID)
 	if err != nil {
 		return SubscriptionResult{}, err
@@ -368,11 +374,17 @@ func getSubscription(tx store.Tx, id string) (subscription.Subscription, error) 
 
 // Subscription returns a subscription.
 func (e *Engine) Subscription(ctx context.Context, id string) (subscription.Subscription, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", id); err != nil {
+		return subscription.Subscription{}, err
+	}
 	return view(ctx, e, func(tx store.Tx) (subscription.Subscription, error) { return getSubscription(tx, id) })
 }
 
 // ListSubscriptions lists a customer's subscriptions, newest first.
 func (e *Engine) ListSubscriptions(ctx context.Context, customerID string, p ListParams) (out List[subscription.Subscription], err error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return out, err
+	}
 	page, err := p.page()
 	if err != nil {
 		return out, err
@@ -391,6 +403,9 @@ func (e *Engine) ListSubscriptions(ctx context.Context, customerID string, p Lis
 // and its scheduled retries are cancelled. Cancelling a cancelled
 // subscription returns it unchanged.
 func (e *Engine) CancelSubscription(ctx context.Context, id string) (subscription.Subscription, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", id); err != nil {
+		return subscription.Subscription{}, err
+	}
 	var sub subscription.Subscription
 	err := e.update(ctx, func(tx store.Tx) error {
 		var err error

@@ -172,6 +172,17 @@ func (c Customer) Validate() error {
 	return ValidateMetadata(c.Metadata)
 }
 
+// CheckDID refuses a did (already trimmed) that no customer can have, with
+// the rule Validate applies to a stored one, naming the field "did": a
+// lookup by such a did is a 422 on every store, not a not-found on some
+// and a 500 on PostgreSQL.
+func CheckDID(did string) error { return checkText("did", did) }
+
+// CheckEmailFilter refuses an email filter (already trimmed) that no
+// stored email can equal under Fold: invalid UTF-8, a NUL byte, or longer
+// than a stored field, naming the field "email".
+func CheckEmailFilter(email string) error { return checkText("email", email) }
+
 // checkText applies the storable-text rule (valid UTF-8, no NUL, at most
 // 500 characters) to one field.
 func checkText(field, v string) error {

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,13 +54,6 @@ func scanCustomer(r pgx.Rows, c *customer.Customer) error {
 	return err
 }
 
-// searchText is what customer.Matches searches, lower-cased, with the
-// fields joined by U+0001 (PostgreSQL text cannot hold the U+0000 that
-// Matches joins them with).
-func searchText(c customer.Customer) string {
-	return strings.ToLower(c.Name + "\x01" + c.Email + "\x01" + c.Phone + "\x01" + c.ID + "\x01" + c.Description)
-}
-
 func customerArgs(c customer.Customer) ([]any, error) {
 	addr, err := jsonArg(c.Address, c.Address == nil)
 	if err != nil {
@@ -75,8 +67,8 @@ func customerArgs(c customer.Customer) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{c.ID, c.Name, c.Email, strings.ToLower(c.Email), c.Phone, c.Description, c.DID,
-		addr, ship, meta, c.InvoicePrefix, c.Delinquent, c.Livemode, searchText(c),
+	return []any{c.ID, c.Name, c.Email, customer.Fold(c.Email), c.Phone, c.Description, c.DID,
+		addr, ship, meta, c.InvoicePrefix, c.Delinquent, c.Livemode, customer.SearchText(c),
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}, nil
 }
 
@@ -145,22 +137,16 @@ func (t *tx) UpdateCustomer(c customer.Customer) error {
 }
 
 // ListCustomers lists customers newest first. The email filter uses an
-// index; a search scans the customers newest first, comparing the stored
-// lower-cased search text exactly as customer.Matches does.
+// index on email_fold; a search scans the customers newest first, matching
+// each folded term in search_text (customer.SearchText, computed in Go on
+// every write) exactly as customer.Search.MatchesText does.
 func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, error) {
 	l := listQuery{table: "customers", cols: customerCols}
 	if q.Email != "" {
-		l.filter("email_fold = ?", strings.ToLower(q.Email))
+		l.filter("email_fold = ?", customer.Fold(q.Email))
 	}
-	if q.Search != "" {
-		terms := strings.Fields(strings.ToLower(q.Search))
-		if len(terms) == 0 {
-			// customer.Matches matches nothing without a term.
-			l.where = append(l.where, "false")
-		}
-		for _, term := range terms {
-			l.filter("strpos(search_text, ?) > 0", strings.ReplaceAll(term, "\x00", "\x01"))
-		}
+	for _, term := range q.Search.Terms() {
+		l.filter("strpos(search_text, ?) > 0", term)
 	}
 	return listPage(t, l, q.Page, scanCustomer)
 }
