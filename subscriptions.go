@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -54,7 +55,7 @@ func (e *Engine) Product(ctx context.Context, id string) (p subscription.Product
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		p, err = tx.Product(id)
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: %s", subscription.ErrProductNotFound, id)
+			return fmt.Errorf("%w: %s", subscription.ErrProductNotFound, text.Quote(id))
 		}
 		return err
 	})
@@ -168,7 +169,7 @@ func (e *Engine) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 	}
 	prod, err := e.Product(ctx, p.ProductID)
 	if errors.Is(err, subscription.ErrProductNotFound) {
-		return SubscriptionResult{}, fmt.Errorf("%w: %s", subscription.ErrUnknownProduct, p.ProductID)
+		return SubscriptionResult{}, fmt.Errorf("%w: %s", subscription.ErrUnknownProduct, text.Quote(p.ProductID))
 	} else if err != nil {
 		return SubscriptionResult{}, err
 	}
@@ -367,7 +368,7 @@ func (e *Engine) initialCharge(ctx context.Context, sub subscription.Subscriptio
 func getSubscription(tx store.Tx, id string) (subscription.Subscription, error) {
 	s, err := tx.Subscription(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return s, fmt.Errorf("%w: %s", subscription.ErrNotFound, id)
+		return s, fmt.Errorf("%w: %s", subscription.ErrNotFound, text.Quote(id))
 	}
 	return s, err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/store"
@@ -107,7 +108,7 @@ func (e *Engine) replay(tx store.Tx, customerID string, req ledger.Request) (Ent
 		return EntryResult{}, false, err
 	}
 	if prev.Fingerprint != req.Fingerprint() {
-		return EntryResult{}, true, fmt.Errorf("%w: key %q", ledger.ErrIdempotencyConflict, req.IdempotencyKey)
+		return EntryResult{}, true, fmt.Errorf("%w: key %s", ledger.ErrIdempotencyConflict, text.Quote(req.IdempotencyKey))
 	}
 	b, err := tx.Balance(customerID, req.Currency)
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/cofferhq/coffer/internal/text"
 )
 
 // Errors returned by this package. Each is a sentinel that callers test with
@@ -53,9 +55,14 @@ var table = func() map[string]Currency {
 }()
 
 // Lookup returns the ISO-4217 currency for code. Codes are matched
-// case-insensitively and returned upper-case.
+// case-insensitively, ignoring surrounding white space, and returned
+// upper-case: every caller accepts " usd " as USD, not only some.
 func Lookup(code string) (Currency, error) {
 	c, ok := table[code]
+	if !ok {
+		code = strings.TrimSpace(code)
+		c, ok = table[code]
+	}
 	if !ok && len(code) == 3 {
 		// ASCII only: strings.ToUpper would map "ſ" to "S" and "ı" to "I".
 		var up [3]byte
@@ -69,7 +76,7 @@ func Lookup(code string) (Currency, error) {
 		c, ok = table[string(up[:])]
 	}
 	if !ok {
-		return Currency{}, fmt.Errorf("%w: %q", ErrUnknownCurrency, code)
+		return Currency{}, fmt.Errorf("%w: %s", ErrUnknownCurrency, text.Quote(code))
 	}
 	return c, nil
 }

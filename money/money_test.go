@@ -459,3 +459,23 @@ func TestErrorsAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupTrimsAndBoundsEcho: CreateEntry trimmed the currency before
+// Lookup and every other caller did not, so " usd " was USD for an entry
+// and an unknown currency for Balance; and the error echoed a 1 MiB code.
+func TestLookupTrimsAndBoundsEcho(t *testing.T) {
+	for _, code := range []string{" usd ", "\tUSD\n", "uSd"} {
+		c, err := money.Lookup(code)
+		if err != nil || c.Code != "USD" {
+			t.Errorf("money.Lookup(%q) = %v, %v", code, c, err)
+		}
+	}
+	_, err := money.Lookup(strings.Repeat("X", 1<<20))
+	if !errors.Is(err, money.ErrUnknownCurrency) || len(err.Error()) > 200 {
+		t.Errorf("money.Lookup(1 MiB): %d-byte error %.80v", len(err.Error()), err)
+	}
+	_, err = money.ParseMinor(strings.Repeat("9", 1<<20)+"x", money.MustLookup("USD"))
+	if err == nil || len(err.Error()) > 200 {
+		t.Errorf("money.ParseMinor(1 MiB): %v", err)
+	}
+}
