@@ -55,14 +55,9 @@ var table = func() map[string]Currency {
 }()
 
 // Lookup returns the ISO-4217 currency for code. Codes are matched
-// case-insensitively, ignoring surrounding white space, and returned
-// upper-case: every caller accepts " usd " as USD, not only some.
+// case-insensitively and returned upper-case.
 func Lookup(code string) (Currency, error) {
 	c, ok := table[code]
-	if !ok {
-		code = strings.TrimSpace(code)
-		c, ok = table[code]
-	}
 	if !ok && len(code) == 3 {
 		// ASCII only: strings.ToUpper would map "ſ" to "S" and "ı" to "I".
 		var up [3]byte
