@@ -25,7 +25,9 @@ type ProductParams struct {
 
 // CreateProduct adds a product to the catalog.
 func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscription.Product, error) {
-	if strings.TrimSpace(p.Name) == "" {
+	// The name is stored trimmed, so it is validated trimmed.
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" {
 		return subscription.Product{}, fmt.Errorf("%w: product name is required", subscription.ErrInvalid)
 	}
 	if err := checkText(subscription.ErrInvalid, "name", p.Name, maxTextLen); err != nil {
@@ -41,7 +43,7 @@ func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscripti
 	if err != nil {
 		return subscription.Product{}, err
 	}
-	prod := subscription.Product{ID: newID("prod"), Name: strings.TrimSpace(p.Name), Description: p.Description,
+	prod := subscription.Product{ID: newID("prod"), Name: p.Name, Description: p.Description,
 		Price: p.Price, Currency: c.Code, CreatedAt: e.clock.Now()}
 	err = e.update(ctx, func(tx store.Tx) error { return tx.PutProduct(prod) })
 	return prod, err
@@ -123,9 +125,7 @@ func (p SubscriptionParams) validate() error {
 		return subscription.ErrInvalidPrice
 	}
 	if p.BillingAddress != nil {
-		a := *p.BillingAddress
-		a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
-		if err := customer.ValidateAddress("billing", a); err != nil {
+		if err := customer.ValidateAddress("billing", customer.NormalizeAddress(*p.BillingAddress)); err != nil {
 			return err
 		}
 	}
@@ -133,7 +133,8 @@ func (p SubscriptionParams) validate() error {
 		name, v string
 		key     bool
 	}{
-		{"product_id", p.ProductID, true}, {"customer_id", p.CustomerID, true}, {"payment_method", p.PaymentMethod, true},
+		{"product_id", p.ProductID, true}, {"customer_id", p.CustomerID, true},
+		{"payment_method", strings.TrimSpace(p.PaymentMethod), true}, // stored trimmed
 		{"return_url", p.ReturnURL, false}, {"on_demand.product_description", p.OnDemand.ProductDescription, false},
 		{"on_demand.product_currency", p.OnDemand.ProductCurrency, true},
 	} {
@@ -209,8 +210,8 @@ func (e *Engine) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 	}
 	var addr *customer.Address
 	if p.BillingAddress != nil {
-		a := *p.BillingAddress
-		a.Country = strings.ToUpper(a.Country)
+		// Stored exactly as validated: " us " is "US", not " US ".
+		a := customer.NormalizeAddress(*p.BillingAddress)
 		addr = &a
 	}
 	sub := subscription.Subscription{
