@@ -293,3 +293,52 @@ func TestMalformedIDs(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedWebhookIDs is TestMalformedIDs for the webhook entry points.
+// webhooks.go belongs to another change; until it calls checkID (endpoint
+// and delivery ids, ListDeliveries' event_id and endpoint_id filters)
+// PostgreSQL answers them with a 500 where memory and bbolt say 404. Remove
+// the skip when it does. (ListDeliveries' cursors already go through
+// ListParams.page and are covered by TestMalformedIDs.)
+func TestMalformedWebhookIDs(t *testing.T) {
+	t.Skip("pending: webhooks.go must call checkID(ErrInvalidEndpoint, \"endpoint_id\" | \"delivery_id\" | \"event_id\", id) first")
+	calls := map[string]struct {
+		param string
+		do    func(w *fzWorld, bad string) error
+	}{
+		"Endpoint": {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.Endpoint(w.ctx, b); return err }},
+		"UpdateEndpoint": {"endpoint_id", func(w *fzWorld, b string) error {
+			_, err := w.eng.UpdateEndpoint(w.ctx, b, UpdateEndpointParams{})
+			return err
+		}},
+		"DisableEndpoint":      {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.DisableEndpoint(w.ctx, b); return err }},
+		"EnableEndpoint":       {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.EnableEndpoint(w.ctx, b); return err }},
+		"DeleteEndpoint":       {"endpoint_id", func(w *fzWorld, b string) error { return w.eng.DeleteEndpoint(w.ctx, b) }},
+		"RotateEndpointSecret": {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.RotateEndpointSecret(w.ctx, b, 0); return err }},
+		"Delivery":             {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Delivery(w.ctx, b); return err }},
+		"Redeliver":            {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Redeliver(w.ctx, b); return err }},
+		"ListDeliveries event": {"event_id", func(w *fzWorld, b string) error {
+			_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{EventID: b})
+			return err
+		}},
+		"ListDeliveries endpoint": {"endpoint_id", func(w *fzWorld, b string) error {
+			_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{EndpointID: b})
+			return err
+		}},
+	}
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		w := newFzWorldOn(t, newStore(t))
+		for name, call := range calls {
+			for kind, bad := range malformedIDs {
+				before := w.snap(t)
+				err := call.do(w, bad)
+				if !errors.Is(err, ErrInvalidID) || HTTPStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), call.param) {
+					t.Errorf("%s(%s): %v (status %d), want ErrInvalidID naming %s", name, kind, err, HTTPStatus(err), call.param)
+				}
+				if after := w.snap(t); !reflect.DeepEqual(before, after) {
+					t.Errorf("%s(%s) changed the state", name, kind)
+				}
+			}
+		}
+	})
+}
