@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -149,4 +150,64 @@ func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, er
 		l.filter("strpos(search_text, ?) > 0", term)
 	}
 	return listPage(t, l, q.Page, scanCustomer)
+}
+
+// refoldBatch is how many customers one RefoldCustomers transaction reads.
+const refoldBatch = 500
+
+// RefoldCustomers recomputes email_fold and search_text of every customer
+// with customer.Fold and customer.SearchText, and reports how many rows it
+// rewrote. Rows written before coffer folded with customer.Fold (it used
+// strings.ToLower, which differs for a few non-ASCII letters: the long s,
+// the dotted capital I, the final sigma, ...) are otherwise missed by the
+// email filter and the search until they are next updated. It is safe to
+// run at any time and more than once; each batch commits on its own.
+func (s *Store) RefoldCustomers(ctx context.Context) (int, error) {
+	var after int64
+	total := 0
+	for {
+		n, last, more := 0, after, false
+		err := s.Update(ctx, func(stx store.Tx) error {
+			t := stx.(*tx)
+			type row struct {
+				c          customer.Customer
+				fold, text string
+			}
+			var rows []row
+			n, last, more = 0, after, false
+			err := t.query(`SELECT seq, id, name, email, phone, description, email_fold, search_text
+				FROM customers WHERE seq > $1 ORDER BY seq LIMIT $2 FOR UPDATE`, []any{after, refoldBatch},
+				func(r pgx.Rows) error {
+					var w row
+					if err := r.Scan(&last, &w.c.ID, &w.c.Name, &w.c.Email, &w.c.Phone, &w.c.Description, &w.fold, &w.text); err != nil {
+						return err
+					}
+					rows = append(rows, w)
+					return nil
+				})
+			if err != nil {
+				return err
+			}
+			more = len(rows) == refoldBatch
+			for _, w := range rows {
+				fold, text := customer.Fold(w.c.Email), customer.SearchText(w.c)
+				if fold == w.fold && text == w.text {
+					continue
+				}
+				if _, err := t.exec(`UPDATE customers SET email_fold = $2, search_text = $3 WHERE id = $1`, w.c.ID, fold, text); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		after = last
+		if !more {
+			return total, nil
+		}
+	}
 }
