@@ -187,11 +187,13 @@ func (e *Engine) ListCustomers(ctx context.Context, p ListCustomersParams) (List
 // (customer.Fold); a term matches within one field. The query has 1 to
 // customer.MaxSearchTerms terms in at most customer.MaxSearchLen bytes and
 // no control characters, or it is refused with customer.ErrInvalidSearch
-// (422, naming "search"). It is parsed once per call.
+// (422, naming "search"; the error also wraps ErrInvalid). It is parsed
+// once per call.
 func (e *Engine) SearchCustomers(ctx context.Context, query string, p ListParams) (List[customer.Customer], error) {
 	s, err := customer.ParseSearch(query)
 	if err != nil {
-		return List[customer.Customer]{}, err
+		// ErrInvalid too, as before the query had bounds.
+		return List[customer.Customer]{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return e.listCustomers(ctx, store.CustomerQuery{Search: s}, p)
 }
