@@ -6,6 +6,7 @@ import (
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/subscription"
 )
 
 // MaxIDLen bounds ids, idempotency keys and cursors, in bytes: what a
@@ -57,3 +58,19 @@ func checkID(invalid error, param, id string) error {
 // checkCustomerID is checkID for a customer id (customer.ErrInvalid,
 // "customer_id"), the id most methods take.
 func checkCustomerID(id string) error { return checkID(customer.ErrInvalid, "customer_id", id) }
+
+// checkStatuses refuses a payment status filter naming a status no payment
+// has (422, naming "statuses"), as ListDeliveries refuses an unknown
+// delivery status: memory and bbolt listed nothing for it and PostgreSQL
+// failed with a 500 when it was not valid UTF-8.
+func checkStatuses(statuses []subscription.PaymentStatus) error {
+	for _, s := range statuses {
+		switch s {
+		case subscription.PaymentPending, subscription.PaymentSucceeded, subscription.PaymentFailed,
+			subscription.PaymentRefunded, subscription.PaymentPartiallyRefunded:
+		default:
+			return fmt.Errorf("%w: statuses: unknown payment status %s", subscription.ErrInvalid, text.Quote(string(s)))
+		}
+	}
+	return nil
+}

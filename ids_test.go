@@ -12,6 +12,7 @@ import (
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
 )
 
 // malformedIDs are ids no record can have: a NUL byte and invalid UTF-8
@@ -229,6 +230,12 @@ func idCalls() []idCall {
 				if err == nil && len(list.Data) > 0 {
 					return errors.New("matched a customer")
 				}
+				return err
+			}},
+		idCall{name: "ListPayments statuses", param: "statuses", notID: true,
+			want: map[string]int{"NUL": 422, "not UTF-8": 422, "300 bytes": 422},
+			do: func(w *fzWorld, fx idFixture, bad string) error {
+				_, err := w.eng.ListPayments(w.ctx, fx.cust, ListPaymentsParams{Statuses: []subscription.PaymentStatus{"failed", subscription.PaymentStatus(bad)}})
 				return err
 			}},
 		idCall{name: "SearchCustomers", param: "search", notID: true,

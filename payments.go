@@ -31,6 +31,9 @@ func (e *Engine) ListPayments(ctx context.Context, customerID string, p ListPaym
 	if err := checkCustomerID(customerID); err != nil {
 		return out, err
 	}
+	if err := checkStatuses(p.Statuses); err != nil {
+		return out, err
+	}
 	q := store.PaymentQuery{CustomerID: customerID, Statuses: p.Statuses}
 	if q.Page, err = p.page(); err != nil {
 		return out, err
