@@ -96,6 +96,9 @@ func (in chargeInput) fingerprint() string {
 // processor's answer is lost, the payment is returned pending and Reconcile
 // settles it.
 func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargeParams) (subscription.Payment, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {
+		return subscription.Payment{}, err
+	}
 	if p.ProductPrice == nil {
 		return subscription.Payment{}, subscription.ErrMissingPrice
 	}

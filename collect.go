@@ -26,6 +26,9 @@ var (
 // and scheduled retries use. It is how a customer in dunning fixes their
 // card; collect what is overdue with CollectOverdue afterwards.
 func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymentMethod string) (subscription.Subscription, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {
+		return subscription.Subscription{}, err
+	}
 	paymentMethod = strings.TrimSpace(paymentMethod)
 	if paymentMethod == "" {
 		return subscription.Subscription{}, subscription.ErrMissingMethod
@@ -94,6 +97,9 @@ func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymen
 // the same debt returns the collecting payment; the same key for anything
 // else is subscription.ErrIdempotencyConflict.
 func (e *Engine) CollectOverdue(ctx context.Context, paymentID, idempotencyKey string) (subscription.Payment, error) {
+	if err := checkID(subscription.ErrInvalid, "payment_id", paymentID); err != nil {
+		return subscription.Payment{}, err
+	}
 	if err := checkKey(subscription.ErrInvalid, "idempotency_key", idempotencyKey); err != nil {
 		return subscription.Payment{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/wallet"
 )
@@ -19,7 +20,8 @@ type List[T any] struct {
 
 // ListParams selects a page: Limit 1..100 (0 means 20), StartingAfter an
 // id to continue after (older records), EndingBefore an id to page back
-// from (newer records).
+// from (newer records). A malformed cursor (see ErrInvalidID) is refused
+// like an unknown one, with ErrInvalidCursor.
 type ListParams struct {
 	Limit         int    `json:"limit,omitempty"`
 	StartingAfter string `json:"starting_after,omitempty"`
@@ -32,6 +34,12 @@ func (p ListParams) page() (store.Page, error) {
 	}
 	if p.StartingAfter != "" && p.EndingBefore != "" {
 		return store.Page{}, fmt.Errorf("%w: starting_after and ending_before are exclusive", ErrInvalid)
+	}
+	if err := checkID(ErrInvalidCursor, "starting_after", p.StartingAfter); err != nil {
+		return store.Page{}, err
+	}
+	if err := checkID(ErrInvalidCursor, "ending_before", p.EndingBefore); err != nil {
+		return store.Page{}, err
 	}
 	return store.Page{Limit: p.Limit, StartingAfter: p.StartingAfter, EndingBefore: p.EndingBefore}, nil
 }
@@ -64,7 +72,7 @@ func (e *Engine) createCustomer(tx store.Tx, c customer.Customer) error {
 	}
 	if err := tx.InsertCustomer(c); err != nil {
 		if errors.Is(err, store.ErrDuplicate) {
-			return fmt.Errorf("%w: %s", customer.ErrDuplicateDID, c.DID)
+			return fmt.Errorf("%w: %s", customer.ErrDuplicateDID, text.Quote(c.DID))
 		}
 		return err
 	}
@@ -83,7 +91,7 @@ func (e *Engine) checkDID(tx store.Tx, did, self string) error {
 	other, err := tx.CustomerByDID(did)
 	switch {
 	case err == nil && other.ID != self:
-		return fmt.Errorf("%w: %s", customer.ErrDuplicateDID, did)
+		return fmt.Errorf("%w: %s", customer.ErrDuplicateDID, text.Quote(did))
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		return err
 	}
@@ -92,15 +100,24 @@ func (e *Engine) checkDID(tx store.Tx, did, self string) error {
 
 // Customer returns the customer with id.
 func (e *Engine) Customer(ctx context.Context, id string) (customer.Customer, error) {
+	if err := checkCustomerID(id); err != nil {
+		return customer.Customer{}, err
+	}
 	return view(ctx, e, func(tx store.Tx) (customer.Customer, error) { return getCustomer(tx, id) })
 }
 
-// CustomerByDID returns the customer with the external identity did.
+// CustomerByDID returns the customer with the external identity did,
+// trimmed as it is stored. A did no customer can have (invalid text, longer
+// than a stored did may be) is a 422 error naming "did".
 func (e *Engine) CustomerByDID(ctx context.Context, did string) (c customer.Customer, err error) {
+	did = strings.TrimSpace(did)
+	if err := customer.CheckDID(did); err != nil {
+		return c, err
+	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		c, err = tx.CustomerByDID(did)
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: did %s", customer.ErrNotFound, did)
+			return fmt.Errorf("%w: did %s", customer.ErrNotFound, text.Quote(did))
 		}
 		return err
 	})
@@ -110,7 +127,7 @@ func (e *Engine) CustomerByDID(ctx context.Context, did string) (c customer.Cust
 func getCustomer(tx store.Tx, id string) (customer.Customer, error) {
 	c, err := tx.Customer(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return c, fmt.Errorf("%w: %s", customer.ErrNotFound, id)
+		return c, fmt.Errorf("%w: %s", customer.ErrNotFound, text.Quote(id))
 	}
 	return c, err
 }
@@ -118,6 +135,9 @@ func getCustomer(tx store.Tx, id string) (customer.Customer, error) {
 // UpdateCustomer changes the given fields of a customer; omitted (nil)
 // fields keep their values and UpdatedAt moves.
 func (e *Engine) UpdateCustomer(ctx context.Context, id string, p customer.Params) (customer.Customer, error) {
+	if err := checkCustomerID(id); err != nil {
+		return customer.Customer{}, err
+	}
 	var out customer.Customer
 	err := e.update(ctx, func(tx store.Tx) error {
 		c, err := getCustomer(tx, id)
@@ -133,7 +153,7 @@ func (e *Engine) UpdateCustomer(ctx context.Context, id string, p customer.Param
 		}
 		if err := tx.UpdateCustomer(c); err != nil {
 			if errors.Is(err, store.ErrDuplicate) {
-				return fmt.Errorf("%w: %s", customer.ErrDuplicateDID, c.DID)
+				return fmt.Errorf("%w: %s", customer.ErrDuplicateDID, text.Quote(c.DID))
 			}
 			return err
 		}
@@ -144,24 +164,38 @@ func (e *Engine) UpdateCustomer(ctx context.Context, id string, p customer.Param
 }
 
 // ListCustomersParams filters ListCustomers. Email matches exactly,
-// ignoring case.
+// ignoring case as customer.Fold does (Unicode simple case folding: the
+// same answer on every store).
 type ListCustomersParams struct {
 	ListParams
 	Email string `json:"email,omitempty"`
 }
 
-// ListCustomers lists customers newest first.
+// ListCustomers lists customers newest first. An email filter that is not
+// storable text (invalid UTF-8, NUL) or longer than any stored email is a
+// 422 error naming "email".
 func (e *Engine) ListCustomers(ctx context.Context, p ListCustomersParams) (List[customer.Customer], error) {
-	return e.listCustomers(ctx, store.CustomerQuery{Email: strings.TrimSpace(p.Email)}, p.ListParams)
+	email := strings.TrimSpace(p.Email)
+	if err := customer.CheckEmailFilter(email); err != nil {
+		return List[customer.Customer]{}, err
+	}
+	return e.listCustomers(ctx, store.CustomerQuery{Email: email}, p.ListParams)
 }
 
 // SearchCustomers lists, newest first, the customers whose name, email,
-// phone, id or description contain every term of query (case-insensitive).
+// phone, id or description contain every term of query, ignoring case
+// (customer.Fold); a term matches within one field. The query has 1 to
+// customer.MaxSearchTerms terms in at most customer.MaxSearchLen bytes and
+// no control characters, or it is refused with customer.ErrInvalidSearch
+// (422, naming "search"; the error also wraps ErrInvalid). It is parsed
+// once per call.
 func (e *Engine) SearchCustomers(ctx context.Context, query string, p ListParams) (List[customer.Customer], error) {
-	if strings.TrimSpace(query) == "" {
-		return List[customer.Customer]{}, fmt.Errorf("%w: empty search query", ErrInvalid)
+	s, err := customer.ParseSearch(query)
+	if err != nil {
+		// ErrInvalid too, as before the query had bounds.
+		return List[customer.Customer]{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return e.listCustomers(ctx, store.CustomerQuery{Search: query}, p)
+	return e.listCustomers(ctx, store.CustomerQuery{Search: s}, p)
 }
 
 func (e *Engine) listCustomers(ctx context.Context, q store.CustomerQuery, p ListParams) (out List[customer.Customer], err error) {

@@ -46,14 +46,9 @@ func checkText(invalid error, field, s string, max int) error {
 	return nil
 }
 
-// checkKey is checkText for idempotency keys and identifiers (at most 255
-// bytes).
-func checkKey(invalid error, field, s string) error {
-	if err := text.CheckKey(s, ledger.MaxKeyLen); err != nil {
-		return fmt.Errorf("%w: %s %v", invalid, field, err)
-	}
-	return nil
-}
+// checkKey is checkID: idempotency keys and the ids inside request params
+// follow the id rule (ErrInvalidID).
+func checkKey(invalid error, field, s string) error { return checkID(invalid, field, s) }
 
 // maxTextLen bounds free-text request fields (descriptions, reasons, names).
 const maxTextLen = 500

@@ -25,6 +25,9 @@ type OneTimeParams struct {
 // payment's Kind is one_time; a declined one-time payment is not retried
 // and is not overdue.
 func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTimeParams) (subscription.Payment, error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return subscription.Payment{}, err
+	}
 	if p.Amount <= 0 {
 		return subscription.Payment{}, subscription.ErrInvalidPrice
 	}

@@ -14,6 +14,9 @@ import (
 
 // Payment returns a payment.
 func (e *Engine) Payment(ctx context.Context, id string) (subscription.Payment, error) {
+	if err := checkID(subscription.ErrInvalid, "payment_id", id); err != nil {
+		return subscription.Payment{}, err
+	}
 	return view(ctx, e, func(tx store.Tx) (subscription.Payment, error) { return getPayment(tx, id) })
 }
 
@@ -25,6 +28,12 @@ type ListPaymentsParams struct {
 
 // ListPayments is a customer's payment history, newest first.
 func (e *Engine) ListPayments(ctx context.Context, customerID string, p ListPaymentsParams) (out List[subscription.Payment], err error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return out, err
+	}
+	if err := checkStatuses(p.Statuses); err != nil {
+		return out, err
+	}
 	q := store.PaymentQuery{CustomerID: customerID, Statuses: p.Statuses}
 	if q.Page, err = p.page(); err != nil {
 		return out, err
@@ -55,6 +64,9 @@ type Overdue struct {
 // next attempt is due) but makes the customer delinquent only once no retry
 // is pending.
 func (e *Engine) Overdue(ctx context.Context, customerID string) (Overdue, error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return Overdue{}, err
+	}
 	var out Overdue
 	err := e.store.View(ctx, func(tx store.Tx) error {
 		out = Overdue{}

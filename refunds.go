@@ -30,6 +30,9 @@ type RefundParams struct {
 // processor outside any transaction, while the refunded amount is reserved
 // on the payment so concurrent refunds cannot exceed it.
 func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (subscription.Refund, error) {
+	if err := checkID(subscription.ErrInvalid, "payment_id", paymentID); err != nil {
+		return subscription.Refund{}, err
+	}
 	if p.IdempotencyKey == "" {
 		return subscription.Refund{}, fmt.Errorf("%w: idempotency_key is required", subscription.ErrInvalid)
 	}
@@ -290,6 +293,9 @@ func (e *Engine) failRefund(tx store.Tx, r *subscription.Refund) error {
 
 // Refunds lists a payment's refunds, oldest first.
 func (e *Engine) Refunds(ctx context.Context, paymentID string) (out []subscription.Refund, err error) {
+	if err := checkID(subscription.ErrInvalid, "payment_id", paymentID); err != nil {
+		return nil, err
+	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		if _, err := getPayment(tx, paymentID); err != nil {
 			return err

@@ -56,6 +56,9 @@ const maxReportDays = 366
 // figures always agree with the entries: opening balance + credited -
 // debited == closing balance.
 func (e *Engine) SpendingReport(ctx context.Context, customerID, currency string, from, to time.Time) (SpendingReport, error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return SpendingReport{}, err
+	}
 	c, err := e.currencies.Check(currency)
 	if err != nil {
 		return SpendingReport{}, err

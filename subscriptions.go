@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -24,7 +25,9 @@ type ProductParams struct {
 
 // CreateProduct adds a product to the catalog.
 func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscription.Product, error) {
-	if strings.TrimSpace(p.Name) == "" {
+	// The name is stored trimmed, so it is validated trimmed.
+	p.Name = strings.TrimSpace(p.Name)
+	if p.Name == "" {
 		return subscription.Product{}, fmt.Errorf("%w: product name is required", subscription.ErrInvalid)
 	}
 	if err := checkText(subscription.ErrInvalid, "name", p.Name, maxTextLen); err != nil {
@@ -40,7 +43,7 @@ func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscripti
 	if err != nil {
 		return subscription.Product{}, err
 	}
-	prod := subscription.Product{ID: newID("prod"), Name: strings.TrimSpace(p.Name), Description: p.Description,
+	prod := subscription.Product{ID: newID("prod"), Name: p.Name, Description: p.Description,
 		Price: p.Price, Currency: c.Code, CreatedAt: e.clock.Now()}
 	err = e.update(ctx, func(tx store.Tx) error { return tx.PutProduct(prod) })
 	return prod, err
@@ -48,10 +51,13 @@ func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscripti
 
 // Product returns a catalog product.
 func (e *Engine) Product(ctx context.Context, id string) (p subscription.Product, err error) {
+	if err := checkID(subscription.ErrInvalid, "product_id", id); err != nil {
+		return p, err
+	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		p, err = tx.Product(id)
 		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: %s", subscription.ErrProductNotFound, id)
+			return fmt.Errorf("%w: %s", subscription.ErrProductNotFound, text.Quote(id))
 		}
 		return err
 	})
@@ -119,9 +125,7 @@ func (p SubscriptionParams) validate() error {
 		return subscription.ErrInvalidPrice
 	}
 	if p.BillingAddress != nil {
-		a := *p.BillingAddress
-		a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
-		if err := customer.ValidateAddress("billing", a); err != nil {
+		if err := customer.ValidateAddress("billing", customer.NormalizeAddress(*p.BillingAddress)); err != nil {
 			return err
 		}
 	}
@@ -129,7 +133,8 @@ func (p SubscriptionParams) validate() error {
 		name, v string
 		key     bool
 	}{
-		{"product_id", p.ProductID, true}, {"customer_id", p.CustomerID, true}, {"payment_method", p.PaymentMethod, true},
+		{"product_id", p.ProductID, true}, {"customer_id", p.CustomerID, true},
+		{"payment_method", strings.TrimSpace(p.PaymentMethod), true}, // stored trimmed
 		{"return_url", p.ReturnURL, false}, {"on_demand.product_description", p.OnDemand.ProductDescription, false},
 		{"on_demand.product_currency", p.OnDemand.ProductCurrency, true},
 	} {
@@ -165,7 +170,7 @@ func (e *Engine) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 	}
 	prod, err := e.Product(ctx, p.ProductID)
 	if errors.Is(err, subscription.ErrProductNotFound) {
-		return SubscriptionResult{}, fmt.Errorf("%w: %s", subscription.ErrUnknownProduct, p.ProductID)
+		return SubscriptionResult{}, fmt.Errorf("%w: %s", subscription.ErrUnknownProduct, text.Quote(p.ProductID))
 	} else if err != nil {
 		return SubscriptionResult{}, err
 	}
@@ -205,8 +210,8 @@ func (e *Engine) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 	}
 	var addr *customer.Address
 	if p.BillingAddress != nil {
-		a := *p.BillingAddress
-		a.Country = strings.ToUpper(a.Country)
+		// Stored exactly as validated: " us " is "US", not " US ".
+		a := customer.NormalizeAddress(*p.BillingAddress)
 		addr = &a
 	}
 	sub := subscription.Subscription{
@@ -263,6 +268,9 @@ func (e *Engine) mandateError(ctx context.Context, sub subscription.Subscription
 // subscription that is not mandate_only it makes the initial charge if a
 // crash lost it, and otherwise returns it.
 func (e *Engine) ConfirmMandate(ctx context.Context, subscriptionID string) (SubscriptionResult, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {
+		return SubscriptionResult{}, err
+	}
 	sub, err := e.Subscription(ctx, subscriptionID)
 	if err != nil {
 		return SubscriptionResult{}, err
@@ -361,18 +369,24 @@ func (e *Engine) initialCharge(ctx context.Context, sub subscription.Subscriptio
 func getSubscription(tx store.Tx, id string) (subscription.Subscription, error) {
 	s, err := tx.Subscription(id)
 	if errors.Is(err, store.ErrNotFound) {
-		return s, fmt.Errorf("%w: %s", subscription.ErrNotFound, id)
+		return s, fmt.Errorf("%w: %s", subscription.ErrNotFound, text.Quote(id))
 	}
 	return s, err
 }
 
 // Subscription returns a subscription.
 func (e *Engine) Subscription(ctx context.Context, id string) (subscription.Subscription, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", id); err != nil {
+		return subscription.Subscription{}, err
+	}
 	return view(ctx, e, func(tx store.Tx) (subscription.Subscription, error) { return getSubscription(tx, id) })
 }
 
 // ListSubscriptions lists a customer's subscriptions, newest first.
 func (e *Engine) ListSubscriptions(ctx context.Context, customerID string, p ListParams) (out List[subscription.Subscription], err error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return out, err
+	}
 	page, err := p.page()
 	if err != nil {
 		return out, err
@@ -391,6 +405,9 @@ func (e *Engine) ListSubscriptions(ctx context.Context, customerID string, p Lis
 // and its scheduled retries are cancelled. Cancelling a cancelled
 // subscription returns it unchanged.
 func (e *Engine) CancelSubscription(ctx context.Context, id string) (subscription.Subscription, error) {
+	if err := checkID(subscription.ErrInvalid, "subscription_id", id); err != nil {
+		return subscription.Subscription{}, err
+	}
 	var sub subscription.Subscription
 	err := e.update(ctx, func(tx store.Tx) error {
 		var err error

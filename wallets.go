@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/store"
@@ -30,6 +31,9 @@ type EntryResult struct {
 // different request under the same key fails with
 // ledger.ErrIdempotencyConflict.
 func (e *Engine) CreateEntry(ctx context.Context, customerID string, req ledger.Request) (EntryResult, error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return EntryResult{}, err
+	}
 	req, err := e.checkRequest(req)
 	if err != nil {
 		return EntryResult{}, err
@@ -47,6 +51,12 @@ func (e *Engine) CreateEntry(ctx context.Context, customerID string, req ledger.
 
 // checkRequest validates req and normalises its currency.
 func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
+	if err := checkID(ledger.ErrInvalidKey, "idempotency_key", req.IdempotencyKey); err != nil {
+		return req, err
+	}
+	if err := checkID(ledger.ErrInvalid, "reference.id", req.Reference.ID); err != nil {
+		return req, err
+	}
 	c, err := e.currencies.Check(strings.TrimSpace(req.Currency))
 	if err != nil {
 		return req, err
@@ -98,7 +108,7 @@ func (e *Engine) replay(tx store.Tx, customerID string, req ledger.Request) (Ent
 		return EntryResult{}, false, err
 	}
 	if prev.Fingerprint != req.Fingerprint() {
-		return EntryResult{}, true, fmt.Errorf("%w: key %q", ledger.ErrIdempotencyConflict, req.IdempotencyKey)
+		return EntryResult{}, true, fmt.Errorf("%w: key %s", ledger.ErrIdempotencyConflict, text.Quote(req.IdempotencyKey))
 	}
 	b, err := tx.Balance(customerID, req.Currency)
 	if err != nil {
@@ -154,6 +164,9 @@ func (e *Engine) putBalance(tx store.Tx, b wallet.Balance, entry *ledger.Entry) 
 // Balances returns the customer's wallet balances in every currency, sorted
 // by currency.
 func (e *Engine) Balances(ctx context.Context, customerID string) (out []wallet.Balance, err error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return nil, err
+	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		if _, err := getCustomer(tx, customerID); err != nil {
 			return err
@@ -166,6 +179,9 @@ func (e *Engine) Balances(ctx context.Context, customerID string) (out []wallet.
 
 // Balance returns one currency of the customer's wallet.
 func (e *Engine) Balance(ctx context.Context, customerID, currency string) (b wallet.Balance, err error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return b, err
+	}
 	c, err := e.currencies.Check(currency)
 	if err != nil {
 		return b, err
@@ -180,6 +196,9 @@ func (e *Engine) Balance(ctx context.Context, customerID, currency string) (b wa
 // SetLowBalanceThreshold sets the customer's own low-balance threshold in a
 // currency (0 falls back to the engine's per-currency threshold).
 func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID, currency string, minor int64) (wallet.Balance, error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return wallet.Balance{}, err
+	}
 	c, err := e.currencies.Check(currency)
 	if err != nil {
 		return wallet.Balance{}, err
@@ -211,6 +230,9 @@ type ListEntriesParams struct {
 
 // ListEntries lists a customer's ledger entries, newest first.
 func (e *Engine) ListEntries(ctx context.Context, customerID string, p ListEntriesParams) (out List[ledger.Entry], err error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return out, err
+	}
 	q := store.EntryQuery{CustomerID: customerID}
 	if q.Page, err = p.page(); err != nil {
 		return out, err

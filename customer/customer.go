@@ -108,13 +108,12 @@ func (c Customer) Apply(p Params, now time.Time) (Customer, error) {
 	set(&c.DID, p.DID)
 	set(&c.InvoicePrefix, p.InvoicePrefix)
 	if p.Address != nil {
-		a := *p.Address
-		a.Country = strings.ToUpper(strings.TrimSpace(a.Country))
+		a := NormalizeAddress(*p.Address)
 		c.Address = &a
 	}
 	if p.Shipping != nil {
-		s := *p.Shipping
-		s.Address.Country = strings.ToUpper(strings.TrimSpace(s.Address.Country))
+		s := Shipping{Address: NormalizeAddress(p.Shipping.Address),
+			Name: strings.TrimSpace(p.Shipping.Name), Phone: strings.TrimSpace(p.Shipping.Phone)}
 		c.Shipping = &s
 	}
 	if p.Metadata != nil {
@@ -173,6 +172,17 @@ func (c Customer) Validate() error {
 	return ValidateMetadata(c.Metadata)
 }
 
+// CheckDID refuses a did (already trimmed) that no customer can have, with
+// the rule Validate applies to a stored one, naming the field "did": a
+// lookup by such a did is a 422 on every store, not a not-found on some
+// and a 500 on PostgreSQL.
+func CheckDID(did string) error { return checkText("did", did) }
+
+// CheckEmailFilter refuses an email filter (already trimmed) that no
+// stored email can equal under Fold: invalid UTF-8, a NUL byte, or longer
+// than a stored field, naming the field "email".
+func CheckEmailFilter(email string) error { return checkText("email", email) }
+
 // checkText applies the storable-text rule (valid UTF-8, no NUL, at most
 // 500 characters) to one field.
 func checkText(field, v string) error {
@@ -184,6 +194,30 @@ func checkText(field, v string) error {
 		return &FieldError{Field: field, Err: fmt.Errorf("%w: %v", ErrTooLong, err)}
 	}
 	return &FieldError{Field: field, Err: fmt.Errorf("%w: %v", ErrInvalidText, err)}
+}
+
+// NormalizeAddress returns a as it is stored: every line trimmed of
+// surrounding white space, the country also upper-cased (" us " is "US").
+// Validate the normalized address (ValidateAddress), so what is checked is
+// what is kept. Only ASCII letters of the country are upper-cased.
+func NormalizeAddress(a Address) Address {
+	return Address{
+		Line1: strings.TrimSpace(a.Line1), Line2: strings.TrimSpace(a.Line2),
+		City: strings.TrimSpace(a.City), State: strings.TrimSpace(a.State),
+		PostalCode: strings.TrimSpace(a.PostalCode),
+		Country:    asciiUpper(strings.TrimSpace(a.Country)),
+	}
+}
+
+// asciiUpper upper-cases ASCII letters only: strings.ToUpper would turn
+// "uſ" into the valid code "US".
+func asciiUpper(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' {
+			return r - ('a' - 'A')
+		}
+		return r
+	}, s)
 }
 
 // ValidateAddress checks an address (every line storable text, country an
@@ -199,7 +233,7 @@ func ValidateAddress(field string, a Address) error {
 		}
 	}
 	if a.Country != "" && !countries[a.Country] {
-		return &FieldError{Field: field + ".country", Err: fmt.Errorf("%w: %q", ErrInvalidCountry, a.Country)}
+		return &FieldError{Field: field + ".country", Err: fmt.Errorf("%w: %s", ErrInvalidCountry, text.Quote(a.Country))}
 	}
 	return nil
 }
@@ -212,10 +246,10 @@ func ValidateMetadata(m map[string]string) error {
 	}
 	for k, v := range m {
 		if k == "" || text.Check(k, MaxMetadataKeyLen) != nil {
-			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %q must be 1-%d characters of valid text", ErrInvalidMeta, k, MaxMetadataKeyLen)}
+			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: key %s must be 1-%d characters of valid text", ErrInvalidMeta, text.Quote(k), MaxMetadataKeyLen)}
 		}
 		if err := text.Check(v, MaxMetadataValueLen); err != nil {
-			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: value of %q %v", ErrInvalidMeta, k, err)}
+			return &FieldError{Field: "metadata", Err: fmt.Errorf("%w: value of %s %v", ErrInvalidMeta, text.Quote(k), err)}
 		}
 	}
 	return nil
@@ -243,22 +277,3 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Err.Error() }
 func (e *FieldError) Unwrap() error { return e.Err }
-
-// Matches reports whether c matches a free-text search query: every
-// whitespace-separated term must occur, case-insensitively, in the name, email,
-// phone, id or description.
-func Matches(c Customer, query string) bool {
-	hay := strings.ToLower(c.Name + "\x00" + c.Email + "\x00" + c.Phone + "\x00" + c.ID + "\x00" + c.Description)
-	terms := strings.Fields(strings.ToLower(query))
-	if len(terms) == 0 {
-		return false
-	}
-	for _, t := range terms {
-		// NUL separates the fields in hay; a term holding one could match
-		// across two fields.
-		if strings.IndexByte(t, 0) >= 0 || !strings.Contains(hay, t) {
-			return false
-		}
-	}
-	return true
-}

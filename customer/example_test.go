@@ -50,3 +50,21 @@ func ExampleMatches() {
 	// true
 	// false
 }
+
+func ExampleParseSearch() {
+	s, err := customer.ParseSearch("  LOVELACE  ſ ")
+	fmt.Println(s.Terms(), err)
+	fmt.Println(s.Matches(customer.Customer{ID: "cus_9", Name: "Ada Lovelace", Email: "ada@example.com"}))
+	_, err = customer.ParseSearch("ada\x01lovelace")
+	fmt.Println(err)
+	// Output:
+	// [lovelace s] <nil>
+	// true
+	// search: customer: invalid: search query: term "ada\x01lovelace" contains a control character
+}
+
+func ExampleFold() {
+	fmt.Println(customer.Fold("SAM@Example.COM") == customer.Fold("ſam@example.com"))
+	// Output:
+	// true
+}

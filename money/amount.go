@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/cofferhq/coffer/internal/text"
 )
 
 // Amount is a quantity of money: an integer count of the currency's minor
@@ -49,7 +51,7 @@ func Parse(s, code string) (Amount, error) {
 func ParseMinor(s string, c Currency) (int64, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
-		return 0, fmt.Errorf("%w: %q", ErrSyntax, s)
+		return 0, fmt.Errorf("%w: %s", ErrSyntax, text.Quote(s))
 	}
 	// Only plain decimal notation: [+-]digits[.digits]
 	body := t
@@ -65,11 +67,11 @@ func ParseMinor(s string, c Currency) (int64, error) {
 		case ch == '.' && !dot:
 			dot = true
 		default:
-			return 0, fmt.Errorf("%w: %q", ErrSyntax, s)
+			return 0, fmt.Errorf("%w: %s", ErrSyntax, text.Quote(s))
 		}
 	}
 	if digits == 0 {
-		return 0, fmt.Errorf("%w: %q", ErrSyntax, s)
+		return 0, fmt.Errorf("%w: %s", ErrSyntax, text.Quote(s))
 	}
 	if len(t) > maxDigits {
 		// Judge long inputs without decimal: drop leading zeros of the integer
@@ -80,10 +82,10 @@ func ParseMinor(s string, c Currency) (int64, error) {
 		intPart = strings.TrimLeft(intPart, "0")
 		frac = strings.TrimRight(frac, "0")
 		if len(frac) > c.Exponent {
-			return 0, fmt.Errorf("%w: %q has more than %d decimal places for %s", ErrPrecision, s, c.Exponent, c.Code)
+			return 0, fmt.Errorf("%w: %s has more than %d decimal places for %s", ErrPrecision, text.Quote(s), c.Exponent, c.Code)
 		}
 		if len(intPart)+c.Exponent > 19 {
-			return 0, fmt.Errorf("%w: %q", ErrOverflow, s)
+			return 0, fmt.Errorf("%w: %s", ErrOverflow, text.Quote(s))
 		}
 		if intPart == "" {
 			intPart = "0"
@@ -98,14 +100,14 @@ func ParseMinor(s string, c Currency) (int64, error) {
 	}
 	d, err := decimal.NewFromString(t)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %q", ErrSyntax, s)
+		return 0, fmt.Errorf("%w: %s", ErrSyntax, text.Quote(s))
 	}
 	scaled := d.Shift(int32(c.Exponent))
 	if !scaled.Equal(scaled.Truncate(0)) {
-		return 0, fmt.Errorf("%w: %q has more than %d decimal places for %s", ErrPrecision, s, c.Exponent, c.Code)
+		return 0, fmt.Errorf("%w: %s has more than %d decimal places for %s", ErrPrecision, text.Quote(s), c.Exponent, c.Code)
 	}
 	if scaled.GreaterThan(decimal.NewFromInt(math.MaxInt64)) || scaled.LessThan(decimal.NewFromInt(math.MinInt64)) {
-		return 0, fmt.Errorf("%w: %q", ErrOverflow, s)
+		return 0, fmt.Errorf("%w: %s", ErrOverflow, text.Quote(s))
 	}
 	return scaled.IntPart(), nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/cofferhq/coffer/internal/text"
 )
 
 // Errors returned by this package. Each is a sentinel that callers test with
@@ -69,7 +71,7 @@ func Lookup(code string) (Currency, error) {
 		c, ok = table[string(up[:])]
 	}
 	if !ok {
-		return Currency{}, fmt.Errorf("%w: %q", ErrUnknownCurrency, code)
+		return Currency{}, fmt.Errorf("%w: %s", ErrUnknownCurrency, text.Quote(code))
 	}
 	return c, nil
 }

@@ -459,3 +459,16 @@ func TestErrorsAreDistinct(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupBoundsEcho: the unknown-currency and malformed-amount errors
+// echoed their input whole (a 1 MiB code made a 1 MiB message).
+func TestLookupBoundsEcho(t *testing.T) {
+	_, err := money.Lookup(strings.Repeat("X", 1<<20))
+	if !errors.Is(err, money.ErrUnknownCurrency) || len(err.Error()) > 200 {
+		t.Errorf("Lookup(1 MiB): %d-byte error %.80v", len(err.Error()), err)
+	}
+	_, err = money.ParseMinor(strings.Repeat("9", 1<<20)+"x", money.MustLookup("USD"))
+	if err == nil || len(err.Error()) > 200 {
+		t.Errorf("ParseMinor(1 MiB): %.80v", err)
+	}
+}

@@ -95,12 +95,14 @@ func (p Page) Size() int {
 	return p.Limit
 }
 
-// CustomerQuery filters a customer list. Email matches exactly
-// (case-insensitively); Search keeps customers for which
-// customer.Matches(c, Search) holds.
+// CustomerQuery filters a customer list. Email, when not empty, keeps the
+// customers whose email folds (customer.Fold) to Fold(Email): equal, ignoring
+// case. Search, when not zero, keeps the customers for which
+// Search.Matches(c) holds. Every store matches exactly these rules, with
+// the folding of package customer, never its own.
 type CustomerQuery struct {
 	Email  string
-	Search string
+	Search customer.Search
 	Page
 }
 

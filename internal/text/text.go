@@ -8,6 +8,7 @@ package text
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -42,4 +43,22 @@ func CheckKey(s string, maxBytes int) error {
 		return fmt.Errorf("%w: more than %d bytes", ErrTooLong, maxBytes)
 	}
 	return Check(s, 0)
+}
+
+// MaxQuoted is how many bytes of an input Quote echoes.
+const MaxQuoted = 64
+
+// Quote returns s quoted (as %q would) for an error message, cut to its
+// first MaxQuoted bytes (at a character boundary) with "…" appended when it
+// is longer: an error must not grow with the input it complains about (a
+// 1 MiB metadata key would otherwise make a 1 MiB message).
+func Quote(s string) string {
+	if len(s) <= MaxQuoted {
+		return strconv.Quote(s)
+	}
+	cut := MaxQuoted
+	for cut > MaxQuoted-utf8.UTFMax && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }

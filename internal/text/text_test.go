@@ -34,3 +34,21 @@ func TestCheck(t *testing.T) {
 		t.Errorf("good key refused: %v", err)
 	}
 }
+
+func TestQuote(t *testing.T) {
+	if got := Quote("a\x00b"); got != `"a\x00b"` {
+		t.Errorf("Quote short = %s", got)
+	}
+	long := strings.Repeat("é", 1<<19) // 1 MiB
+	got := Quote(long)
+	if len(got) > MaxQuoted*4+8 || !strings.HasSuffix(got, "…") {
+		t.Errorf("Quote of 1 MiB is %d bytes: %.80s", len(got), got)
+	}
+	if want := `"` + strings.Repeat("é", MaxQuoted/2) + `"…`; got != want {
+		t.Errorf("Quote cut = %s, want %s", got, want)
+	}
+	// A cut inside a character backs off to its start.
+	if got := Quote("x" + strings.Repeat("é", 40)); got != `"x`+strings.Repeat("é", 31)+`"…` {
+		t.Errorf("Quote mid-rune cut = %s", got)
+	}
+}

@@ -505,7 +505,7 @@ func TestPagingBothWays(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, more)
 		require.Equal(t, []string{"cus_4", "cus_3", "cus_2"}, ids(win))
-		odd, _, err := tx.ListCustomers(store.CustomerQuery{Search: "n1", Page: store.Page{StartingAfter: "cus_5"}})
+		odd, _, err := tx.ListCustomers(store.CustomerQuery{Search: mustSearch(t, "n1"), Page: store.Page{StartingAfter: "cus_5"}})
 		require.NoError(t, err)
 		require.Equal(t, []string{"cus_3", "cus_1"}, ids(odd))
 		_, _, err = tx.ListCustomers(store.CustomerQuery{Page: store.Page{StartingAfter: "cus_nope"}})
@@ -755,4 +755,11 @@ func crashChild(path string) {
 		}()
 	}
 	select {}
+}
+
+func mustSearch(t *testing.T, q string) customer.Search {
+	t.Helper()
+	s, err := customer.ParseSearch(q)
+	require.NoError(t, err)
+	return s
 }

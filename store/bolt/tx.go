@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -323,7 +322,7 @@ var decodeCustomer = decodeAs[customer.Customer]("customer")
 func customerKeys(c customer.Customer, seq uint64) []ikey {
 	var ks []ikey
 	if c.Email != "" {
-		ks = append(ks, listKey(bCustomerEmail, scope(strings.ToLower(strings.TrimSpace(c.Email))), seq))
+		ks = append(ks, listKey(bCustomerEmail, scope(customer.Fold(c.Email)), seq))
 	}
 	if c.DID != "" {
 		ks = append(ks, uniqueKey(bCustomerDID, []byte(c.DID)))
@@ -368,18 +367,18 @@ func (t *tx) UpdateCustomer(c customer.Customer) error {
 }
 
 func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, error) {
-	email, search := strings.TrimSpace(q.Email), strings.TrimSpace(q.Search)
+	email := customer.Fold(q.Email)
 	src := primary(t, kCustomers)
 	if email != "" {
-		src = source{bucket: t.b(bCustomerEmail), prefix: scope(strings.ToLower(email))}
+		src = source{bucket: t.b(bCustomerEmail), prefix: scope(email)}
 	}
 	return page(t, kCustomers, []source{src}, q.Page, func(_ uint64, v []byte) (customer.Customer, bool, error) {
 		c, err := decodeCustomer(v)
 		if err != nil {
 			return c, false, err
 		}
-		keep := (email == "" || strings.EqualFold(c.Email, email)) &&
-			(search == "" || customer.Matches(c, search))
+		keep := (email == "" || customer.Fold(c.Email) == email) &&
+			(q.Search.IsZero() || q.Search.Matches(c))
 		return c, keep, nil
 	})
 }

@@ -109,11 +109,11 @@ func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, er
 		return nil, false, err
 	}
 	var match func(*customer.Customer) bool
-	email, search := strings.TrimSpace(q.Email), strings.TrimSpace(q.Search)
-	if email != "" || search != "" {
+	email := customer.Fold(q.Email)
+	if email != "" || !q.Search.IsZero() {
 		match = func(c *customer.Customer) bool {
-			return (email == "" || strings.EqualFold(c.Email, email)) &&
-				(search == "" || customer.Matches(*c, search))
+			return (email == "" || customer.Fold(c.Email) == email) &&
+				(q.Search.IsZero() || q.Search.Matches(*c))
 		}
 	}
 	list, more := page(s.custList, q.Page, lo, hi, match, copyCustomer)

@@ -1,8 +1,8 @@
 package postgres
 
 import (
+	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -55,13 +55,6 @@ func scanCustomer(r pgx.Rows, c *customer.Customer) error {
 	return err
 }
 
-// searchText is what customer.Matches searches, lower-cased, with the
-// fields joined by U+0001 (PostgreSQL text cannot hold the U+0000 that
-// Matches joins them with).
-func searchText(c customer.Customer) string {
-	return strings.ToLower(c.Name + "\x01" + c.Email + "\x01" + c.Phone + "\x01" + c.ID + "\x01" + c.Description)
-}
-
 func customerArgs(c customer.Customer) ([]any, error) {
 	addr, err := jsonArg(c.Address, c.Address == nil)
 	if err != nil {
@@ -75,8 +68,8 @@ func customerArgs(c customer.Customer) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []any{c.ID, c.Name, c.Email, strings.ToLower(c.Email), c.Phone, c.Description, c.DID,
-		addr, ship, meta, c.InvoicePrefix, c.Delinquent, c.Livemode, searchText(c),
+	return []any{c.ID, c.Name, c.Email, customer.Fold(c.Email), c.Phone, c.Description, c.DID,
+		addr, ship, meta, c.InvoicePrefix, c.Delinquent, c.Livemode, customer.SearchText(c),
 		timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}, nil
 }
 
@@ -145,22 +138,76 @@ func (t *tx) UpdateCustomer(c customer.Customer) error {
 }
 
 // ListCustomers lists customers newest first. The email filter uses an
-// index; a search scans the customers newest first, comparing the stored
-// lower-cased search text exactly as customer.Matches does.
+// index on email_fold; a search scans the customers newest first, matching
+// each folded term in search_text (customer.SearchText, computed in Go on
+// every write) exactly as customer.Search.MatchesText does.
 func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, error) {
 	l := listQuery{table: "customers", cols: customerCols}
 	if q.Email != "" {
-		l.filter("email_fold = ?", strings.ToLower(q.Email))
+		l.filter("email_fold = ?", customer.Fold(q.Email))
 	}
-	if q.Search != "" {
-		terms := strings.Fields(strings.ToLower(q.Search))
-		if len(terms) == 0 {
-			// customer.Matches matches nothing without a term.
-			l.where = append(l.where, "false")
-		}
-		for _, term := range terms {
-			l.filter("strpos(search_text, ?) > 0", strings.ReplaceAll(term, "\x00", "\x01"))
-		}
+	for _, term := range q.Search.Terms() {
+		l.filter("strpos(search_text, ?) > 0", term)
 	}
 	return listPage(t, l, q.Page, scanCustomer)
+}
+
+// refoldBatch is how many customers one RefoldCustomers transaction reads.
+const refoldBatch = 500
+
+// RefoldCustomers recomputes email_fold and search_text of every customer
+// with customer.Fold and customer.SearchText, and reports how many rows it
+// rewrote. Rows written before coffer folded with customer.Fold (it used
+// strings.ToLower, which differs for a few non-ASCII letters: the long s,
+// the dotted capital I, the final sigma, ...) are otherwise missed by the
+// email filter and the search until they are next updated. It is safe to
+// run at any time and more than once; each batch commits on its own.
+func (s *Store) RefoldCustomers(ctx context.Context) (int, error) {
+	var after int64
+	total := 0
+	for {
+		n, last, more := 0, after, false
+		err := s.Update(ctx, func(stx store.Tx) error {
+			t := stx.(*tx)
+			type row struct {
+				c          customer.Customer
+				fold, text string
+			}
+			var rows []row
+			n, last, more = 0, after, false
+			err := t.query(`SELECT seq, id, name, email, phone, description, email_fold, search_text
+				FROM customers WHERE seq > $1 ORDER BY seq LIMIT $2 FOR UPDATE`, []any{after, refoldBatch},
+				func(r pgx.Rows) error {
+					var w row
+					if err := r.Scan(&last, &w.c.ID, &w.c.Name, &w.c.Email, &w.c.Phone, &w.c.Description, &w.fold, &w.text); err != nil {
+						return err
+					}
+					rows = append(rows, w)
+					return nil
+				})
+			if err != nil {
+				return err
+			}
+			more = len(rows) == refoldBatch
+			for _, w := range rows {
+				fold, text := customer.Fold(w.c.Email), customer.SearchText(w.c)
+				if fold == w.fold && text == w.text {
+					continue
+				}
+				if _, err := t.exec(`UPDATE customers SET email_fold = $2, search_text = $3 WHERE id = $1`, w.c.ID, fold, text); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err != nil {
+			return total, err
+		}
+		total += n
+		after = last
+		if !more {
+			return total, nil
+		}
+	}
 }

@@ -174,13 +174,13 @@ func testCustomers(t *testing.T, newStore newStoreFunc) {
 		require.Empty(t, list(store.CustomerQuery{Email: "nobody@example.com"}))
 		for _, q := range []string{"ann", "ANN example", "bell anna", "carl", all[3].ID[4:20], "zzz"} {
 			want := filter(func(c customer.Customer) bool { return customer.Matches(c, q) })
-			require.Equal(t, want, list(store.CustomerQuery{Search: q}), "search %q", q)
+			require.Equal(t, want, list(store.CustomerQuery{Search: search(t, q)}), "search %q", q)
 		}
-		require.Len(t, list(store.CustomerQuery{Search: "bell anna"}), 1)
+		require.Len(t, list(store.CustomerQuery{Search: search(t, "bell anna")}), 1)
 		both := filter(func(c customer.Customer) bool {
 			return c.Name == "Ann Other" // email ann@example.com (any case) and matches "other"
 		})
-		require.Equal(t, both, list(store.CustomerQuery{Email: "ann@example.com", Search: "other"}))
+		require.Equal(t, both, list(store.CustomerQuery{Email: "ann@example.com", Search: search(t, "other")}))
 
 		// Paging within a filter.
 		checkPaging(t, s, annExact, 2, func(tx store.Tx, p store.Page) ([]string, bool, error) {
@@ -188,4 +188,78 @@ func testCustomers(t *testing.T, newStore newStoreFunc) {
 			return ids(got, func(c customer.Customer) string { return c.ID }), more, err
 		})
 	})
+	t.Run("FoldedFilters", func(t *testing.T) { testFoldedFilters(t, newStore) })
+}
+
+func search(t *testing.T, q string) customer.Search {
+	t.Helper()
+	s, err := customer.ParseSearch(q)
+	require.NoError(t, err)
+	return s
+}
+
+// testFoldedFilters pins the one case folding (customer.Fold) on every
+// store. memory compared emails with strings.EqualFold, bbolt and
+// PostgreSQL with strings.ToLower, so "ſam@example.com" (long s) matched
+// "SAM@example.com" on memory only; search folded with strings.ToLower
+// everywhere, so "ſam" found "SAM" nowhere but "ς" and "σ" differed.
+// PostgreSQL joined the searched fields with U+0001 and so let a field
+// holding U+0001 take part in a match no other store made.
+func testFoldedFilters(t *testing.T, newStore newStoreFunc) {
+	s := newStore(t)
+	people := []struct{ name, email, desc string }{
+		{"Sam Upper", "SAM@example.com", ""},
+		{"Sam Long", "ſam@example.com", ""},
+		{"Sam Lower", "sam@Example.COM", ""},
+		{"ΣΊΣΥΦΟΣ", "sisyphus@example.gr", "ends in ς"},
+		{"İpek", "İpek@example.tr", "dotted capital I"},
+		{"ipek lower", "IPEK@example.tr", ""},
+		{"Kelvin", "\u212a@example.com", "\u212a"},
+		{"a\x01b", "ctl@example.com", "a field holding U+0001"},
+	}
+	var all []customer.Customer // newest first
+	update(t, s, func(tx store.Tx) {
+		for i, p := range people {
+			c := newCustomer(i)
+			c.DID = ""
+			c.Name, c.Email, c.Description, c.Phone = p.name, p.email, p.desc, ""
+			require.NoError(t, tx.InsertCustomer(c))
+			all = append([]customer.Customer{c}, all...)
+		}
+	})
+	list := func(q store.CustomerQuery) []string {
+		var out []string
+		view(t, s, func(tx store.Tx) {
+			got, _, err := tx.ListCustomers(q)
+			require.NoError(t, err)
+			out = ids(got, func(c customer.Customer) string { return c.Name })
+		})
+		return out
+	}
+	names := func(keep func(customer.Customer) bool) []string {
+		out := []string{}
+		for _, c := range all {
+			if keep(c) {
+				out = append(out, c.Name)
+			}
+		}
+		return out
+	}
+	for _, email := range []string{"sam@example.com", "ſAM@EXAMPLE.com", "SAM@example.com", "ipek@example.tr",
+		"İPEK@example.tr", "k@example.com", "\u212a@EXAMPLE.COM", "nobody@example.com"} {
+		want := names(func(c customer.Customer) bool { return customer.Fold(c.Email) == customer.Fold(email) })
+		require.Equal(t, want, append([]string{}, list(store.CustomerQuery{Email: email})...), "email %q", email)
+	}
+	require.Len(t, list(store.CustomerQuery{Email: "sam@example.com"}), 3)
+	require.Len(t, list(store.CustomerQuery{Email: "K@example.com"}), 1)
+	for _, q := range []string{"sam", "ſam", "SAM long", "σίσυφος", "ς", "ΣΊΣ", "ipek", "İpek", "İ", "\u212a",
+		"kelvin", "k@", "b", "a", "example sam"} {
+		sq := search(t, q)
+		want := names(sq.Matches)
+		require.Equal(t, want, append([]string{}, list(store.CustomerQuery{Search: sq})...), "search %q", q)
+	}
+	require.Len(t, list(store.CustomerQuery{Search: search(t, "sam")}), 3)
+	require.Len(t, list(store.CustomerQuery{Search: search(t, "ſAM")}), 3)
+	require.Equal(t, []string{"ΣΊΣΥΦΟΣ"}, list(store.CustomerQuery{Search: search(t, "σίσυφος")}))
+	require.Equal(t, []string{"ipek lower"}, list(store.CustomerQuery{Search: search(t, "ipek")}))
 }

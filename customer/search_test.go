@@ -1,0 +1,122 @@
+package customer_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cofferhq/coffer/customer"
+)
+
+// TestFoldIsEqualFold: Fold(a) == Fold(b) exactly when strings.EqualFold
+// holds, for every character: each SimpleFold orbit folds to one member of
+// itself. Memory compared emails with strings.EqualFold while bbolt and
+// PostgreSQL compared strings.ToLower, so "ſam@example.com" matched
+// "SAM@example.com" on memory only.
+func TestFoldIsEqualFold(t *testing.T) {
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if !utf8.ValidRune(r) {
+			continue
+		}
+		f := customer.Fold(string(r))
+		if !strings.EqualFold(f, string(r)) || utf8.RuneCountInString(f) != 1 {
+			t.Fatalf("Fold(%U) = %q leaves its class", r, f)
+		}
+		for o := unicode.SimpleFold(r); o != r; o = unicode.SimpleFold(o) {
+			if g := customer.Fold(string(o)); g != f {
+				t.Fatalf("Fold(%U) = %q but Fold(%U) = %q", r, f, o, g)
+			}
+		}
+	}
+	require.Equal(t, customer.Fold("SAM@example.com"), customer.Fold("ſam@example.com"))
+	require.Equal(t, "sam@example.com", customer.Fold("SAM@Example.COM"))
+	require.NotEqual(t, customer.Fold("i"), customer.Fold("İ"))
+	require.Equal(t, customer.Fold("ΣΊΣΥΦΟΣ"), customer.Fold("σίσυφος"))
+}
+
+func TestParseSearchBounds(t *testing.T) {
+	ok := []string{"ada", strings.Repeat("a", customer.MaxSearchLen),
+		strings.TrimSpace(strings.Repeat("ab ", customer.MaxSearchTerms)), "tab\tseparated\nterms"}
+	for _, q := range ok {
+		_, err := customer.ParseSearch(q)
+		require.NoError(t, err, "%q", q)
+	}
+	bad := []string{"", "   ", strings.Repeat("a", customer.MaxSearchLen+1),
+		strings.TrimSpace(strings.Repeat("ab ", customer.MaxSearchTerms+1)), "a\xffb",
+		"ann\x01example", "a\x00", "bell\x7f", "x\u0085y\u0080"}
+	for _, q := range bad {
+		_, err := customer.ParseSearch(q)
+		require.ErrorIs(t, err, customer.ErrInvalidSearch, "%q", q)
+		require.ErrorIs(t, err, customer.ErrInvalid, "%q", q)
+		var fe *customer.FieldError
+		require.True(t, errors.As(err, &fe), "%q", q)
+		require.Equal(t, "search", fe.Field)
+		require.Less(t, len(err.Error()), 200)
+	}
+	// A 1 MB query is refused at once, before any customer is looked at.
+	start := time.Now()
+	_, err := customer.ParseSearch(strings.Repeat("a ", 1<<19))
+	require.ErrorIs(t, err, customer.ErrInvalidSearch)
+	require.Less(t, time.Since(start), 50*time.Millisecond)
+}
+
+// TestSearchFieldsApart: a term never matches across two fields, whatever
+// byte a store joins them with (PostgreSQL joined them with U+0001 and
+// matched "ann\x01ann@" across the name and the email).
+func TestSearchFieldsApart(t *testing.T) {
+	c := customer.Customer{ID: "cus_1", Name: "Ann", Email: "ann@example.com"}
+	require.False(t, customer.Matches(c, "ann\x01ann@"))
+	require.False(t, customer.Matches(c, "ann\x00ann@"))
+	require.False(t, customer.Matches(c, "annann@"))
+	s, err := customer.ParseSearch("ANN EXAMPLE")
+	require.NoError(t, err)
+	require.Equal(t, []string{"ann", "example"}, s.Terms())
+	require.True(t, s.Matches(c))
+	require.True(t, s.MatchesText(customer.SearchText(c)))
+	require.False(t, customer.Search{}.Matches(c))
+	require.True(t, customer.Search{}.IsZero())
+	// Folding is Fold's: the long s matches S.
+	require.True(t, customer.Matches(customer.Customer{Name: "SAM"}, "ſam"))
+}
+
+// TestAddressStoredNormalized: the country was validated trimmed and
+// upper-cased but stored only upper-cased; every line is now stored as it
+// was validated.
+func TestAddressStoredNormalized(t *testing.T) {
+	c, err := customer.New("cus_1", customer.Params{
+		Address: &customer.Address{Line1: " 1 Main St ", City: " Springfield\t", Country: " us "},
+		Shipping: &customer.Shipping{Name: " Ann ", Phone: " +1 555 ",
+			Address: customer.Address{PostalCode: " 12345 ", Country: "gb "}},
+	}, t0)
+	require.NoError(t, err)
+	require.Equal(t, customer.Address{Line1: "1 Main St", City: "Springfield", Country: "US"}, *c.Address)
+	require.Equal(t, customer.Shipping{Name: "Ann", Phone: "+1 555",
+		Address: customer.Address{PostalCode: "12345", Country: "GB"}}, *c.Shipping)
+	// Only ASCII letters are upper-cased: "uſ" is no country.
+	_, err = customer.New("cus_2", customer.Params{Address: &customer.Address{Country: "uſ"}}, t0)
+	require.ErrorIs(t, err, customer.ErrInvalidCountry)
+	require.Equal(t, customer.Address{Country: "US"}, customer.NormalizeAddress(customer.Address{Country: "\tus\n"}))
+}
+
+// TestErrorsDoNotEchoMegabytes: a 1 MiB metadata key or country made a
+// 1 MiB error message.
+func TestErrorsDoNotEchoMegabytes(t *testing.T) {
+	huge := strings.Repeat("k", 1<<20)
+	for name, p := range map[string]customer.Params{
+		"metadata key":       {Metadata: map[string]string{huge: "v"}},
+		"metadata value key": {Metadata: map[string]string{huge[:30] + "\x00": huge}},
+		"country":            {Address: &customer.Address{Country: huge}},
+		"shipping country":   {Shipping: &customer.Shipping{Address: customer.Address{Country: huge}}},
+		"email":              {Email: customer.String(huge)},
+		"name":               {Name: customer.String(huge)},
+	} {
+		_, err := customer.New("cus_1", p, t0)
+		require.ErrorIs(t, err, customer.ErrInvalid, name)
+		require.Less(t, len(err.Error()), 300, "%s: %.100s", name, err.Error())
+	}
+}
