@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/cofferhq/coffer/internal/text"
-	"github.com/cofferhq/coffer/ledger"
 )
 
 // Errors of the root package. Domain errors come from their packages
