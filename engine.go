@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/google/uuid"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/store/bolt"
+	"github.com/cofferhq/coffer/webhook"
 )
 
 // Engine is the billing engine: it runs every use case as one store
@@ -29,7 +31,13 @@ type Engine struct {
 	retry      RetryOptions
 	lowBalance map[string]int64
 	webhooks   WebhookOptions
-	ownsStore  bool
+	// webhookSender is DispatchDue's, built from webhooks on first use.
+	webhookSender struct {
+		once sync.Once
+		s    *webhook.Sender
+		err  error
+	}
+	ownsStore bool
 	// crashAfterCharge, set only by tests, stops a charge between the
 	// processor call and the transaction that records its outcome, as a
 	// process crash would.

@@ -22,7 +22,9 @@ import (
 // receiver verifies the Standard Webhooks signature before trusting the body.
 func ExampleEngine_CreateEndpoint() {
 	ctx := context.Background()
-	eng, err := coffer.New(memory.New())
+	// The receiver below listens on loopback, which the dispatcher refuses
+	// by default: endpoint URLs must not reach into coffer's own network.
+	eng, err := coffer.New(memory.New(), coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true}))
 	if err != nil {
 		log.Fatal(err)
 	}

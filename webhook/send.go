@@ -172,6 +172,14 @@ func buildClient(base *http.Client, allowPrivate bool) (*http.Client, error) {
 	return c, nil
 }
 
+// Validate reports whether the Sender can send at all: ErrUnguardedClient
+// when Client cannot be guarded against private destinations (see Client).
+// Send would fail every attempt with the same error.
+func (s *Sender) Validate() error {
+	_, err := s.httpClient()
+	return err
+}
+
 func (s *Sender) timeout() time.Duration {
 	if s != nil && s.Timeout > 0 {
 		return s.Timeout
