@@ -198,3 +198,37 @@ func TestDispatchOnErrorSerialized(t *testing.T) {
 		require.GreaterOrEqual(t, calls, endpoints*customers)
 	})
 }
+
+// TestEndpointURLRefusesCredentials: a URL with userinfo is refused at
+// creation and update (422), and no validation error echoes the URL.
+func TestEndpointURLRefusesCredentials(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		v := newEnv(t, newStore)
+		ep, err := v.CreateEndpoint(v.ctx, EndpointParams{URL: "https://example.com/hooks"})
+		require.NoError(t, err)
+		for _, raw := range []string{
+			"https://alice:hunter2@example.com/hooks",
+			"https://alice@example.com/hooks",
+			"https://:hunter2@example.com/hooks",
+			"http://alice:hunter2@127.0.0.1:8080/hooks?token=tok_SECRET",
+			"http://alice:hunter2@exa mple.com/%zz?token=tok_SECRET",
+		} {
+			_, err := v.CreateEndpoint(v.ctx, EndpointParams{URL: raw})
+			require.ErrorIs(t, err, ErrInvalidEndpoint, raw)
+			require.Equal(t, http.StatusUnprocessableEntity, HTTPStatus(err), raw)
+			u := raw
+			_, uerr := v.UpdateEndpoint(v.ctx, ep.ID, UpdateEndpointParams{URL: &u})
+			require.ErrorIs(t, uerr, ErrInvalidEndpoint, raw)
+			for _, leak := range []string{"hunter2", "tok_SECRET"} {
+				require.NotContains(t, err.Error(), leak)
+				require.NotContains(t, uerr.Error(), leak)
+			}
+		}
+		got, err := v.Endpoint(v.ctx, ep.ID)
+		require.NoError(t, err)
+		require.Equal(t, "https://example.com/hooks", got.URL, "failed updates change nothing")
+		list, err := v.ListEndpoints(v.ctx)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+	})
+}

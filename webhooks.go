@@ -368,9 +368,13 @@ func getDelivery(tx store.Tx, id string) (webhook.Delivery, error) {
 	return d, err
 }
 
-// checkEndpointURL accepts absolute http and https URLs with a host. Plain
-// http is allowed for development and private networks; the choice is the
-// application's.
+// checkEndpointURL accepts absolute http and https URLs with a host and
+// without credentials. Plain http is allowed for development and private
+// networks; the choice is the application's. Whether the host may be
+// connected to is decided when connecting (see
+// WebhookOptions.AllowPrivateNetworks), on the resolved address: a check of
+// the text here could not see what a name resolves to. Errors never echo
+// the URL, which may carry a token in its query.
 func checkEndpointURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -381,10 +385,21 @@ func checkEndpointURL(raw string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: url: %w", ErrInvalidEndpoint, err)
+		// A *url.Error quotes the whole URL; keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("%w: url is not valid: %v", ErrInvalidEndpoint, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", fmt.Errorf("%w: url must be absolute http or https, got scheme %q", ErrInvalidEndpoint, u.Scheme)
+	}
+	if u.User != nil {
+		// Credentials in the URL would be sent with every delivery, stored
+		// in plain text and shown by every endpoint read; receivers
+		// authenticate deliveries by their signature.
+		return "", fmt.Errorf("%w: url must not contain credentials (user:password@)", ErrInvalidEndpoint)
 	}
 	if u.Hostname() == "" {
 		return "", fmt.Errorf("%w: url has no host", ErrInvalidEndpoint)
