@@ -480,6 +480,13 @@ func (d *Dispatcher) claim(ctx context.Context, rep *DispatchReport) (jobs []job
 				case err != nil:
 					return err
 				default:
+					// A previous secret past its grace period no longer
+					// signs; take it out of the store too.
+					if e.RetirePreviousSecret(now) {
+						if err := tx.PutEndpoint(e); err != nil {
+							return err
+						}
+					}
 					ep = &e
 				}
 				eps[dl.EndpointID] = ep
