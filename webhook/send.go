@@ -153,7 +153,7 @@ func buildClient(base *http.Client, allowPrivate bool) (*http.Client, error) {
 		if allowPrivate {
 			return c, nil // the caller's transport, as given
 		}
-		if rt.DialTLSContext != nil || rt.DialTLS != nil { //nolint:staticcheck // DialTLS must be checked too
+		if rt.DialTLSContext != nil || rt.DialTLS != nil { // TLS dialled by the caller bypasses DialContext
 			return nil, ErrUnguardedClient
 		}
 		t = rt.Clone()
@@ -164,9 +164,9 @@ func buildClient(base *http.Client, allowPrivate bool) (*http.Client, error) {
 		return nil, ErrUnguardedClient
 	}
 	if !allowPrivate {
-		t.Proxy = nil
-		t.Dial = nil //nolint:staticcheck // a deprecated Dial would take precedence over nothing, but clear it
+		t.Proxy = nil // through a proxy, the guard would check the proxy's address, not the endpoint's
 	}
+	// DialContext takes precedence over the deprecated Dial.
 	t.DialContext = ssrf.Guard{AllowPrivate: allowPrivate}.Dialer().DialContext
 	c.Transport = t
 	return c, nil
