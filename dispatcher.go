@@ -17,10 +17,25 @@ import (
 // WebhookOptions configures a webhook Dispatcher. The zero value is ready
 // to use.
 type WebhookOptions struct {
-	// Client sends the requests. Nil means a client that does not follow
-	// redirects: a 3xx is a failed attempt, and the endpoint's URL should be
-	// updated instead.
+	// Client sends the requests. Nil means a client of the dispatcher's
+	// own. Redirects are never followed, whatever the client: a 3xx is a
+	// failed attempt, and the endpoint's URL should be updated instead.
+	// Unless AllowPrivateNetworks is set, the client's *http.Transport is
+	// cloned with the destination guard as its dialer and no proxy; a
+	// client whose Transport is not an *http.Transport (or dials TLS
+	// itself) cannot be guarded and NewDispatcher refuses it (see
+	// webhook.Sender.Client).
 	Client *http.Client
+	// AllowPrivateNetworks lets deliveries go to loopback, private
+	// (10/8, 172.16/12, 192.168/16, fc00::/7), link-local (169.254/16, the
+	// cloud metadata service), carrier-grade NAT and other special-purpose
+	// addresses. By default they are refused when connecting, on the
+	// resolved address, and the attempt fails with LastError "connect
+	// refused: destination not allowed (...)": endpoint URLs come from
+	// whoever may register one, and must not reach into the network coffer
+	// runs in. Set it for development, or when every receiver is internal
+	// by design. (`coffer serve` will expose it as -webhooks-allow-private.)
+	AllowPrivateNetworks bool
 	// Timeout bounds each attempt; default 10 seconds. It must be shorter
 	// than Lease.
 	Timeout time.Duration
@@ -51,7 +66,10 @@ type WebhookOptions struct {
 	Owner string
 	// OnError receives the errors Run meets (a failing store); Run keeps
 	// going. Failed deliveries are not errors: they are recorded on the
-	// delivery.
+	// delivery. Attempts run concurrently, but a Dispatcher serializes its
+	// calls to OnError, so the hook needs no locking of its own (one shared
+	// by several Dispatchers still does). A slow hook delays the attempt
+	// that met the error, not the others' sending.
 	OnError func(error)
 }
 
@@ -66,7 +84,7 @@ const (
 )
 
 // maxLastError bounds Delivery.LastError.
-const maxLastError = 1024
+const maxLastError = 256
 
 func (o WebhookOptions) withDefaults() WebhookOptions {
 	if o.Timeout <= 0 {
@@ -109,6 +127,16 @@ func (o WebhookOptions) validate() error {
 		return fmt.Errorf("%w: webhook lease %v must exceed the attempt timeout %v", ErrInvalidConfig, o.Lease, o.Timeout)
 	}
 	return nil
+}
+
+// newSender builds the Sender of a dispatcher with options o (defaults
+// applied), or reports why its client cannot be used.
+func (o WebhookOptions) newSender() (*webhook.Sender, error) {
+	s := &webhook.Sender{Client: o.Client, Timeout: o.Timeout, AllowPrivateNetworks: o.AllowPrivateNetworks}
+	if err := s.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: webhook client: %w (set AllowPrivateNetworks, or give an *http.Transport)", ErrInvalidConfig, err)
+	}
+	return s, nil
 }
 
 // DispatchReport says what a DispatchDue call did.
@@ -156,8 +184,9 @@ type DispatchReport struct {
 type Dispatcher struct {
 	e      *Engine
 	o      WebhookOptions
-	sender webhook.Sender
+	sender *webhook.Sender
 	run    sync.Mutex // one DispatchDue or Run at a time
+	hook   sync.Mutex // one OnError call at a time
 
 	mu       sync.Mutex
 	total    int                 // attempts in flight
@@ -168,13 +197,24 @@ type Dispatcher struct {
 
 // NewDispatcher returns a Dispatcher for the engine's outbox.
 func (e *Engine) NewDispatcher(o WebhookOptions) (*Dispatcher, error) {
+	return e.newDispatcher(o, nil)
+}
+
+// newDispatcher makes a Dispatcher with sender, or a new one if nil.
+func (e *Engine) newDispatcher(o WebhookOptions, sender *webhook.Sender) (*Dispatcher, error) {
 	o = o.withDefaults()
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
+	if sender == nil {
+		var err error
+		if sender, err = o.newSender(); err != nil {
+			return nil, err
+		}
+	}
 	return &Dispatcher{
 		e: e, o: o,
-		sender:   webhook.Sender{Client: o.Client, Timeout: o.Timeout},
+		sender:   sender,
 		inflight: map[string]int{},
 		sending:  map[string]struct{}{},
 		wake:     make(chan struct{}, 1),
@@ -187,7 +227,15 @@ func (d *Dispatcher) Owner() string { return d.o.Owner }
 // DispatchDue delivers with a dispatcher of default options (see
 // Dispatcher.DispatchDue). Applications normally run RunDispatcher instead.
 func (e *Engine) DispatchDue(ctx context.Context) (DispatchReport, error) {
-	d, err := e.NewDispatcher(e.webhooks)
+	// One Sender for every call, so a Client of the options keeps its
+	// connection pool across calls.
+	e.webhookSender.once.Do(func() {
+		e.webhookSender.s, e.webhookSender.err = e.webhooks.withDefaults().newSender()
+	})
+	if e.webhookSender.err != nil {
+		return DispatchReport{}, e.webhookSender.err
+	}
+	d, err := e.newDispatcher(e.webhooks, e.webhookSender.s)
 	if err != nil {
 		return DispatchReport{}, err
 	}
@@ -246,6 +294,10 @@ func (d *Dispatcher) serve(ctx, sendCtx context.Context, untilIdle bool) (Dispat
 		}
 		if !untilIdle {
 			if d.o.OnError != nil {
+				// Attempts fail from their own goroutines; the hook is
+				// documented to be called one at a time.
+				d.hook.Lock()
+				defer d.hook.Unlock()
 				d.o.OnError(err)
 			}
 			return
@@ -428,6 +480,13 @@ func (d *Dispatcher) claim(ctx context.Context, rep *DispatchReport) (jobs []job
 				case err != nil:
 					return err
 				default:
+					// A previous secret past its grace period no longer
+					// signs; take it out of the store too.
+					if e.RetirePreviousSecret(now) {
+						if err := tx.PutEndpoint(e); err != nil {
+							return err
+						}
+					}
 					ep = &e
 				}
 				eps[dl.EndpointID] = ep
@@ -536,7 +595,7 @@ func (d *Dispatcher) deliver(ctx context.Context, j job, rep *DispatchReport) er
 			outcome = func(r *DispatchReport) { r.Attempted++; r.Succeeded++ }
 		default:
 			cur.Attempts++
-			cur.LastStatus, cur.LastError = res.StatusCode, lastError(res.Err)
+			cur.LastStatus, cur.LastError = res.StatusCode, lastError(res.Summary())
 			if delay, ok := d.retryDelay(cur.Attempts, res.RetryAfter); ok {
 				cur.Status, cur.RunAt = webhook.DeliveryPending, now.Add(delay)
 				outcome = func(r *DispatchReport) { r.Attempted++; r.Retrying++ }
@@ -572,14 +631,17 @@ func (d *Dispatcher) retryDelay(attempts int, retryAfter time.Duration) (time.Du
 	return min(retryAfter, longest), true
 }
 
-// lastError renders an attempt's error for Delivery.LastError: one line of
-// valid UTF-8, bounded.
-func lastError(err error) string {
-	s := strings.ToValidUTF8(err.Error(), "\uFFFD")
+// lastError renders an attempt's outcome for Delivery.LastError: one line
+// of valid UTF-8, bounded. It is given webhook.Result.Summary, which never
+// holds the response body, the URL or its query and credentials: ListDeliveries
+// shows LastError to whoever registered the endpoint, and that must not let
+// them read what an arbitrary host answers.
+func lastError(s string) string {
+	s = strings.Join(strings.Fields(strings.ToValidUTF8(s, "\uFFFD")), " ")
 	if len(s) <= maxLastError {
 		return s
 	}
-	cut := maxLastError
+	cut := maxLastError - len("...")
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

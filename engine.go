@@ -16,6 +16,7 @@ import (
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/store/bolt"
+	"github.com/cofferhq/coffer/webhook"
 )
 
 // Engine is the billing engine: it runs every use case as one store
@@ -37,6 +38,12 @@ type Engine struct {
 	// renews its lease in the store.
 	inflight       sync.Map
 	callRenewEvery time.Duration
+	// webhookSender is DispatchDue's, built from webhooks on first use.
+	webhookSender struct {
+		once sync.Once
+		s    *webhook.Sender
+		err  error
+	}
 	// crashAfterCharge, set only by tests, stops a charge between the
 	// processor call and the transaction that records its outcome, as a
 	// process crash would.

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
@@ -22,7 +23,9 @@ import (
 // receiver verifies the Standard Webhooks signature before trusting the body.
 func ExampleEngine_CreateEndpoint() {
 	ctx := context.Background()
-	eng, err := coffer.New(memory.New())
+	// The receiver below listens on loopback, which the dispatcher refuses
+	// by default: endpoint URLs must not reach into coffer's own network.
+	eng, err := coffer.New(memory.New(), coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -47,7 +50,7 @@ func ExampleEngine_CreateEndpoint() {
 	ep, err := eng.CreateEndpoint(ctx, coffer.EndpointParams{
 		URL:        receiver.URL + "/webhooks/coffer",
 		EventTypes: []string{"customer.*"},
-		Secret:     secret, // or leave empty and hand ep.Secret to the receiver
+		Secret:     secret, // or leave empty and hand the receiver eng.EndpointSecret(ctx, ep.ID)
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -91,4 +94,32 @@ func ExampleEngine_RunDispatcher() {
 	if !errors.Is(err, context.Canceled) {
 		log.Fatal(err)
 	}
+}
+
+// Endpoints come back redacted, so they can be listed, logged and served
+// as they are; EndpointSecret is the one call that reveals the secret.
+func ExampleEngine_EndpointSecret() {
+	ctx := context.Background()
+	eng, err := coffer.New(memory.New())
+	if err != nil {
+		log.Fatal(err)
+	}
+	ep, err := eng.CreateEndpoint(ctx, coffer.EndpointParams{URL: "https://billing.example.com/webhooks"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	b, _ := json.Marshal(ep)
+	fmt.Println("secret in the endpoint's JSON:", strings.Contains(string(b), `"secret"`))
+
+	secret, err := eng.EndpointSecret(ctx, ep.ID) // hand this to the receiver
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("hint matches:", ep.SecretHint == webhook.MaskSecret(secret))
+	_, err = webhook.ParseSecret(secret)
+	fmt.Println("valid secret:", err == nil)
+	// Output:
+	// secret in the endpoint's JSON: false
+	// hint matches: true
+	// valid secret: true
 }

@@ -995,13 +995,17 @@ func FuzzEndpointParams(f *testing.F) {
 				requireUnchanged(t, fmt.Sprintf("CreateEndpoint(%q, %q, %q) = %v", rawURL, typeList, secret, err), before, after)
 				return
 			}
-			if len(after.endpoints) != len(before.endpoints)+1 || !reflect.DeepEqual(after.endpoints[len(after.endpoints)-1], ep) {
+			if len(after.endpoints) != len(before.endpoints)+1 || !reflect.DeepEqual(after.endpoints[len(after.endpoints)-1].Redacted(w.eng.clock.Now()), ep) {
 				t.Fatalf("created %+v, stored %+v", ep, after.endpoints)
 			}
-			fzCheckEndpoint(t, ep, typeList)
-			requirePortable(t, "endpoint", ep)
-			if secret != "" && ep.Secret != secret {
-				t.Fatalf("secret %q stored as %q", secret, ep.Secret)
+			stored := after.endpoints[len(after.endpoints)-1]
+			fzCheckEndpoint(t, stored, typeList)
+			requirePortable(t, "endpoint", stored)
+			if secret != "" && stored.Secret != secret {
+				t.Fatalf("secret %q stored as %q", secret, stored.Secret)
+			}
+			if ep.Secret != "" || ep.PreviousSecret != "" {
+				t.Fatalf("CreateEndpoint returned a secret")
 			}
 			if ep.URL != strings.TrimSpace(rawURL) {
 				t.Fatalf("url %q stored as %q", rawURL, ep.URL)
@@ -1044,13 +1048,25 @@ func FuzzEndpointParams(f *testing.F) {
 		if up.EventTypes != nil {
 			want = typeList
 		}
-		fzCheckEndpoint(t, ep, want)
-		requirePortable(t, "endpoint", ep)
+		storedAfter, storedBefore := fzEndpoint(after, victim), fzEndpoint(before, victim)
+		fzCheckEndpoint(t, storedAfter, want)
+		requirePortable(t, "endpoint", storedAfter)
 		if (up.URL == nil && ep.URL != old.URL) || (up.Description == nil && ep.Description != old.Description) ||
-			(up.Disabled == nil && ep.Disabled != old.Disabled) || ep.Secret != old.Secret || !ep.CreatedAt.Equal(old.CreatedAt) {
+			(up.Disabled == nil && ep.Disabled != old.Disabled) || storedAfter.Secret != storedBefore.Secret ||
+			ep.SecretHint != old.SecretHint || !ep.CreatedAt.Equal(old.CreatedAt) {
 			t.Fatalf("update %+v moved omitted fields: %+v -> %+v", up, old, ep)
 		}
 	})
+}
+
+// fzEndpoint is the stored endpoint id of a snapshot.
+func fzEndpoint(s fzSnap, id string) webhook.Endpoint {
+	for _, ep := range s.endpoints {
+		if ep.ID == id {
+			return ep
+		}
+	}
+	return webhook.Endpoint{}
 }
 
 // fzCheckEndpoint checks an accepted endpoint: a usable URL and secret, and

@@ -78,7 +78,10 @@ type UpdateEndpointParams struct {
 
 // CreateEndpoint registers a webhook endpoint. It receives the events
 // committed from its creation on that match its filter, signed with its
-// secret (returned in the endpoint: hand it to the receiver).
+// secret. Like every endpoint the Engine returns, the result is
+// webhook.Endpoint.Redacted: it holds a SecretHint, not the secret; hand the
+// receiver the secret it passed in p, or the generated one from
+// EndpointSecret.
 func (e *Engine) CreateEndpoint(ctx context.Context, p EndpointParams) (webhook.Endpoint, error) {
 	u, err := checkEndpointURL(p.URL)
 	if err != nil {
@@ -107,25 +110,88 @@ func (e *Engine) CreateEndpoint(ctx context.Context, p EndpointParams) (webhook.
 	if err := e.update(ctx, func(tx store.Tx) error { return tx.PutEndpoint(ep) }); err != nil {
 		return webhook.Endpoint{}, err
 	}
-	return ep, nil
+	return ep.Redacted(now), nil
 }
 
-// Endpoint returns a registered endpoint.
+// Endpoint returns a registered endpoint, redacted (see
+// webhook.Endpoint.Redacted; EndpointSecret reveals the secret). A
+// previous secret whose grace period has ended is removed from the store on
+// the way.
 func (e *Engine) Endpoint(ctx context.Context, id string) (webhook.Endpoint, error) {
-	return view(ctx, e, func(tx store.Tx) (webhook.Endpoint, error) { return getEndpoint(tx, id) })
+	ep, err := view(ctx, e, func(tx store.Tx) (webhook.Endpoint, error) { return getEndpoint(tx, id) })
+	if err != nil {
+		return ep, err
+	}
+	now := e.clock.Now()
+	if probe := ep; probe.RetirePreviousSecret(now) { // probe: ep itself is redacted below
+		if err := e.retirePreviousSecrets(ctx, now); err != nil {
+			return webhook.Endpoint{}, err
+		}
+	}
+	return ep.Redacted(now), nil
 }
 
-// ListEndpoints returns every registered endpoint, oldest first. There are
-// few endpoints per application, so the list is not paged.
+// EndpointSecret reveals an endpoint's current signing secret, to hand to
+// its receiver. It is the only read that does: endpoints returned by every
+// other method carry a SecretHint instead, so they can be listed, logged
+// and served without leaking it. Guard who may call it as you would the
+// secret itself.
+func (e *Engine) EndpointSecret(ctx context.Context, id string) (string, error) {
+	ep, err := view(ctx, e, func(tx store.Tx) (webhook.Endpoint, error) { return getEndpoint(tx, id) })
+	if err != nil {
+		return "", err
+	}
+	return ep.Secret, nil
+}
+
+// ListEndpoints returns every registered endpoint, oldest first and
+// redacted (see Endpoint). There are few endpoints per application, so the
+// list is not paged.
 func (e *Engine) ListEndpoints(ctx context.Context) (out []webhook.Endpoint, err error) {
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		out, err = tx.Endpoints()
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	now := e.clock.Now()
+	for _, ep := range out {
+		if ep.RetirePreviousSecret(now) { // ep is a copy
+			if err := e.retirePreviousSecrets(ctx, now); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	for i := range out {
+		out[i] = out[i].Redacted(now)
+	}
+	return out, nil
 }
 
-// UpdateEndpoint changes the given fields of an endpoint.
+// retirePreviousSecrets removes from the store every previous secret whose
+// grace period has ended at now. Signing has stopped using them already;
+// this keeps them from lingering in storage and backups.
+func (e *Engine) retirePreviousSecrets(ctx context.Context, now time.Time) error {
+	return e.update(ctx, func(tx store.Tx) error {
+		eps, err := tx.Endpoints()
+		if err != nil {
+			return err
+		}
+		for _, ep := range eps {
+			if ep.RetirePreviousSecret(now) {
+				if err := tx.PutEndpoint(ep); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// UpdateEndpoint changes the given fields of an endpoint, and returns it
+// redacted (see Endpoint).
 func (e *Engine) UpdateEndpoint(ctx context.Context, id string, p UpdateEndpointParams) (webhook.Endpoint, error) {
 	var (
 		u     string
@@ -171,8 +237,9 @@ func (e *Engine) UpdateEndpoint(ctx context.Context, id string, p UpdateEndpoint
 			}
 			ep.Disabled = *p.Disabled
 		}
+		ep.RetirePreviousSecret(now)
 		ep.UpdatedAt = now
-		out = ep
+		out = ep.Redacted(now)
 		return tx.PutEndpoint(ep)
 	})
 	if err != nil {
@@ -214,8 +281,9 @@ func (e *Engine) DeleteEndpoint(ctx context.Context, id string) error {
 	})
 }
 
-// RotateEndpointSecret gives an endpoint a new signing secret (returned in
-// the endpoint's Secret). For grace after the rotation every delivery
+// RotateEndpointSecret gives an endpoint a new signing secret, and returns
+// the endpoint redacted: read the new secret with EndpointSecret. For grace
+// after the rotation every delivery
 // carries two signatures, one per secret, so the receiver can switch to the
 // new secret at any moment in that window; after it only the new secret
 // signs. A zero grace retires the old secret at once. Rotating again within
@@ -240,7 +308,7 @@ func (e *Engine) RotateEndpointSecret(ctx context.Context, id string, grace time
 			ep.PreviousSecret, ep.PreviousExpiresAt = ep.Secret, now.Add(grace)
 		}
 		ep.Secret, ep.UpdatedAt = secret, now
-		out = ep
+		out = ep.Redacted(now)
 		return tx.PutEndpoint(ep)
 	})
 	if err != nil {
@@ -368,9 +436,13 @@ func getDelivery(tx store.Tx, id string) (webhook.Delivery, error) {
 	return d, err
 }
 
-// checkEndpointURL accepts absolute http and https URLs with a host. Plain
-// http is allowed for development and private networks; the choice is the
-// application's.
+// checkEndpointURL accepts absolute http and https URLs with a host and
+// without credentials. Plain http is allowed for development and private
+// networks; the choice is the application's. Whether the host may be
+// connected to is decided when connecting (see
+// WebhookOptions.AllowPrivateNetworks), on the resolved address: a check of
+// the text here could not see what a name resolves to. Errors never echo
+// the URL, which may carry a token in its query.
 func checkEndpointURL(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -381,10 +453,21 @@ func checkEndpointURL(raw string) (string, error) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("%w: url: %w", ErrInvalidEndpoint, err)
+		// A *url.Error quotes the whole URL; keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("%w: url is not valid: %v", ErrInvalidEndpoint, err)
 	}
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", fmt.Errorf("%w: url must be absolute http or https, got scheme %q", ErrInvalidEndpoint, u.Scheme)
+	}
+	if u.User != nil {
+		// Credentials in the URL would be sent with every delivery, stored
+		// in plain text and shown by every endpoint read; receivers
+		// authenticate deliveries by their signature.
+		return "", fmt.Errorf("%w: url must not contain credentials (user:password@)", ErrInvalidEndpoint)
 	}
 	if u.Hostname() == "" {
 		return "", fmt.Errorf("%w: url has no host", ErrInvalidEndpoint)

@@ -3,7 +3,6 @@ package coffer
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -103,11 +102,34 @@ func (v *env) whEndpoint(rc *whReceiver, types ...string) webhook.Endpoint {
 	return ep
 }
 
+// whDispatcher makes a dispatcher for whReceivers, which listen on
+// loopback: it allows private networks (refused by default, see
+// TestDispatchRefusesPrivateDestinations).
 func (v *env) whDispatcher(o WebhookOptions) *Dispatcher {
 	v.t.Helper()
+	o.AllowPrivateNetworks = true
 	d, err := v.NewDispatcher(o)
 	require.NoError(v.t, err)
 	return d
+}
+
+// endpointSecret reveals an endpoint's secret through the Engine.
+func (v *env) endpointSecret(id string) string {
+	v.t.Helper()
+	s, err := v.EndpointSecret(v.ctx, id)
+	require.NoError(v.t, err)
+	return s
+}
+
+// storedEndpoint reads an endpoint from the store, secrets included.
+func (v *env) storedEndpoint(id string) webhook.Endpoint {
+	v.t.Helper()
+	var ep webhook.Endpoint
+	require.NoError(v.t, v.store.View(v.ctx, func(tx store.Tx) (err error) {
+		ep, err = tx.Endpoint(id)
+		return err
+	}))
+	return ep
 }
 
 func (v *env) whDispatch(d *Dispatcher) DispatchReport {
@@ -172,9 +194,13 @@ func TestEndpointCRUD(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, strings.HasPrefix(a.ID, "ep_"))
 		require.Equal(t, "https://example.com/hooks", a.URL)
-		key, err := webhook.ParseSecret(a.Secret)
+		require.Empty(t, a.Secret, "endpoints come back redacted")
+		aSecret, err := v.EndpointSecret(v.ctx, a.ID)
+		require.NoError(t, err)
+		key, err := webhook.ParseSecret(aSecret)
 		require.NoError(t, err, "a generated secret is a valid whsec_ secret")
 		require.Len(t, key, 32)
+		require.Equal(t, webhook.MaskSecret(aSecret), a.SecretHint)
 		require.Nil(t, a.EventTypes)
 		require.False(t, a.Disabled)
 		require.Equal(t, t0, a.CreatedAt)
@@ -186,7 +212,7 @@ func TestEndpointCRUD(t *testing.T) {
 			EventTypes: []string{"payment.*", "customer.created", "payment.*"},
 		})
 		require.NoError(t, err)
-		require.Equal(t, given, b.Secret)
+		require.Equal(t, given, v.endpointSecret(b.ID))
 		require.Equal(t, []string{"payment.*", "customer.created"}, b.EventTypes, "duplicates dropped")
 
 		got, err := v.Endpoint(v.ctx, a.ID)
@@ -202,7 +228,8 @@ func TestEndpointCRUD(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, url, up.URL)
 		require.Nil(t, up.EventTypes, "an empty filter selects every event")
-		require.Equal(t, given, up.Secret, "update never touches the secret")
+		require.Equal(t, given, v.endpointSecret(b.ID), "update never touches the secret")
+		require.Equal(t, b.SecretHint, up.SecretHint)
 		require.Equal(t, t0.Add(2*time.Second), up.UpdatedAt)
 		require.Equal(t, b.CreatedAt, up.CreatedAt)
 
@@ -304,7 +331,7 @@ func TestWebhookSecretRotation(t *testing.T) {
 		rc := newWHReceiver(t, v.clock, nil)
 		ep := v.whEndpoint(rc)
 		d := v.whDispatcher(WebhookOptions{})
-		old := ep.Secret
+		old := v.endpointSecret(ep.ID)
 
 		// verify checks one receipt against one secret at the test clock.
 		verify := func(r whReceipt, secret string) error {
@@ -317,14 +344,16 @@ func TestWebhookSecretRotation(t *testing.T) {
 			return vf.Verify(h, r.Body)
 		}
 
-		rot, err := v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
+		rotated, err := v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
 		require.NoError(t, err)
+		read, err := v.Endpoint(v.ctx, ep.ID)
+		require.NoError(t, err)
+		require.Equal(t, rotated, read)
+		require.Equal(t, t0.Add(time.Hour), rotated.PreviousExpiresAt)
+		rot := v.storedEndpoint(ep.ID)
 		require.NotEqual(t, old, rot.Secret)
+		require.Equal(t, rot.Secret, v.endpointSecret(ep.ID))
 		require.Equal(t, old, rot.PreviousSecret)
-		require.Equal(t, t0.Add(time.Hour), rot.PreviousExpiresAt)
-		stored, err := v.Endpoint(v.ctx, ep.ID)
-		require.NoError(t, err)
-		require.Equal(t, rot, stored)
 
 		// During the grace period both secrets sign.
 		v.clock.Advance(59 * time.Minute)
@@ -352,8 +381,9 @@ func TestWebhookSecretRotation(t *testing.T) {
 		require.ErrorIs(t, verify(got[1], old), webhook.ErrInvalidSignature)
 
 		// A zero grace retires the current secret at once.
-		rot2, err := v.RotateEndpointSecret(v.ctx, ep.ID, 0)
+		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, 0)
 		require.NoError(t, err)
+		rot2 := v.storedEndpoint(ep.ID)
 		require.Empty(t, rot2.PreviousSecret)
 		require.True(t, rot2.PreviousExpiresAt.IsZero())
 		v.whCustomer("hard rotation")
@@ -364,10 +394,12 @@ func TestWebhookSecretRotation(t *testing.T) {
 		require.ErrorIs(t, verify(got[2], rot.Secret), webhook.ErrInvalidSignature)
 
 		// Rotating twice within a grace period keeps only the latest two.
-		rot3, err := v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
+		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
 		require.NoError(t, err)
-		rot4, err := v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
+		rot3 := v.storedEndpoint(ep.ID)
+		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
 		require.NoError(t, err)
+		rot4 := v.storedEndpoint(ep.ID)
 		require.Equal(t, rot3.Secret, rot4.PreviousSecret)
 		require.Equal(t, []string{rot4.Secret, rot3.Secret}, webhook.SigningSecrets(rot4, v.clock.Now()))
 	})
@@ -481,8 +513,9 @@ func TestDispatcherOptions(t *testing.T) {
 	require.Equal(t, "web-1", d2.Owner())
 
 	// lastError keeps messages bounded and valid UTF-8.
-	long := lastError(errors.New(strings.Repeat("é", maxLastError)))
-	require.LessOrEqual(t, len(long), maxLastError+3)
+	long := lastError(strings.Repeat("é", maxLastError))
+	require.LessOrEqual(t, len(long), maxLastError)
 	require.True(t, strings.HasSuffix(long, "..."))
-	require.Equal(t, "a\uFFFDb", lastError(errors.New("a\xffb")))
+	require.Equal(t, "a\uFFFDb", lastError("a\xffb"))
+	require.Equal(t, "one line", lastError("one\n  line"))
 }

@@ -29,7 +29,7 @@
 //   - Writes in a View transaction return ErrReadOnly.
 //   - A panic in fn rolls the transaction back (and propagates).
 //   - Times come back in UTC; fields hidden from JSON (Fingerprint, Seq,
-//     Dispatched) are stored too; event Data is stored as JSON (compared as
+//     Dispatched, an endpoint's Secret and PreviousSecret) are stored too; event Data is stored as JSON (compared as
 //     JSON, not bytes).
 //   - An Update that would give a record another record's unique key (a
 //     DID, an idempotency key) returns ErrDuplicate.

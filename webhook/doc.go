@@ -49,8 +49,14 @@
 // # Sending
 //
 // Sender makes one signed attempt and reports a Result (success is any 2xx,
-// redirects are not followed); Backoff says when to try again; Matches
-// applies an endpoint's event-type filter. The durable dispatch loop that
+// redirects are not followed, even with a Client of the caller's); Backoff
+// says when to try again; Matches applies an endpoint's event-type filter.
+// A Sender refuses to connect to loopback, private, link-local (cloud
+// metadata), carrier-grade NAT and other special-purpose addresses, checked
+// on the resolved address at connect time, unless AllowPrivateNetworks is
+// set (ErrDestinationNotAllowed). Result.Summary is the one-line outcome
+// that is safe to store: a status line or a failure class, never the
+// response body, the URL's query or credentials. The durable dispatch loop that
 // claims deliveries from the store lives in the coffer package.
 //
 // See examples/webhook-receiver for a runnable receiver.

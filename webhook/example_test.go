@@ -82,7 +82,9 @@ func ExampleSender_Send() {
 	if !webhook.Matches(ep, ev.Type) {
 		return
 	}
-	res := (&webhook.Sender{Timeout: 10 * time.Second}).Send(context.Background(), ep, ev, time.Now())
+	// The receiver here is on loopback, which a Sender refuses by default.
+	sender := &webhook.Sender{Timeout: 10 * time.Second, AllowPrivateNetworks: true}
+	res := sender.Send(context.Background(), ep, ev, time.Now())
 	fmt.Println("status", res.StatusCode, "ok", res.OK())
 
 	next, ok := webhook.DefaultBackoff.Next(1)

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/cofferhq/coffer/internal/ssrf"
 )
 
 // UserAgent identifies coffer's deliveries in receivers' logs; the trailing
@@ -24,12 +26,10 @@ const DefaultTimeout = 15 * time.Second
 
 // maxResponseBody is how much of a receiver's answer is read (and then
 // discarded): enough to reuse the connection for small answers, never enough
-// for a hostile endpoint to make the sender buffer megabytes.
+// for a hostile endpoint to make the sender buffer megabytes. None of it is
+// kept: a response body can hold anything the endpoint's host serves, and an
+// error that echoed it would turn the sender into a way to read it.
 const maxResponseBody = 4 << 10
-
-// maxErrorSnippet is how much of a failed response's body goes into
-// Result.Err, to explain a dead letter without bloating the store.
-const maxErrorSnippet = 256
 
 // Delivery errors, wrapped in Result.Err.
 var (
@@ -40,18 +40,58 @@ var (
 	// ErrTimeout means the endpoint did not answer within the Sender's
 	// per-attempt timeout.
 	ErrTimeout = errors.New("webhook: delivery attempt timed out")
+	// ErrDestinationNotAllowed means the endpoint's host resolved to an
+	// address the Sender refuses to connect to: loopback, private,
+	// link-local (cloud metadata), carrier-grade NAT, multicast, broadcast
+	// or another special-purpose range, in any spelling (IPv4-mapped IPv6,
+	// NAT64, 6to4). Set Sender.AllowPrivateNetworks to allow them.
+	ErrDestinationNotAllowed = ssrf.ErrDestinationNotAllowed
+	// ErrUnguardedClient means Sender.Client cannot be made to refuse
+	// private destinations: its Transport is not an *http.Transport, or it
+	// dials TLS itself (DialTLSContext). Every attempt fails with it unless
+	// Sender.AllowPrivateNetworks is set.
+	ErrUnguardedClient = errors.New("webhook: client transport cannot be guarded against private destinations")
 )
 
 // Sender makes single delivery attempts over HTTP. It knows nothing of the
 // store: the dispatcher decides what to send, when, and what to record. The
-// zero value is ready to use. A Sender is safe for concurrent use.
+// zero value is ready to use. A Sender is safe for concurrent use, and must
+// not be copied after its first Send.
+//
+// # Destinations
+//
+// Endpoint URLs come from whoever may register an endpoint, so by default
+// a Sender refuses to connect to anything but public unicast addresses (see
+// ErrDestinationNotAllowed). The check runs when connecting, on each address
+// the host name resolved to, so numeric spellings such as 2130706433, DNS
+// names pointing inside the network and DNS rebinding are all caught.
+// AllowPrivateNetworks turns the check off, for development and for
+// receivers on a private network by design.
 type Sender struct {
-	// Client sends the requests. Nil means a client that does not follow
-	// redirects (a 3xx is a failed attempt, as the specification advises).
+	// Client sends the requests. Nil means a client of its own, tuned like
+	// http.DefaultTransport. Whatever the client, redirects are never
+	// followed: a 3xx is a failed attempt, as the specification advises (the
+	// Sender uses a copy of Client with CheckRedirect replaced).
+	//
+	// Unless AllowPrivateNetworks is set, the destination guard is applied
+	// to the client too: its *http.Transport is cloned with DialContext
+	// replaced by the guard's dialer and Proxy cleared (a proxy would make
+	// the guard check the proxy instead of the destination). A Transport
+	// that is not an *http.Transport, or that sets DialTLSContext or
+	// DialTLS, cannot be guarded: every attempt then fails with
+	// ErrUnguardedClient.
 	Client *http.Client
 	// Timeout bounds each attempt, from connecting to reading the (bounded)
 	// response. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// AllowPrivateNetworks lets the Sender connect to loopback, private,
+	// link-local and other special-purpose addresses. Leave it false in
+	// production unless every endpoint is trusted.
+	AllowPrivateNetworks bool
+
+	once      sync.Once
+	client    *http.Client
+	clientErr error
 }
 
 // Result is the outcome of one delivery attempt.
@@ -59,7 +99,8 @@ type Result struct {
 	// StatusCode is the endpoint's HTTP status, 0 if none was received
 	// (refused connection, timeout, bad URL).
 	StatusCode int
-	// Err is nil exactly when the endpoint answered 2xx.
+	// Err is nil exactly when the endpoint answered 2xx. It never holds the
+	// response body, nor the URL's query or userinfo.
 	Err error
 	// Duration is the wall-clock time the attempt took.
 	Duration time.Duration
@@ -72,15 +113,71 @@ type Result struct {
 // OK reports whether the attempt succeeded.
 func (r Result) OK() bool { return r.Err == nil }
 
-var defaultClient = &http.Client{
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+func refuseRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// The clients of Senders without a Client of their own, shared so that
+// connections are pooled across Senders.
+var (
+	guardedClient = sync.OnceValue(func() *http.Client { c, _ := buildClient(nil, false); return c })
+	privateClient = sync.OnceValue(func() *http.Client { c, _ := buildClient(nil, true); return c })
+)
+
+func (s *Sender) httpClient() (*http.Client, error) {
+	if s == nil {
+		return guardedClient(), nil
+	}
+	if s.Client == nil {
+		if s.AllowPrivateNetworks {
+			return privateClient(), nil
+		}
+		return guardedClient(), nil
+	}
+	s.once.Do(func() { s.client, s.clientErr = buildClient(s.Client, s.AllowPrivateNetworks) })
+	return s.client, s.clientErr
 }
 
-func (s *Sender) client() *http.Client {
-	if s != nil && s.Client != nil {
-		return s.Client
+// buildClient derives the client a Sender uses from base (nil: none): never
+// following redirects and, unless allowPrivate, dialing through the
+// destination guard.
+func buildClient(base *http.Client, allowPrivate bool) (*http.Client, error) {
+	c := &http.Client{}
+	if base != nil {
+		*c = *base
 	}
-	return defaultClient
+	c.CheckRedirect = refuseRedirect
+	var t *http.Transport
+	switch rt := c.Transport.(type) {
+	case nil:
+		t = http.DefaultTransport.(*http.Transport).Clone()
+	case *http.Transport:
+		if allowPrivate {
+			return c, nil // the caller's transport, as given
+		}
+		if rt.DialTLSContext != nil || rt.DialTLS != nil { // TLS dialled by the caller bypasses DialContext
+			return nil, ErrUnguardedClient
+		}
+		t = rt.Clone()
+	default:
+		if allowPrivate {
+			return c, nil
+		}
+		return nil, ErrUnguardedClient
+	}
+	if !allowPrivate {
+		t.Proxy = nil // through a proxy, the guard would check the proxy's address, not the endpoint's
+	}
+	// DialContext takes precedence over the deprecated Dial.
+	t.DialContext = ssrf.Guard{AllowPrivate: allowPrivate}.Dialer().DialContext
+	c.Transport = t
+	return c, nil
+}
+
+// Validate reports whether the Sender can send at all: ErrUnguardedClient
+// when Client cannot be guarded against private destinations (see Client).
+// Send would fail every attempt with the same error.
+func (s *Sender) Validate() error {
+	_, err := s.httpClient()
+	return err
 }
 
 func (s *Sender) timeout() time.Duration {
@@ -118,7 +215,7 @@ func (s *Sender) send(ctx context.Context, ep Endpoint, ev Event, now time.Time)
 	defer cancel()
 	req, err := http.NewRequestWithContext(actx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
-		return Result{Err: fmt.Errorf("webhook: endpoint %s: %w", ep.ID, err)}
+		return Result{Err: fmt.Errorf("webhook: endpoint %s: %w", ep.ID, redactURLError(err))}
 	}
 	req.Header.Set(HeaderID, ev.ID)
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
@@ -126,8 +223,13 @@ func (s *Sender) send(ctx context.Context, ep Endpoint, ev Event, now time.Time)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", UserAgent)
 
-	resp, err := s.client().Do(req)
+	client, err := s.httpClient()
 	if err != nil {
+		return Result{Err: err}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		err = redactURLError(err)
 		if ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
 			return Result{Err: fmt.Errorf("%w after %v: %w", ErrTimeout, timeout, err)}
 		}
@@ -137,33 +239,24 @@ func (s *Sender) send(ctx context.Context, ep Endpoint, ev Event, now time.Time)
 	// Read a little so small answers keep the connection reusable; the rest
 	// is dropped with the connection. Errors here do not change the outcome:
 	// the status line has already been received.
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponseBody))
 
 	res := Result{StatusCode: resp.StatusCode}
 	if resp.StatusCode >= 200 && resp.StatusCode <= 299 {
 		return res
 	}
-	res.Err = fmt.Errorf("%w: %s%s", ErrUnexpectedStatus, resp.Status, snippet(head))
+	res.Err = fmt.Errorf("%w: %s", ErrUnexpectedStatus, statusLine(resp.StatusCode))
 	res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), now)
 	return res
 }
 
-// snippet renders the start of a response body for an error message: valid
-// UTF-8, one line, bounded.
-func snippet(b []byte) string {
-	s := strings.ToValidUTF8(string(b), "\uFFFD")
-	s = strings.Join(strings.Fields(s), " ")
-	if s == "" {
-		return ""
+// statusLine is "HTTP 503 Service Unavailable", with the standard reason
+// phrase rather than the endpoint's (which it may fill with anything).
+func statusLine(code int) string {
+	if text := http.StatusText(code); text != "" {
+		return "HTTP " + strconv.Itoa(code) + " " + text
 	}
-	if len(s) > maxErrorSnippet {
-		cut := maxErrorSnippet
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "..."
-	}
-	return ": " + s
+	return "HTTP " + strconv.Itoa(code)
 }
 
 // retryAfter parses a Retry-After value, either delay-seconds or an

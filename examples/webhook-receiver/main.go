@@ -1,13 +1,17 @@
 // Command webhook-receiver is a minimal receiver of coffer webhooks: it
 // verifies each delivery's Standard Webhooks signature with webhook.Verify,
-// deduplicates on webhook-id (delivery is at least once) and prints the
-// event.
+// deduplicates on webhook-id (delivery is at least once) and decodes the
+// event's data into coffer's own types.
 //
-// Run without flags it demonstrates itself: it listens on a free local
-// port, sends itself sample deliveries with webhook.Sender (a genuine one,
-// one tampered with in transit, one signed with the wrong secret, and a
-// redelivery of the first), prints what happened and exits (status 1 if any
-// outcome was not the expected one):
+// Run without flags it demonstrates itself against a real coffer Engine
+// (on the in-memory store, with the deterministic test processor): it
+// registers the receiver as an endpoint, makes real changes (a customer, a
+// wallet top-up, a one-time charge paid from the wallet and a card, which
+// also crosses the low-balance threshold), and lets the engine's dispatcher
+// deliver the resulting outbox events. It then replays a real event tampered
+// with in transit and one signed with the wrong secret (both refused), and
+// redelivers one (acknowledged as a duplicate). It prints what happened and
+// exits with status 1 if any outcome was not the expected one:
 //
 //	go run ./examples/webhook-receiver
 //
@@ -33,6 +37,15 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/clock"
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/store/memory"
+	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/wallet"
 	"github.com/cofferhq/coffer/webhook"
 )
 
@@ -65,18 +78,39 @@ func main() {
 		fmt.Println("listening on", *listen)
 		log.Fatal(srv.ListenAndServe())
 	}
-	if !demo(rcv, *secret) {
+	ok, err := demo(rcv, *secret)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !ok {
 		os.Exit(1)
 	}
 }
+
+// The data of the events this receiver handles. customer.* events carry a
+// customer.Customer and payment.* events a subscription.Payment; the wallet
+// events wrap the ledger and wallet types (see docs/webhook-events.md).
+type (
+	balanceChanged struct {
+		Entry   ledger.Entry   `json:"entry"`
+		Balance wallet.Balance `json:"balance"`
+	}
+	balanceLow struct {
+		Balance   wallet.Balance `json:"balance"`
+		Threshold int64          `json:"threshold"`
+	}
+)
 
 // receiver is the http.Handler an application would mount at its webhook URL.
 type receiver struct {
 	verifier *webhook.Verifier
 	out      io.Writer
 
-	mu   sync.Mutex
-	seen map[string]bool // webhook-id of processed events; use a store with expiry in production
+	mu         sync.Mutex
+	seen       map[string]bool // webhook-id of processed events; use a store with expiry in production
+	processed  int
+	duplicates int
+	rejected   int
 }
 
 func newReceiver(secret string, out io.Writer) (*receiver, error) {
@@ -101,6 +135,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.Header.Get("webhook-id")
 	if err := rc.verifier.Verify(r.Header, body); err != nil {
+		rc.mu.Lock()
+		rc.rejected++
+		rc.mu.Unlock()
 		fmt.Fprintf(rc.out, "  receiver: rejected %q: %v\n", id, err)
 		status := http.StatusUnauthorized
 		if errors.Is(err, webhook.ErrMissingHeaders) || errors.Is(err, webhook.ErrInvalidTimestamp) {
@@ -118,6 +155,9 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Lock()
 	dup := rc.seen[id]
 	rc.seen[id] = true
+	if dup {
+		rc.duplicates++
+	}
 	rc.mu.Unlock()
 	if dup {
 		// Already processed: acknowledge so the sender stops retrying.
@@ -125,8 +165,55 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	fmt.Fprintf(rc.out, "  receiver: verified %s %s at %s: %s\n", id, env.Type, env.Timestamp.Format(time.RFC3339), env.Data)
+	what, err := describe(env)
+	if err != nil {
+		// A payload this receiver cannot read: answering non-2xx makes
+		// coffer retry, and the delivery shows up as failing.
+		fmt.Fprintf(rc.out, "  receiver: %s %s: %v\n", id, env.Type, err)
+		http.Error(w, "unreadable event data", http.StatusUnprocessableEntity)
+		return
+	}
+	rc.mu.Lock()
+	rc.processed++
+	rc.mu.Unlock()
+	fmt.Fprintf(rc.out, "  receiver: verified %s: %s\n", env.Type, what)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// describe decodes an event's data into coffer's types, as a real handler
+// would before acting on it.
+func describe(env webhook.Envelope) (string, error) {
+	decode := func(v any) error { return json.Unmarshal(env.Data, v) }
+	switch env.Type {
+	case coffer.EventCustomerCreated, coffer.EventCustomerUpdated, coffer.EventCustomerDelinquent, coffer.EventCustomerInGoodStand:
+		var c customer.Customer
+		if err := decode(&c); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("customer %s %q", c.ID, c.Name), nil
+	case coffer.EventBalanceChanged:
+		var d balanceChanged
+		if err := decode(&d); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s of %d %s (%s), balance %d -> %d", d.Entry.Type, d.Entry.Amount, d.Entry.Currency,
+			d.Entry.Reason, d.Entry.BalanceBefore, d.Entry.BalanceAfter), nil
+	case coffer.EventBalanceLow:
+		var d balanceLow
+		if err := decode(&d); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("%s available %d (balance %d, %d held) is below %d", d.Balance.Currency,
+			d.Balance.Available(), d.Balance.Amount, d.Balance.Held, d.Threshold), nil
+	case coffer.EventPaymentSucceeded, coffer.EventPaymentFailed:
+		var p subscription.Payment
+		if err := decode(&p); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("payment %s %s: %d %s (%d from the wallet, %d from %s)", p.ID, p.Status, p.Amount, p.Currency,
+			p.WalletAmount, p.ProcessorAmount, p.PaymentMethod), nil
+	}
+	return "data " + string(env.Data), nil
 }
 
 // tamperingTransport plays a man in the middle that edits request bodies.
@@ -137,19 +224,20 @@ func (t tamperingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	body = bytes.ReplaceAll(body, t.from, t.to)
+	body = bytes.Replace(body, t.from, t.to, 1)
 	r = r.Clone(r.Context())
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-// demo serves rc on a free local port, sends it sample deliveries and
-// reports whether every outcome was the expected one.
-func demo(rc *receiver, secret string) bool {
+// demo serves rc on a free local port, feeds it the real events of a small
+// billing session and reports whether every outcome was the expected one.
+func demo(rc *receiver, secret string) (bool, error) {
+	ctx := context.Background()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		log.Fatal(err)
+		return false, err
 	}
 	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
@@ -161,58 +249,105 @@ func demo(rc *receiver, secret string) bool {
 	url := "http://" + ln.Addr().String() + "/webhooks"
 	fmt.Println("receiver listening on", url)
 
+	// A real engine. The receiver is on loopback, which the dispatcher
+	// refuses by default (endpoint URLs must not reach into coffer's own
+	// network): this demo allows private networks explicitly.
+	st := memory.New()
+	eng, err := coffer.New(st,
+		coffer.WithProcessor(processor.NewTest(clock.System{})),
+		coffer.WithLowBalanceThreshold("USD", 10_00),
+		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true, Timeout: 5 * time.Second}),
+	)
+	if err != nil {
+		return false, err
+	}
+	ep, err := eng.CreateEndpoint(ctx, coffer.EndpointParams{URL: url, Secret: secret})
+	if err != nil {
+		return false, err
+	}
+
+	fmt.Println("1. coffer commits real events: a customer, a top-up, a charge")
+	c, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada Lovelace"), Email: customer.String("ada@example.com")})
+	if err != nil {
+		return false, err
+	}
+	if _, err := eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: 15_00, Currency: "USD", Type: ledger.Credit, Reason: "top-up"}); err != nil {
+		return false, err
+	}
+	pay, err := eng.ChargeOneTime(ctx, c.ID, coffer.OneTimeParams{Amount: 20_00, Currency: "USD", PaymentMethod: processor.CardOK, Description: "order 1001"})
+	if err != nil {
+		return false, err
+	}
+	var events []webhook.Event
+	if err := st.View(ctx, func(tx store.Tx) error {
+		events, err = tx.Events(0, 100)
+		return err
+	}); err != nil {
+		return false, err
+	}
+
+	fmt.Printf("2. the dispatcher delivers the %d outbox events, signed\n", len(events))
+	rep, err := eng.DispatchDue(ctx)
+	if err != nil {
+		return false, err
+	}
+	fmt.Printf("  sender: %d attempted, %d succeeded\n", rep.Attempted, rep.Succeeded)
+	allGood := rep.Succeeded == len(events) && rc.processed == len(events)
+
+	// The next two replay a real event outside the engine, as an attacker
+	// or a misconfigured receiver would see it.
+	var paid webhook.Event
+	for _, ev := range events {
+		if ev.Type == coffer.EventPaymentSucceeded {
+			paid = ev
+		}
+	}
+	stored := webhook.Endpoint{ID: ep.ID, URL: url, Secret: secret}
 	forgedSecret, err := webhook.NewSecret()
 	if err != nil {
-		log.Fatal(err)
+		return false, err
 	}
-	ep := webhook.Endpoint{ID: "ep_demo", URL: url, Secret: secret}
-	forged := ep
+	forged := stored
 	forged.Secret = forgedSecret
-
-	now := time.Now()
-	paid := webhook.Event{
-		ID: "evt_0001", Type: "payment.succeeded", CreatedAt: now,
-		Data: json.RawMessage(`{"payment_id":"pay_1","customer_id":"cus_1","amount":{"minor":1250,"currency":"EUR"}}`),
-	}
-	low := webhook.Event{
-		ID: "evt_0002", Type: "wallet.balance_low", CreatedAt: now,
-		Data: json.RawMessage(`{"customer_id":"cus_1","currency":"EUR","balance":{"minor":300},"threshold":{"minor":500}}`),
-	}
-
-	honest := &webhook.Sender{Timeout: 5 * time.Second}
-	mitm := &webhook.Sender{Timeout: 5 * time.Second, Client: &http.Client{
-		Transport: tamperingTransport{from: []byte(`"minor":300`), to: []byte(`"minor":30000`)},
+	amount := fmt.Appendf(nil, `"amount":%d`, pay.Amount)
+	mitm := &webhook.Sender{Timeout: 5 * time.Second, AllowPrivateNetworks: true, Client: &http.Client{
+		Transport: tamperingTransport{from: amount, to: []byte(`"amount":1`)},
 	}}
-
-	cases := []struct {
+	honest := &webhook.Sender{Timeout: 5 * time.Second, AllowPrivateNetworks: true}
+	for i, c := range []struct {
 		what   string
 		sender *webhook.Sender
 		ep     webhook.Endpoint
-		ev     webhook.Event
-		wantOK bool
 	}{
-		{"genuine delivery", honest, ep, paid, true},
-		{"body tampered in transit", mitm, ep, low, false},
-		{"signed with the wrong secret", honest, forged, low, false},
-		{"redelivery of the first event", honest, ep, paid, true},
-	}
-	allGood := true
-	for i, c := range cases {
-		fmt.Printf("%d. %s (%s %s)\n", i+1, c.what, c.ev.ID, c.ev.Type)
-		res := c.sender.Send(context.Background(), c.ep, c.ev, time.Now())
+		{"the payment event with its amount rewritten in transit", mitm, stored},
+		{"the payment event signed with the wrong secret", honest, forged},
+	} {
+		fmt.Printf("%d. %s\n", i+3, c.what)
+		res := c.sender.Send(ctx, c.ep, paid, time.Now())
 		verdict := "as expected"
-		if res.OK() != c.wantOK {
-			verdict = "UNEXPECTED"
-			allGood = false
+		if res.OK() || res.StatusCode != http.StatusUnauthorized {
+			verdict, allGood = "UNEXPECTED", false
 		}
-		errText := ""
-		if res.Err != nil {
-			errText = ", " + res.Err.Error()
-		}
-		fmt.Printf("  sender: status %d%s in %v: %s\n", res.StatusCode, errText, res.Duration.Round(time.Microsecond), verdict)
+		fmt.Printf("  sender: %s: %s\n", res.Summary(), verdict)
 	}
+
+	fmt.Println("5. a redelivery of the payment event (same webhook-id)")
+	list, err := eng.ListDeliveries(ctx, coffer.ListDeliveriesParams{EventID: paid.ID})
+	if err != nil || len(list.Data) != 1 {
+		return false, fmt.Errorf("deliveries of %s: %v", paid.ID, err)
+	}
+	if _, err := eng.Redeliver(ctx, list.Data[0].ID); err != nil {
+		return false, err
+	}
+	rep, err = eng.DispatchDue(ctx)
+	if err != nil {
+		return false, err
+	}
+	fmt.Printf("  sender: %d attempted, %d succeeded\n", rep.Attempted, rep.Succeeded)
+	allGood = allGood && rep.Succeeded == 1 && rc.duplicates == 1 && rc.rejected == 2
+
 	if allGood {
 		fmt.Println("all outcomes as expected")
 	}
-	return allGood
+	return allGood, nil
 }

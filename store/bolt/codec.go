@@ -321,6 +321,28 @@ type refundJSON struct {
 	StoredFingerprint string `json:"__fingerprint,omitempty"`
 }
 
+// Endpoint secrets are json:"-" too, so that no API encoding carries them;
+// they are stored under the keys the plain encoding once used, so records
+// written before they were hidden read back unchanged.
+type endpointJSON struct {
+	webhook.Endpoint
+	StoredSecret         string `json:"secret"`
+	StoredPreviousSecret string `json:"previous_secret,omitempty"`
+}
+
+func encodeEndpoint(e webhook.Endpoint) ([]byte, error) {
+	return encodeJSON(endpointJSON{Endpoint: e, StoredSecret: e.Secret, StoredPreviousSecret: e.PreviousSecret})
+}
+
+func decodeEndpoint(v []byte) (webhook.Endpoint, error) {
+	var w endpointJSON
+	if err := decodeJSON(v, &w, "endpoint"); err != nil {
+		return webhook.Endpoint{}, err
+	}
+	w.Endpoint.Secret, w.Endpoint.PreviousSecret = w.StoredSecret, w.StoredPreviousSecret
+	return w.Endpoint, nil
+}
+
 func encodeJSON(v any) ([]byte, error) {
 	b, err := json.Marshal(v)
 	if err != nil {

@@ -109,7 +109,7 @@ func TestCodecsKeepEveryField(t *testing.T) {
 	roundTrip(t, "product", plainJSON[subscription.Product], decodeProduct)
 	roundTrip(t, "subscription", plainJSON[subscription.Subscription], decodeSubscription)
 	roundTrip(t, "attempt", plainJSON[retry.Attempt], decodeAttempt)
-	roundTrip(t, "endpoint", plainJSON[webhook.Endpoint], decodeEndpoint)
+	roundTrip(t, "endpoint", encodeEndpoint, decodeEndpoint)
 	roundTrip(t, "delivery", plainJSON[webhook.Delivery], decodeDelivery)
 }
 
@@ -144,4 +144,14 @@ func TestZeroTimeSurvives(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, b, got)
 	require.True(t, got.UpdatedAt.IsZero())
+}
+
+// TestEndpointSecretsReadBack: endpoints written when the secrets were part
+// of the plain JSON encoding keep them.
+func TestEndpointSecretsReadBack(t *testing.T) {
+	old := append([]byte{formatJSON}, `{"id":"we_1","url":"https://x","secret":"whsec_cur","previous_secret":"whsec_old","disabled":false,"created_at":"2026-01-01T00:00:00Z","updated_at":"2026-01-01T00:00:00Z"}`...)
+	ep, err := decodeEndpoint(old)
+	require.NoError(t, err)
+	require.Equal(t, "whsec_cur", ep.Secret)
+	require.Equal(t, "whsec_old", ep.PreviousSecret)
 }

@@ -884,10 +884,8 @@ func (t *tx) CountInFlight(customerID string, now time.Time) (int, error) {
 
 // ---- webhook endpoints ----
 
-var decodeEndpoint = decodeAs[webhook.Endpoint]("endpoint")
-
 func (t *tx) PutEndpoint(e webhook.Endpoint) error {
-	v, err := encodeJSON(e)
+	v, err := encodeEndpoint(e)
 	if err != nil {
 		return err
 	}

@@ -155,7 +155,8 @@ func TestEnginesDispatchers(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 
-	ea, eb := twoEngines(t)
+	// The receiver listens on loopback: private networks must be allowed.
+	ea, eb := twoEngines(t, coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true}))
 	_, err := ea.CreateEndpoint(ctx, coffer.EndpointParams{URL: srv.URL})
 	require.NoError(t, err)
 	const customers = 15
