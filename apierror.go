@@ -152,6 +152,7 @@ var errorCodes = []errorCode{
 	{money.ErrCurrencyMismatch, KindInvalid, "currency_mismatch"},
 	{ErrInvalidLimit, KindInvalid, "invalid_limit"},
 	{ErrInvalidCursor, KindInvalid, "invalid_cursor"},
+	{ErrInvalidID, KindInvalid, "invalid_id"},
 	{ErrEndpointDisabled, KindInvalid, "endpoint_disabled"},
 	{ErrDeliveryActive, KindInvalid, "delivery_active"},
 	{webhook.ErrInvalidEventType, KindInvalid, "invalid_event_type"},
@@ -193,8 +194,14 @@ func AsError(err error) *Error {
 			break
 		}
 	}
-	var fe *customer.FieldError
-	if errors.As(err, &fe) {
+	var (
+		fe *customer.FieldError
+		pe *ParamError
+	)
+	switch {
+	case errors.As(err, &pe):
+		out.Param = pe.Param
+	case errors.As(err, &fe):
 		out.Param = fe.Field
 	}
 	return out

@@ -59,6 +59,13 @@ func TestAsErrorShapes(t *testing.T) {
 	require.Equal(t, "email", e.Param)
 	require.Equal(t, "invalid_email", e.Code)
 
+	// So is the parameter of a malformed id.
+	_, err := (&Engine{}).Payment(context.Background(), "pay_\x00")
+	e = AsError(err)
+	require.Equal(t, "invalid_id", e.Code)
+	require.Equal(t, "payment_id", e.Param)
+	require.Equal(t, http.StatusUnprocessableEntity, e.HTTPStatus())
+
 	// Messages are bounded.
 	huge := fmt.Errorf("%w: %s", wallet.ErrInsufficientFunds, strings.Repeat("é", 1<<20))
 	e = AsError(huge)

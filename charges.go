@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -169,7 +170,7 @@ func (e *Engine) charge(ctx context.Context, in chargeInput) (subscription.Payme
 			prev, err := tx.PaymentByKey(sub.CustomerID, in.key)
 			if err == nil {
 				if prev.Fingerprint != in.fingerprint() {
-					return fmt.Errorf("%w: key %q", subscription.ErrIdempotencyConflict, in.key)
+					return fmt.Errorf("%w: key %s", subscription.ErrIdempotencyConflict, text.Quote(in.key))
 				}
 				pay, done = prev, true
 				return nil

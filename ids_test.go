@@ -301,14 +301,10 @@ func TestMalformedIDs(t *testing.T) {
 	})
 }
 
-// TestMalformedWebhookIDs is TestMalformedIDs for the webhook entry points.
-// webhooks.go belongs to another change; until it calls checkID (endpoint
-// and delivery ids, ListDeliveries' event_id and endpoint_id filters)
-// PostgreSQL answers them with a 500 where memory and bbolt say 404. Remove
-// the skip when it does. (ListDeliveries' cursors already go through
-// ListParams.page and are covered by TestMalformedIDs.)
+// TestMalformedWebhookIDs is TestMalformedIDs for the webhook entry points
+// (endpoint and delivery ids, ListDeliveries' event_id and endpoint_id
+// filters; its cursors go through ListParams.page and are covered there).
 func TestMalformedWebhookIDs(t *testing.T) {
-	t.Skip("pending: webhooks.go must call checkID(ErrInvalidEndpoint, \"endpoint_id\" | \"delivery_id\" | \"event_id\", id) first")
 	calls := map[string]struct {
 		param string
 		do    func(w *fzWorld, bad string) error

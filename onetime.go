@@ -31,7 +31,8 @@ func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTime
 	if p.Amount <= 0 {
 		return subscription.Payment{}, subscription.ErrInvalidPrice
 	}
-	if strings.TrimSpace(p.PaymentMethod) == "" {
+	p.PaymentMethod = strings.TrimSpace(p.PaymentMethod) // checked as it is stored
+	if p.PaymentMethod == "" {
 		return subscription.Payment{}, subscription.ErrMissingMethod
 	}
 	c, err := e.currencies.Check(p.Currency)
@@ -50,7 +51,7 @@ func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTime
 		}
 	}
 	return e.charge(ctx, chargeInput{
-		customerID: customerID, paymentMethod: strings.TrimSpace(p.PaymentMethod), amount: p.Amount,
+		customerID: customerID, paymentMethod: p.PaymentMethod, amount: p.Amount,
 		currency: c.Code, description: p.Description, metadata: p.Metadata, key: p.IdempotencyKey,
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -50,7 +51,7 @@ func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (
 		p.Destination = subscription.ToPaymentMethod
 	case subscription.ToPaymentMethod, subscription.ToWallet:
 	default:
-		return subscription.Refund{}, fmt.Errorf("%w: unknown refund destination %q", subscription.ErrInvalid, p.Destination)
+		return subscription.Refund{}, fmt.Errorf("%w: unknown refund destination %s", subscription.ErrInvalid, text.Quote(string(p.Destination)))
 	}
 	fingerprint := ledger.Request{Amount: p.Amount, Currency: "", Type: ledger.Credit, Reason: p.Reason,
 		Reference: ledger.Reference{Type: ledger.RefType(p.Destination), ID: paymentID}}.Fingerprint()
@@ -68,7 +69,7 @@ func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (
 		prev, err := tx.RefundByKey(pay.ID, p.IdempotencyKey)
 		if err == nil {
 			if prev.Fingerprint != fingerprint {
-				return fmt.Errorf("%w: refund key %q", subscription.ErrIdempotencyConflict, p.IdempotencyKey)
+				return fmt.Errorf("%w: refund key %s", subscription.ErrIdempotencyConflict, text.Quote(p.IdempotencyKey))
 			}
 			r, done = prev, true
 			return nil

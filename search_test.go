@@ -12,6 +12,8 @@ import (
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/webhook"
 )
 
 func customerNames(list List[customer.Customer]) []string {
@@ -215,6 +217,14 @@ func TestErrorMessagesBounded(t *testing.T) {
 				return err
 			},
 			"balance currency": func() error { _, err := w.eng.Balance(w.ctx, c.ID, huge); return err },
+			"refund destination": func() error {
+				_, err := w.eng.Refund(w.ctx, "pay_x", RefundParams{IdempotencyKey: "r", Destination: subscription.RefundDestination(huge)})
+				return err
+			},
+			"delivery status filter": func() error {
+				_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{Status: webhook.DeliveryStatus(huge)})
+				return err
+			},
 			"product currency": func() error {
 				_, err := w.eng.CreateProduct(w.ctx, ProductParams{Name: "p", Price: 1, Currency: huge})
 				return err

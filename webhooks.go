@@ -118,6 +118,9 @@ func (e *Engine) CreateEndpoint(ctx context.Context, p EndpointParams) (webhook.
 // previous secret whose grace period has ended is removed from the store on
 // the way.
 func (e *Engine) Endpoint(ctx context.Context, id string) (webhook.Endpoint, error) {
+	if err := checkID(ErrInvalidEndpoint, "endpoint_id", id); err != nil {
+		return webhook.Endpoint{}, err
+	}
 	ep, err := view(ctx, e, func(tx store.Tx) (webhook.Endpoint, error) { return getEndpoint(tx, id) })
 	if err != nil {
 		return ep, err
@@ -137,6 +140,9 @@ func (e *Engine) Endpoint(ctx context.Context, id string) (webhook.Endpoint, err
 // and served without leaking it. Guard who may call it as you would the
 // secret itself.
 func (e *Engine) EndpointSecret(ctx context.Context, id string) (string, error) {
+	if err := checkID(ErrInvalidEndpoint, "endpoint_id", id); err != nil {
+		return "", err
+	}
 	ep, err := view(ctx, e, func(tx store.Tx) (webhook.Endpoint, error) { return getEndpoint(tx, id) })
 	if err != nil {
 		return "", err
@@ -193,6 +199,9 @@ func (e *Engine) retirePreviousSecrets(ctx context.Context, now time.Time) error
 // UpdateEndpoint changes the given fields of an endpoint, and returns it
 // redacted (see Endpoint).
 func (e *Engine) UpdateEndpoint(ctx context.Context, id string, p UpdateEndpointParams) (webhook.Endpoint, error) {
+	if err := checkID(ErrInvalidEndpoint, "endpoint_id", id); err != nil {
+		return webhook.Endpoint{}, err
+	}
 	var (
 		u     string
 		types []string
@@ -266,6 +275,9 @@ func (e *Engine) EnableEndpoint(ctx context.Context, id string) (webhook.Endpoin
 // dead-lettered (LastError "endpoint deleted") and stay listable; an attempt
 // already in flight completes but its outcome is not recorded.
 func (e *Engine) DeleteEndpoint(ctx context.Context, id string) error {
+	if err := checkID(ErrInvalidEndpoint, "endpoint_id", id); err != nil {
+		return err
+	}
 	return e.update(ctx, func(tx store.Tx) error {
 		if _, err := getEndpoint(tx, id); err != nil {
 			return err
@@ -289,6 +301,9 @@ func (e *Engine) DeleteEndpoint(ctx context.Context, id string) error {
 // signs. A zero grace retires the old secret at once. Rotating again within
 // a grace period retires the oldest secret: at most two ever sign.
 func (e *Engine) RotateEndpointSecret(ctx context.Context, id string, grace time.Duration) (webhook.Endpoint, error) {
+	if err := checkID(ErrInvalidEndpoint, "endpoint_id", id); err != nil {
+		return webhook.Endpoint{}, err
+	}
 	if grace < 0 {
 		return webhook.Endpoint{}, fmt.Errorf("%w: negative grace period", ErrInvalidEndpoint)
 	}
@@ -329,11 +344,17 @@ type ListDeliveriesParams struct {
 // ListDeliveries lists webhook deliveries, newest first: for one event,
 // one endpoint, and/or one status (DeliveryFailed lists the dead letters).
 func (e *Engine) ListDeliveries(ctx context.Context, p ListDeliveriesParams) (out List[webhook.Delivery], err error) {
+	if err := checkID(ErrInvalid, "event_id", p.EventID); err != nil {
+		return out, err
+	}
+	if err := checkID(ErrInvalidEndpoint, "endpoint_id", p.EndpointID); err != nil {
+		return out, err
+	}
 	q := store.DeliveryQuery{EventID: p.EventID, EndpointID: p.EndpointID, Status: p.Status}
 	switch p.Status {
 	case "", webhook.DeliveryPending, webhook.DeliveryClaimed, webhook.DeliverySucceeded, webhook.DeliveryFailed:
 	default:
-		return out, fmt.Errorf("%w: unknown delivery status %q", ErrInvalid, p.Status)
+		return out, fmt.Errorf("%w: unknown delivery status %s", ErrInvalid, text.Quote(string(p.Status)))
 	}
 	if q.Page, err = p.page(); err != nil {
 		return out, err
@@ -347,6 +368,9 @@ func (e *Engine) ListDeliveries(ctx context.Context, p ListDeliveriesParams) (ou
 
 // Delivery returns one webhook delivery.
 func (e *Engine) Delivery(ctx context.Context, id string) (webhook.Delivery, error) {
+	if err := checkID(ErrInvalid, "delivery_id", id); err != nil {
+		return webhook.Delivery{}, err
+	}
 	return view(ctx, e, func(tx store.Tx) (webhook.Delivery, error) { return getDelivery(tx, id) })
 }
 
@@ -355,6 +379,9 @@ func (e *Engine) Delivery(ctx context.Context, id string) (webhook.Delivery, err
 // backoff schedule as if the event were new. The receiver sees the same
 // webhook-id as before and should treat it idempotently.
 func (e *Engine) Redeliver(ctx context.Context, deliveryID string) (webhook.Delivery, error) {
+	if err := checkID(ErrInvalid, "delivery_id", deliveryID); err != nil {
+		return webhook.Delivery{}, err
+	}
 	var out webhook.Delivery
 	err := e.update(ctx, func(tx store.Tx) error {
 		d, err := getDelivery(tx, deliveryID)
