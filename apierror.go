@@ -131,6 +131,7 @@ var errorCodes = []errorCode{
 	{customer.ErrInvalidMeta, KindInvalid, "invalid_metadata"},
 	{customer.ErrTooLong, KindInvalid, "value_too_long"},
 	{customer.ErrInvalidText, KindInvalid, "invalid_text"},
+	{customer.ErrInvalidSearch, KindInvalid, "invalid_search"},
 	{ledger.ErrInvalidAmount, KindInvalid, "invalid_amount"},
 	{ledger.ErrInvalidType, KindInvalid, "invalid_entry_type"},
 	{ledger.ErrInvalidReason, KindInvalid, "invalid_reason"},
