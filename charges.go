@@ -112,7 +112,7 @@ func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargePara
 	if err := checkText(subscription.ErrInvalid, "product_description", p.ProductDescription, maxTextLen); err != nil {
 		return subscription.Payment{}, err
 	}
-	if err := checkKey(subscription.ErrInvalid, "idempotency_key", p.IdempotencyKey); err != nil {
+	if err := checkIdempotencyKey(subscription.ErrInvalid, p.IdempotencyKey); err != nil {
 		return subscription.Payment{}, err
 	}
 	if err := checkKey(subscription.ErrInvalid, "product_currency", p.ProductCurrency); err != nil {

@@ -100,7 +100,7 @@ func (e *Engine) CollectOverdue(ctx context.Context, paymentID, idempotencyKey s
 	if err := checkID(subscription.ErrInvalid, "payment_id", paymentID); err != nil {
 		return subscription.Payment{}, err
 	}
-	if err := checkKey(subscription.ErrInvalid, "idempotency_key", idempotencyKey); err != nil {
+	if err := checkIdempotencyKey(subscription.ErrInvalid, idempotencyKey); err != nil {
 		return subscription.Payment{}, err
 	}
 	pay, err := e.Payment(ctx, paymentID)

@@ -48,7 +48,7 @@ func balanceChangedJSON(e *ledger.Entry, b *wallet.Balance) []byte {
 		buf = append(buf, `,"reason":`...)
 		buf = appendJSONString(buf, e.Reason)
 	}
-	if e.IdempotencyKey != "" {
+	if e.IdempotencyKey != "" && !ledger.IsInternalKey(e.IdempotencyKey) {
 		buf = append(buf, `,"idempotency_key":`...)
 		buf = appendJSONString(buf, e.IdempotencyKey)
 	}

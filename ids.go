@@ -1,7 +1,9 @@
 package coffer
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/text"
@@ -70,6 +72,33 @@ func checkStatuses(statuses []subscription.PaymentStatus) error {
 			subscription.PaymentRefunded, subscription.PaymentPartiallyRefunded:
 		default:
 			return fmt.Errorf("%w: statuses: unknown payment status %s", subscription.ErrInvalid, text.Quote(string(s)))
+		}
+	}
+	return nil
+}
+
+// reservedKeyPrefixes start the idempotency keys coffer gives the records
+// it makes itself: the charge of a retry attempt ("retry:<attempt id>"),
+// a subscription's initial charge, the automatic refund of a duplicate
+// charge, and the ledger entries of holds, refunds and late successes. A
+// caller's key with one of them could take a key coffer needs later (a
+// charge keyed "retry:<attempt id>" made before the attempt ran would make
+// the attempt fail forever), so callers may not use them.
+var reservedKeyPrefixes = [...]string{"retry:", "initial:", "duplicate:", "hold:", "refund:", "late:"}
+
+// errReservedKey is the problem of a caller's key that starts with a
+// reserved prefix.
+var errReservedKey = errors.New("starts with a prefix coffer reserves for its own keys (retry:, initial:, duplicate:, hold:, refund:, late:)")
+
+// checkIdempotencyKey is checkID for a caller's idempotency key, which also
+// may not start with a prefix coffer reserves (reservedKeyPrefixes).
+func checkIdempotencyKey(invalid error, key string) error {
+	if err := checkID(invalid, "idempotency_key", key); err != nil {
+		return err
+	}
+	for _, p := range reservedKeyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return &ParamError{Param: "idempotency_key", Err: invalid, Problem: errReservedKey}
 		}
 	}
 	return nil

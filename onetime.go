@@ -45,10 +45,13 @@ func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTime
 	if err := checkText(subscription.ErrInvalid, "description", p.Description, maxTextLen); err != nil {
 		return subscription.Payment{}, err
 	}
-	for _, f := range [...][2]string{{"payment_method", p.PaymentMethod}, {"idempotency_key", p.IdempotencyKey}, {"customer_id", customerID}} {
+	for _, f := range [...][2]string{{"payment_method", p.PaymentMethod}, {"customer_id", customerID}} {
 		if err := checkKey(subscription.ErrInvalid, f[0], f[1]); err != nil {
 			return subscription.Payment{}, err
 		}
+	}
+	if err := checkIdempotencyKey(subscription.ErrInvalid, p.IdempotencyKey); err != nil {
+		return subscription.Payment{}, err
 	}
 	return e.charge(ctx, chargeInput{
 		customerID: customerID, paymentMethod: p.PaymentMethod, amount: p.Amount,

@@ -43,7 +43,7 @@ func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (
 	if err := checkText(subscription.ErrInvalid, "reason", p.Reason, maxTextLen); err != nil {
 		return subscription.Refund{}, err
 	}
-	if err := checkKey(subscription.ErrInvalid, "idempotency_key", p.IdempotencyKey); err != nil {
+	if err := checkIdempotencyKey(subscription.ErrInvalid, p.IdempotencyKey); err != nil {
 		return subscription.Refund{}, err
 	}
 	switch p.Destination {

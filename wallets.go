@@ -51,7 +51,7 @@ func (e *Engine) CreateEntry(ctx context.Context, customerID string, req ledger.
 
 // checkRequest validates req and normalises its currency.
 func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
-	if err := checkID(ledger.ErrInvalidKey, "idempotency_key", req.IdempotencyKey); err != nil {
+	if err := checkIdempotencyKey(ledger.ErrInvalidKey, req.IdempotencyKey); err != nil {
 		return req, err
 	}
 	if err := checkID(ledger.ErrInvalid, "reference.id", req.Reference.ID); err != nil {

@@ -8,8 +8,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/cofferhq/coffer/internal/text"
@@ -132,6 +134,33 @@ type Entry struct {
 	Reference      Reference `json:"reference"`
 	Fingerprint    string    `json:"-"`
 	CreatedAt      time.Time `json:"created_at"`
+}
+
+// internalKeyPrefixes start the idempotency keys coffer gives the entries
+// it posts itself (a captured hold, the wallet part of a refund, a late
+// success): they are its bookkeeping, not the caller's.
+var internalKeyPrefixes = [...]string{"hold:", "refund:", "late:"}
+
+// IsInternalKey reports whether an entry's idempotency key is one coffer
+// set itself. Such keys are never in an entry's JSON, and callers may not
+// use them.
+func IsInternalKey(key string) bool {
+	for _, p := range internalKeyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// MarshalJSON encodes the entry, leaving out an internal idempotency key
+// (IsInternalKey): it names a hold or another internal record.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	type plain Entry
+	if IsInternalKey(e.IdempotencyKey) {
+		e.IdempotencyKey = ""
+	}
+	return json.Marshal(plain(e))
 }
 
 // Signed is the entry's effect on the balance: +Amount for a credit,

@@ -41,7 +41,7 @@ type Attempt struct {
 	RunAt          time.Time         `json:"run_at"`
 	Notified       bool              `json:"notified"`
 	Status         AttemptStatus     `json:"status"`
-	LeaseOwner     string            `json:"lease_owner,omitempty"`
+	LeaseOwner     string            `json:"-"` // internal: the runner holding the lease
 	LeaseUntil     time.Time         `json:"lease_until,omitzero"`
 	DeclineCode    string            `json:"decline_code,omitempty"`
 	CreatedAt      time.Time         `json:"created_at"`

@@ -46,7 +46,7 @@ type Payment struct {
 	DeclineCode       string            `json:"decline_code,omitempty"`
 	PaymentMethod     string            `json:"payment_method,omitempty"`
 	ProcessorID       string            `json:"processor_id,omitempty"`
-	HoldID            string            `json:"hold_id,omitempty"`
+	HoldID            string            `json:"-"` // internal: the hold reserving the wallet part
 	IdempotencyKey    string            `json:"idempotency_key,omitempty"`
 	Fingerprint       string            `json:"-"`
 	Description       string            `json:"description,omitempty"`

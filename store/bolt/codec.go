@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/subscription"
 	"github.com/cofferhq/coffer/wallet"
 	"github.com/cofferhq/coffer/webhook"
@@ -314,6 +315,9 @@ type paymentJSON struct {
 	StoredFingerprint  string    `json:"__fingerprint,omitempty"`
 	StoredCollectingBy string    `json:"__collecting_by,omitempty"`
 	StoredCallUntil    time.Time `json:"__call_until,omitzero"`
+	// Under the key it had when it was in the API JSON, so records
+	// written before it left that JSON still read back.
+	StoredHoldID string `json:"hold_id,omitempty"`
 }
 
 type refundJSON struct {
@@ -366,7 +370,7 @@ func decodeJSON(v []byte, dst any, what string) error {
 
 func encodePayment(p subscription.Payment) ([]byte, error) {
 	return encodeJSON(paymentJSON{Payment: p, StoredFingerprint: p.Fingerprint, StoredCollectingBy: p.CollectingBy,
-		StoredCallUntil: p.CallUntil})
+		StoredCallUntil: p.CallUntil, StoredHoldID: p.HoldID})
 }
 
 func decodePayment(v []byte) (subscription.Payment, error) {
@@ -374,7 +378,7 @@ func decodePayment(v []byte) (subscription.Payment, error) {
 	if err := decodeJSON(v, &w, "payment"); err != nil {
 		return subscription.Payment{}, err
 	}
-	w.Payment.Fingerprint, w.Payment.CollectingBy = w.StoredFingerprint, w.StoredCollectingBy
+	w.Payment.Fingerprint, w.Payment.CollectingBy, w.Payment.HoldID = w.StoredFingerprint, w.StoredCollectingBy, w.StoredHoldID
 	if !w.StoredCallUntil.IsZero() {
 		w.Payment.CallUntil = w.StoredCallUntil.UTC()
 	}
@@ -392,6 +396,44 @@ func decodeRefund(v []byte) (subscription.Refund, error) {
 	}
 	w.Refund.Fingerprint = w.StoredFingerprint
 	return w.Refund, nil
+}
+
+// Lease owners are json:"-" in the API encoding; the wrappers store them
+// under the key they had before, so older records read back.
+type attemptJSON struct {
+	retry.Attempt
+	StoredLeaseOwner string `json:"lease_owner,omitempty"`
+}
+
+type deliveryJSON struct {
+	webhook.Delivery
+	StoredLeaseOwner string `json:"lease_owner,omitempty"`
+}
+
+func encodeAttempt(a retry.Attempt) ([]byte, error) {
+	return encodeJSON(attemptJSON{Attempt: a, StoredLeaseOwner: a.LeaseOwner})
+}
+
+func decodeAttempt(v []byte) (retry.Attempt, error) {
+	var w attemptJSON
+	if err := decodeJSON(v, &w, "attempt"); err != nil {
+		return retry.Attempt{}, err
+	}
+	w.Attempt.LeaseOwner = w.StoredLeaseOwner
+	return w.Attempt, nil
+}
+
+func encodeDelivery(d webhook.Delivery) ([]byte, error) {
+	return encodeJSON(deliveryJSON{Delivery: d, StoredLeaseOwner: d.LeaseOwner})
+}
+
+func decodeDelivery(v []byte) (webhook.Delivery, error) {
+	var w deliveryJSON
+	if err := decodeJSON(v, &w, "delivery"); err != nil {
+		return webhook.Delivery{}, err
+	}
+	w.Delivery.LeaseOwner = w.StoredLeaseOwner
+	return w.Delivery, nil
 }
 
 // decodeAs decodes a plain JSON record.

@@ -780,8 +780,6 @@ func (t *tx) MarkEventDispatched(id string) error {
 
 // ---- retry attempts ----
 
-var decodeAttempt = decodeAs[retry.Attempt]("attempt")
-
 func appendInt(b []byte, n int64) []byte {
 	return binary.BigEndian.AppendUint64(b, uint64(n)^(1<<63))
 }
@@ -801,7 +799,7 @@ func attemptKeys(a retry.Attempt, seq uint64) []ikey {
 }
 
 func (t *tx) PutAttempt(a retry.Attempt) error {
-	v, err := encodeJSON(a)
+	v, err := encodeAttempt(a)
 	if err != nil {
 		return err
 	}
@@ -919,8 +917,6 @@ func (t *tx) Endpoints() ([]webhook.Endpoint, error) {
 
 // ---- webhook deliveries ----
 
-var decodeDelivery = decodeAs[webhook.Delivery]("delivery")
-
 func deliveryKeys(d webhook.Delivery, seq uint64) []ikey {
 	ks := make([]ikey, 0, 4)
 	ks = append(ks,
@@ -934,7 +930,7 @@ func deliveryKeys(d webhook.Delivery, seq uint64) []ikey {
 }
 
 func (t *tx) PutDelivery(d webhook.Delivery) error {
-	v, err := encodeJSON(d)
+	v, err := encodeDelivery(d)
 	if err != nil {
 		return err
 	}
