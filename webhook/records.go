@@ -111,7 +111,7 @@ type Delivery struct {
 	Status      DeliveryStatus `json:"status"`
 	Attempts    int            `json:"attempts"`
 	RunAt       time.Time      `json:"run_at"`
-	LeaseOwner  string         `json:"-"` // internal: the dispatcher holding the lease
+	LeaseOwner  string         `json:"-"`                     // internal: the dispatcher holding the lease
 	LastStatus  int            `json:"last_status,omitempty"` // HTTP status of the last attempt
 	LastError   string         `json:"last_error,omitempty"`
 	DeliveredAt time.Time      `json:"delivered_at,omitzero"`

@@ -108,9 +108,9 @@ func TestCodecsKeepEveryField(t *testing.T) {
 	roundTrip(t, "hold", plainJSON[ledger.Hold], decodeHold)
 	roundTrip(t, "product", plainJSON[subscription.Product], decodeProduct)
 	roundTrip(t, "subscription", plainJSON[subscription.Subscription], decodeSubscription)
-	roundTrip(t, "attempt", plainJSON[retry.Attempt], decodeAttempt)
+	roundTrip(t, "attempt", encodeAttempt, decodeAttempt)
 	roundTrip(t, "endpoint", encodeEndpoint, decodeEndpoint)
-	roundTrip(t, "delivery", plainJSON[webhook.Delivery], decodeDelivery)
+	roundTrip(t, "delivery", encodeDelivery, decodeDelivery)
 }
 
 func TestEventDataNilAndEmptyDiffer(t *testing.T) {
@@ -154,4 +154,20 @@ func TestEndpointSecretsReadBack(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "whsec_cur", ep.Secret)
 	require.Equal(t, "whsec_old", ep.PreviousSecret)
+}
+
+// TestLeaseOwnersOfOlderRecordsReadBack: records written while lease owners
+// and hold ids were in the API JSON keep them.
+func TestLeaseOwnersOfOlderRecordsReadBack(t *testing.T) {
+	old := func(s string) []byte { return append([]byte{formatJSON}, s...) }
+	a, err := decodeAttempt(old(`{"id":"att_1","status":"claimed","lease_owner":"runner-a"}`))
+	require.NoError(t, err)
+	require.Equal(t, retry.AttemptStatus("claimed"), a.Status)
+	require.Equal(t, "runner-a", a.LeaseOwner)
+	d, err := decodeDelivery(old(`{"id":"dl_1","lease_owner":"disp-b"}`))
+	require.NoError(t, err)
+	require.Equal(t, "disp-b", d.LeaseOwner)
+	p, err := decodePayment(old(`{"id":"pay_1","hold_id":"hold_9"}`))
+	require.NoError(t, err)
+	require.Equal(t, "hold_9", p.HoldID)
 }
