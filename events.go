@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/webhook"
@@ -59,3 +60,18 @@ type pendingEvent struct {
 // is refunded automatically through the processor. Its data is a
 // DuplicateRefund.
 const EventPaymentDuplicateRefunded = "payment.duplicate_refunded"
+
+// EventTypes lists every event type coffer writes, sorted. An endpoint's
+// filter may name only these (or a prefix wildcard that selects at least
+// one of them, or "*").
+func EventTypes() []string {
+	out := []string{
+		EventCustomerCreated, EventCustomerUpdated, EventCustomerDelinquent, EventCustomerInGoodStand,
+		EventBalanceChanged, EventBalanceLow, EventSubscriptionPending, EventSubscriptionActive,
+		EventSubscriptionUpdated, EventSubscriptionFailed, EventSubscriptionOnHold, EventSubscriptionCancelled,
+		EventPaymentSucceeded, EventPaymentFailed, EventRefundSucceeded, EventRefundFailed, EventRetryScheduled,
+		EventRetryUpcoming, EventPaymentDuplicateRefunded,
+	}
+	slices.Sort(out)
+	return out
+}

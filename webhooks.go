@@ -518,6 +518,21 @@ func checkEndpointEventTypes(types []string) ([]string, error) {
 	if err := webhook.ValidateEventTypes(types); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidEndpoint, err)
 	}
+	// A filter entry naming no event coffer writes (a typo such as
+	// "payments.succeded") would be accepted and never match: refuse it.
+	known := EventTypes()
+	for _, t := range types {
+		ok := t == "*"
+		for _, k := range known {
+			if ok = ok || k == t || (strings.HasSuffix(t, ".*") && strings.HasPrefix(k, strings.TrimSuffix(t, "*"))); ok {
+				break
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("%w: %w: %s names no event type (see coffer.EventTypes)", ErrInvalidEndpoint,
+				webhook.ErrInvalidEventType, text.Quote(t))
+		}
+	}
 	var out []string
 	seen := map[string]bool{}
 	for _, t := range types {
