@@ -210,3 +210,24 @@ func TestCustomers(t *testing.T) {
 		})
 	})
 }
+
+func TestUpdateCustomerMergesAddress(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		v := newEnv(t, newStore)
+		c, err := v.CreateCustomer(v.ctx, customer.Params{Name: customer.String("Ada"),
+			Address: &customer.Address{Line1: "1 Main St", City: "London", Country: "GB"}})
+		require.NoError(t, err)
+		got, err := v.UpdateCustomer(v.ctx, c.ID, customer.Params{Address: &customer.Address{City: "Paris"}})
+		require.NoError(t, err)
+		require.Equal(t, customer.Address{Line1: "1 Main St", City: "Paris", Country: "GB"}, *got.Address)
+		got, err = v.Customer(v.ctx, c.ID)
+		require.NoError(t, err)
+		require.Equal(t, "1 Main St", got.Address.Line1, "stored merged")
+		got, err = v.UpdateCustomer(v.ctx, c.ID, customer.Params{RemoveAddress: true})
+		require.NoError(t, err)
+		require.Nil(t, got.Address)
+		got, err = v.Customer(v.ctx, c.ID)
+		require.NoError(t, err)
+		require.Nil(t, got.Address)
+	})
+}

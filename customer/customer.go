@@ -72,16 +72,42 @@ type Customer struct {
 // update it leaves the stored value unchanged. Metadata merges on update: a
 // key with an empty value is removed.
 type Params struct {
-	Name          *string           `json:"name,omitempty"`
-	Email         *string           `json:"email,omitempty"`
-	Phone         *string           `json:"phone_number,omitempty"`
-	Description   *string           `json:"description,omitempty"`
-	DID           *string           `json:"did,omitempty"`
-	Address       *Address          `json:"address,omitempty"`
-	Shipping      *Shipping         `json:"shipping,omitempty"`
-	Metadata      map[string]string `json:"metadata,omitempty"`
-	InvoicePrefix *string           `json:"invoice_prefix,omitempty"`
-	Livemode      bool              `json:"livemode,omitempty"`
+	Name        *string `json:"name,omitempty"`
+	Email       *string `json:"email,omitempty"`
+	Phone       *string `json:"phone_number,omitempty"`
+	Description *string `json:"description,omitempty"`
+	DID         *string `json:"did,omitempty"`
+	// Address is merged into the customer's address field by field: each
+	// non-empty field replaces the stored one, empty fields keep theirs
+	// (so {City: "Paris"} moves the customer to Paris and keeps the
+	// street). RemoveAddress removes the whole address; set it alone.
+	Address       *Address `json:"address,omitempty"`
+	RemoveAddress bool     `json:"remove_address,omitempty"`
+	// Shipping is merged the same way (name, phone and each address
+	// field); RemoveShipping removes it.
+	Shipping       *Shipping         `json:"shipping,omitempty"`
+	RemoveShipping bool              `json:"remove_shipping,omitempty"`
+	Metadata       map[string]string `json:"metadata,omitempty"`
+	InvoicePrefix  *string           `json:"invoice_prefix,omitempty"`
+	Livemode       bool              `json:"livemode,omitempty"`
+}
+
+// mergeAddress returns base with every non-empty field of upd (normalized)
+// in place of its own.
+func mergeAddress(base, upd Address) Address {
+	upd = NormalizeAddress(upd)
+	for _, f := range [...]struct {
+		dst *string
+		src string
+	}{
+		{&base.Line1, upd.Line1}, {&base.Line2, upd.Line2}, {&base.City, upd.City},
+		{&base.State, upd.State}, {&base.PostalCode, upd.PostalCode}, {&base.Country, upd.Country},
+	} {
+		if f.src != "" {
+			*f.dst = f.src
+		}
+	}
+	return base
 }
 
 // String returns a pointer to s, for building Params.
@@ -107,14 +133,39 @@ func (c Customer) Apply(p Params, now time.Time) (Customer, error) {
 	set(&c.Description, p.Description)
 	set(&c.DID, p.DID)
 	set(&c.InvoicePrefix, p.InvoicePrefix)
-	if p.Address != nil {
-		a := NormalizeAddress(*p.Address)
+	if p.RemoveAddress && p.Address != nil {
+		return c, &FieldError{Field: "address", Err: fmt.Errorf("%w: address and remove_address together", ErrInvalid)}
+	}
+	if p.RemoveShipping && p.Shipping != nil {
+		return c, &FieldError{Field: "shipping", Err: fmt.Errorf("%w: shipping and remove_shipping together", ErrInvalid)}
+	}
+	switch {
+	case p.RemoveAddress:
+		c.Address = nil
+	case p.Address != nil:
+		var base Address
+		if c.Address != nil {
+			base = *c.Address
+		}
+		a := mergeAddress(base, *p.Address)
 		c.Address = &a
 	}
-	if p.Shipping != nil {
-		s := Shipping{Address: NormalizeAddress(p.Shipping.Address),
-			Name: strings.TrimSpace(p.Shipping.Name), Phone: strings.TrimSpace(p.Shipping.Phone)}
-		c.Shipping = &s
+	switch {
+	case p.RemoveShipping:
+		c.Shipping = nil
+	case p.Shipping != nil:
+		var base Shipping
+		if c.Shipping != nil {
+			base = *c.Shipping
+		}
+		base.Address = mergeAddress(base.Address, p.Shipping.Address)
+		if n := strings.TrimSpace(p.Shipping.Name); n != "" {
+			base.Name = n
+		}
+		if ph := strings.TrimSpace(p.Shipping.Phone); ph != "" {
+			base.Phone = ph
+		}
+		c.Shipping = &base
 	}
 	if p.Metadata != nil {
 		m := make(map[string]string, len(c.Metadata)+len(p.Metadata))
