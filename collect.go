@@ -21,11 +21,18 @@ var (
 	ErrMandateNotAuthorized = fmt.Errorf("%w: payment method not authorised", subscription.ErrInvalid)
 )
 
+// PaymentMethodParams names the payment method UpdatePaymentMethod
+// authorises.
+type PaymentMethodParams struct {
+	PaymentMethod string `json:"payment_method"`
+}
+
 // UpdatePaymentMethod authorises a new payment method for an active or
 // on-hold subscription (a new mandate) and makes it the one later charges
 // and scheduled retries use. It is how a customer in dunning fixes their
 // card; collect what is overdue with CollectOverdue afterwards.
-func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymentMethod string) (subscription.Subscription, error) {
+func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID string, p PaymentMethodParams) (subscription.Subscription, error) {
+	paymentMethod := p.PaymentMethod
 	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {
 		return subscription.Subscription{}, err
 	}
@@ -80,6 +87,12 @@ func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymen
 	return sub, err
 }
 
+// CollectOverdueParams collects an overdue payment. IdempotencyKey, when
+// set, makes the call safe to retry.
+type CollectOverdueParams struct {
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
 // CollectOverdue charges an overdue payment again now — typically after
 // UpdatePaymentMethod — through the normal charge path (wallet first). It
 // works on a subscription on hold; success settles the overdue charge,
@@ -93,10 +106,11 @@ func (e *Engine) UpdatePaymentMethod(ctx context.Context, subscriptionID, paymen
 // flight) or ErrDebtSettled (once it succeeded), without a processor call.
 // A payment that is not overdue is ErrNotOverdue and changes nothing.
 //
-// idempotencyKey, when set, makes the call safe to retry: the same key for
+// p.IdempotencyKey, when set, makes the call safe to retry: the same key for
 // the same debt returns the collecting payment; the same key for anything
 // else is subscription.ErrIdempotencyConflict.
-func (e *Engine) CollectOverdue(ctx context.Context, paymentID, idempotencyKey string) (subscription.Payment, error) {
+func (e *Engine) CollectOverdue(ctx context.Context, paymentID string, p CollectOverdueParams) (subscription.Payment, error) {
+	idempotencyKey := p.IdempotencyKey
 	if err := checkID(subscription.ErrInvalid, "payment_id", paymentID); err != nil {
 		return subscription.Payment{}, err
 	}

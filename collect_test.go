@@ -42,31 +42,31 @@ func TestCollectOverdue(t *testing.T) {
 			require.True(t, c.Delinquent)
 
 			// A card the processor refuses leaves the subscription as it was.
-			_, err = v.UpdatePaymentMethod(v.ctx, sub.ID, processor.CardStolen)
+			_, err = v.UpdatePaymentMethod(v.ctx, sub.ID, PaymentMethodParams{PaymentMethod: processor.CardStolen})
 			require.ErrorIs(t, err, ErrMandateNotAuthorized)
 			require.Equal(t, http.StatusUnprocessableEntity, HTTPStatus(err))
 			got, _ := v.Subscription(v.ctx, sub.ID)
 			require.Equal(t, processor.CardOK, got.PaymentMethod)
 
 			v.clock.Advance(3600e9)
-			upd, err := v.UpdatePaymentMethod(v.ctx, sub.ID, processor.CardIssuerUnavailable)
+			upd, err := v.UpdatePaymentMethod(v.ctx, sub.ID, PaymentMethodParams{PaymentMethod: processor.CardIssuerUnavailable})
 			require.NoError(t, err)
 			require.Equal(t, processor.CardIssuerUnavailable, upd.PaymentMethod)
 			require.Equal(t, subscription.StatusOnHold, upd.Status)
 			// The new card declines softly: still overdue, nothing scheduled on hold.
-			p2, err := v.CollectOverdue(v.ctx, pay.ID, "collect-1")
+			p2, err := v.CollectOverdue(v.ctx, pay.ID, CollectOverdueParams{IdempotencyKey: "collect-1"})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentFailed, p2.Status)
 			require.Equal(t, pay.ID, p2.RetryOf)
 			c, _ = v.Customer(v.ctx, sub.CustomerID)
 			require.True(t, c.Delinquent)
 
-			_, err = v.UpdatePaymentMethod(v.ctx, sub.ID, processor.CardOK)
+			_, err = v.UpdatePaymentMethod(v.ctx, sub.ID, PaymentMethodParams{PaymentMethod: processor.CardOK})
 			require.NoError(t, err)
 			// Part of it comes from the wallet.
 			_, err = v.CreateEntry(v.ctx, sub.CustomerID, credit(10_00, "USD", "topup"))
 			require.NoError(t, err)
-			p3, err := v.CollectOverdue(v.ctx, pay.ID, "collect-2")
+			p3, err := v.CollectOverdue(v.ctx, pay.ID, CollectOverdueParams{IdempotencyKey: "collect-2"})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentSucceeded, p3.Status)
 			require.Equal(t, int64(10_00), p3.WalletAmount)
@@ -85,10 +85,10 @@ func TestCollectOverdue(t *testing.T) {
 			require.Equal(t, 2, types[EventSubscriptionUpdated])
 
 			// A replay returns the same payment; a new collection is refused.
-			again, err := v.CollectOverdue(v.ctx, pay.ID, "collect-2")
+			again, err := v.CollectOverdue(v.ctx, pay.ID, CollectOverdueParams{IdempotencyKey: "collect-2"})
 			require.NoError(t, err)
 			require.Equal(t, p3.ID, again.ID)
-			_, err = v.CollectOverdue(v.ctx, pay.ID, "collect-3")
+			_, err = v.CollectOverdue(v.ctx, pay.ID, CollectOverdueParams{IdempotencyKey: "collect-3"})
 			require.ErrorIs(t, err, ErrNotOverdue)
 			require.Equal(t, http.StatusConflict, HTTPStatus(err))
 			v.checkLedger(sub.CustomerID)
@@ -104,9 +104,9 @@ func TestCollectOverdue(t *testing.T) {
 			require.NotNil(t, res.Payment)
 			require.Equal(t, subscription.PaymentFailed, res.Payment.Status)
 			require.False(t, res.Payment.NextRetryAt.IsZero())
-			_, err = v.CollectOverdue(v.ctx, res.Payment.ID, "")
+			_, err = v.CollectOverdue(v.ctx, res.Payment.ID, CollectOverdueParams{IdempotencyKey: ""})
 			require.ErrorIs(t, err, ErrNotOverdue)
-			_, err = v.CollectOverdue(v.ctx, "pay_missing", "")
+			_, err = v.CollectOverdue(v.ctx, "pay_missing", CollectOverdueParams{IdempotencyKey: ""})
 			require.ErrorIs(t, err, subscription.ErrPaymentNotFound)
 		})
 

@@ -111,7 +111,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("SetLowBalanceThreshold", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.SetLowBalanceThreshold(w.ctx, bad, "USD", 5)
+		_, err := w.eng.SetLowBalanceThreshold(w.ctx, bad, LowBalanceParams{Currency: "USD", Threshold: 5})
 		return err
 	})
 	add("ListEntries", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -119,7 +119,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("SpendingReport", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.SpendingReport(w.ctx, bad, "USD", t0, t0.Add(24*time.Hour))
+		_, err := w.eng.SpendingReport(w.ctx, bad, SpendingReportParams{Currency: "USD", From: t0, To: t0.Add(24 * time.Hour)})
 		return err
 	})
 	add("Payment", "payment_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -147,15 +147,15 @@ func idCalls() []idCall {
 		return err
 	})
 	add("UpdatePaymentMethod", "subscription_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.UpdatePaymentMethod(w.ctx, bad, processor.CardOK)
+		_, err := w.eng.UpdatePaymentMethod(w.ctx, bad, PaymentMethodParams{PaymentMethod: processor.CardOK})
 		return err
 	})
 	add("CollectOverdue", "payment_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.CollectOverdue(w.ctx, bad, "")
+		_, err := w.eng.CollectOverdue(w.ctx, bad, CollectOverdueParams{IdempotencyKey: ""})
 		return err
 	})
 	add("CollectOverdue idempotency_key", "idempotency_key", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.CollectOverdue(w.ctx, fx.pay, bad)
+		_, err := w.eng.CollectOverdue(w.ctx, fx.pay, CollectOverdueParams{IdempotencyKey: bad})
 		return err
 	})
 	add("Charge", "subscription_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -314,12 +314,15 @@ func TestMalformedWebhookIDs(t *testing.T) {
 			_, err := w.eng.UpdateEndpoint(w.ctx, b, UpdateEndpointParams{})
 			return err
 		}},
-		"DisableEndpoint":      {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.DisableEndpoint(w.ctx, b); return err }},
-		"EnableEndpoint":       {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.EnableEndpoint(w.ctx, b); return err }},
-		"DeleteEndpoint":       {"endpoint_id", func(w *fzWorld, b string) error { return w.eng.DeleteEndpoint(w.ctx, b) }},
-		"RotateEndpointSecret": {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.RotateEndpointSecret(w.ctx, b, 0); return err }},
-		"Delivery":             {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Delivery(w.ctx, b); return err }},
-		"Redeliver":            {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Redeliver(w.ctx, b); return err }},
+		"DisableEndpoint": {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.DisableEndpoint(w.ctx, b); return err }},
+		"EnableEndpoint":  {"endpoint_id", func(w *fzWorld, b string) error { _, err := w.eng.EnableEndpoint(w.ctx, b); return err }},
+		"DeleteEndpoint":  {"endpoint_id", func(w *fzWorld, b string) error { return w.eng.DeleteEndpoint(w.ctx, b) }},
+		"RotateEndpointSecret": {"endpoint_id", func(w *fzWorld, b string) error {
+			_, err := w.eng.RotateEndpointSecret(w.ctx, b, RotateSecretParams{Grace: 0})
+			return err
+		}},
+		"Delivery":  {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Delivery(w.ctx, b); return err }},
+		"Redeliver": {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Redeliver(w.ctx, b); return err }},
 		"ListDeliveries event": {"event_id", func(w *fzWorld, b string) error {
 			_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{EventID: b})
 			return err

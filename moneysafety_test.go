@@ -103,7 +103,7 @@ func TestCollectOverdueConcurrentCollectsOnce(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		v := newEnv(t, newStore)
 		sub, debt := v.heldSubscription() // 30.00 overdue, subscription on hold
-		_, err := v.UpdatePaymentMethod(v.ctx, sub.ID, processor.CardOK)
+		_, err := v.UpdatePaymentMethod(v.ctx, sub.ID, PaymentMethodParams{PaymentMethod: processor.CardOK})
 		require.NoError(t, err)
 		before := v.proc.ChargeCount()
 
@@ -122,7 +122,7 @@ func TestCollectOverdueConcurrentCollectsOnce(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				defer returned.Add(1)
-				results[i], errs[i] = e.CollectOverdue(v.ctx, debt.ID, fmt.Sprintf("collect-%d", i))
+				results[i], errs[i] = e.CollectOverdue(v.ctx, debt.ID, CollectOverdueParams{IdempotencyKey: fmt.Sprintf("collect-%d", i)})
 			}()
 		}
 		// Open the gate once every caller has either returned or is held
@@ -154,7 +154,7 @@ func TestCollectOverdueConcurrentCollectsOnce(t *testing.T) {
 		v.checkLedger(sub.CustomerID)
 
 		// A late collector gets the settled error, and nothing is charged.
-		_, err = v.CollectOverdue(v.ctx, debt.ID, "late")
+		_, err = v.CollectOverdue(v.ctx, debt.ID, CollectOverdueParams{IdempotencyKey: "late"})
 		require.ErrorIs(t, err, ErrDebtSettled)
 		require.ErrorIs(t, err, ErrNotOverdue)
 		require.Equal(t, before+1, v.proc.ChargeCount())
@@ -364,20 +364,20 @@ func TestCollectOverdueKeys(t *testing.T) {
 		require.True(t, v.rtPayment(debts[0].ID).Delinquent())
 		require.True(t, v.rtPayment(debts[1].ID).Delinquent())
 		subs := []subscription.Subscription{res.Subscription}
-		a, err := v.CollectOverdue(v.ctx, debts[0].ID, "k")
+		a, err := v.CollectOverdue(v.ctx, debts[0].ID, CollectOverdueParams{IdempotencyKey: "k"})
 		require.NoError(t, err)
 		require.Equal(t, subscription.PaymentSucceeded, a.Status)
 		charges := v.proc.ChargeCount()
 
 		// The same key for another debt is a conflict, not A's payment.
-		_, err = v.CollectOverdue(v.ctx, debts[1].ID, "k")
+		_, err = v.CollectOverdue(v.ctx, debts[1].ID, CollectOverdueParams{IdempotencyKey: "k"})
 		require.ErrorIs(t, err, subscription.ErrIdempotencyConflict)
 		require.Equal(t, http.StatusConflict, HTTPStatus(err))
 		require.True(t, v.rtPayment(debts[1].ID).Overdue(), "B stays overdue")
 		require.Equal(t, charges, v.proc.ChargeCount())
 
 		// A replay for A returns A's collection.
-		again, err := v.CollectOverdue(v.ctx, debts[0].ID, "k")
+		again, err := v.CollectOverdue(v.ctx, debts[0].ID, CollectOverdueParams{IdempotencyKey: "k"})
 		require.NoError(t, err)
 		require.Equal(t, a.ID, again.ID)
 
@@ -389,7 +389,7 @@ func TestCollectOverdueKeys(t *testing.T) {
 		evs := len(v.events())
 		charges = v.proc.ChargeCount()
 		for _, key := range []string{"k", "paid", "fresh", ""} {
-			_, err = v.CollectOverdue(v.ctx, ok.ID, key)
+			_, err = v.CollectOverdue(v.ctx, ok.ID, CollectOverdueParams{IdempotencyKey: key})
 			require.ErrorIs(t, err, ErrNotOverdue, key)
 			require.Equal(t, http.StatusConflict, HTTPStatus(err))
 		}
@@ -531,7 +531,7 @@ func TestUpdatePaymentMethodRechecksStatus(t *testing.T) {
 			_, err := v.CancelSubscription(v.ctx, sub.ID)
 			require.NoError(t, err)
 		}})
-		_, err := e.UpdatePaymentMethod(v.ctx, sub.ID, processor.CardInsufficientFunds)
+		_, err := e.UpdatePaymentMethod(v.ctx, sub.ID, PaymentMethodParams{PaymentMethod: processor.CardInsufficientFunds})
 		require.ErrorIs(t, err, subscription.ErrNotActive)
 		got, err := v.Subscription(v.ctx, sub.ID)
 		require.NoError(t, err)

@@ -51,11 +51,20 @@ type DayBalance struct {
 // maxReportDays bounds the trend so a report stays small.
 const maxReportDays = 366
 
+// SpendingReportParams selects a SpendingReport's wallet and period: the
+// currency's ledger entries with From <= created_at < To.
+type SpendingReportParams struct {
+	Currency string    `json:"currency"`
+	From     time.Time `json:"from"`
+	To       time.Time `json:"to"`
+}
+
 // SpendingReport reports a customer's wallet in one currency over
 // [from, to) (UTC), with at most 366 days. It reads the ledger, so the
 // figures always agree with the entries: opening balance + credited -
 // debited == closing balance.
-func (e *Engine) SpendingReport(ctx context.Context, customerID, currency string, from, to time.Time) (SpendingReport, error) {
+func (e *Engine) SpendingReport(ctx context.Context, customerID string, p SpendingReportParams) (SpendingReport, error) {
+	currency, from, to := p.Currency, p.From, p.To
 	if err := checkCustomerID(customerID); err != nil {
 		return SpendingReport{}, err
 	}

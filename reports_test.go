@@ -32,7 +32,7 @@ func TestSpendingReport(t *testing.T) {
 
 		from := time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC)
 		to := time.Date(2026, 3, 6, 0, 0, 0, 0, time.UTC)
-		rep, err := v.SpendingReport(v.ctx, c.ID, "usd", from, to)
+		rep, err := v.SpendingReport(v.ctx, c.ID, SpendingReportParams{Currency: "usd", From: from, To: to})
 		require.NoError(t, err)
 		require.Equal(t, int64(50_00), rep.OpeningBalance)
 		require.Equal(t, int64(46_00), rep.ClosingBalance)
@@ -46,19 +46,19 @@ func TestSpendingReport(t *testing.T) {
 		require.Equal(t, from, rep.Days[0].Day)
 
 		// A period with no entries at all, before the wallet was used.
-		empty, err := v.SpendingReport(v.ctx, c.ID, "USD", t0.Add(-72*time.Hour), t0.Add(-time.Hour))
+		empty, err := v.SpendingReport(v.ctx, c.ID, SpendingReportParams{Currency: "USD", From: t0.Add(-72 * time.Hour), To: t0.Add(-time.Hour)})
 		require.NoError(t, err)
 		require.Zero(t, empty.OpeningBalance)
 		require.Zero(t, empty.ClosingBalance)
 		require.Zero(t, empty.Entries)
 
-		_, err = v.SpendingReport(v.ctx, c.ID, "USD", to, from)
+		_, err = v.SpendingReport(v.ctx, c.ID, SpendingReportParams{Currency: "USD", From: to, To: from})
 		require.ErrorIs(t, err, ErrInvalid)
-		_, err = v.SpendingReport(v.ctx, c.ID, "USD", from, from.AddDate(2, 0, 0))
+		_, err = v.SpendingReport(v.ctx, c.ID, SpendingReportParams{Currency: "USD", From: from, To: from.AddDate(2, 0, 0)})
 		require.ErrorIs(t, err, ErrInvalid)
-		_, err = v.SpendingReport(v.ctx, "cus_missing", "USD", from, to)
+		_, err = v.SpendingReport(v.ctx, "cus_missing", SpendingReportParams{Currency: "USD", From: from, To: to})
 		require.Error(t, err)
-		_, err = v.SpendingReport(v.ctx, c.ID, "EUR", from, to)
+		_, err = v.SpendingReport(v.ctx, c.ID, SpendingReportParams{Currency: "EUR", From: from, To: to})
 		require.Error(t, err)
 	})
 }

@@ -241,9 +241,12 @@ func TestErrorMessagesBounded(t *testing.T) {
 				_, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(1), IdempotencyKey: huge})
 				return err
 			},
-			"collect idempotency key": func() error { _, err := w.eng.CollectOverdue(w.ctx, "pay_x", huge); return err },
-			"customer id":             func() error { _, err := w.eng.Customer(w.ctx, huge); return err },
-			"did":                     func() error { _, err := w.eng.CustomerByDID(w.ctx, huge); return err },
+			"collect idempotency key": func() error {
+				_, err := w.eng.CollectOverdue(w.ctx, "pay_x", CollectOverdueParams{IdempotencyKey: huge})
+				return err
+			},
+			"customer id": func() error { _, err := w.eng.Customer(w.ctx, huge); return err },
+			"did":         func() error { _, err := w.eng.CustomerByDID(w.ctx, huge); return err },
 			"email filter": func() error {
 				_, err := w.eng.ListCustomers(w.ctx, ListCustomersParams{Email: huge})
 				return err

@@ -214,7 +214,7 @@ func TestWalletEventBalanceLowPerCustomer(t *testing.T) {
 			return out
 		}
 
-		bal, err := v.SetLowBalanceThreshold(v.ctx, a.ID, "USD", 100_00)
+		bal, err := v.SetLowBalanceThreshold(v.ctx, a.ID, LowBalanceParams{Currency: "USD", Threshold: 100_00})
 		require.NoError(t, err)
 		require.Equal(t, int64(100_00), bal.LowThreshold)
 		require.False(t, bal.Low)
@@ -230,7 +230,7 @@ func TestWalletEventBalanceLowPerCustomer(t *testing.T) {
 
 		// Clearing A's threshold falls back to 10.00: 40.00 is not low,
 		// which re-arms the event.
-		bal, err = v.SetLowBalanceThreshold(v.ctx, a.ID, "USD", 0)
+		bal, err = v.SetLowBalanceThreshold(v.ctx, a.ID, LowBalanceParams{Currency: "USD", Threshold: 0})
 		require.NoError(t, err)
 		require.False(t, bal.Low)
 		v.whEntry(a.ID, ledger.Debit, 35_00, "USD") // 5.00 < 10.00
@@ -240,15 +240,15 @@ func TestWalletEventBalanceLowPerCustomer(t *testing.T) {
 		// Raising B's threshold above its balance is a crossing too (no
 		// ledger entry, so no balance_changed with it).
 		n := len(v.events())
-		bal, err = v.SetLowBalanceThreshold(v.ctx, b.ID, "USD", 60_00)
+		bal, err = v.SetLowBalanceThreshold(v.ctx, b.ID, LowBalanceParams{Currency: "USD", Threshold: 60_00})
 		require.NoError(t, err)
 		require.True(t, bal.Low)
 		require.Equal(t, []string{EventBalanceLow}, whTypes(v.whEventsSince(n)))
-		_, err = v.SetLowBalanceThreshold(v.ctx, b.ID, "USD", 70_00)
+		_, err = v.SetLowBalanceThreshold(v.ctx, b.ID, LowBalanceParams{Currency: "USD", Threshold: 70_00})
 		require.NoError(t, err)
 		require.Len(t, lowsOf(b.ID), 1, "already low")
 
-		_, err = v.SetLowBalanceThreshold(v.ctx, b.ID, "USD", -1)
+		_, err = v.SetLowBalanceThreshold(v.ctx, b.ID, LowBalanceParams{Currency: "USD", Threshold: -1})
 		require.ErrorIs(t, err, ErrInvalid)
 		require.Equal(t, http.StatusUnprocessableEntity, HTTPStatus(err))
 		_, err = New(v.store, WithLowBalanceThreshold("USD", -1))

@@ -193,9 +193,17 @@ func (e *Engine) Balance(ctx context.Context, customerID, currency string) (b wa
 	return b, err
 }
 
+// LowBalanceParams sets a customer's low-balance threshold in one
+// currency, in its minor units (0 falls back to the engine's threshold).
+type LowBalanceParams struct {
+	Currency  string `json:"currency"`
+	Threshold int64  `json:"threshold"`
+}
+
 // SetLowBalanceThreshold sets the customer's own low-balance threshold in a
 // currency (0 falls back to the engine's per-currency threshold).
-func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID, currency string, minor int64) (wallet.Balance, error) {
+func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID string, p LowBalanceParams) (wallet.Balance, error) {
+	currency, minor := p.Currency, p.Threshold
 	if err := checkCustomerID(customerID); err != nil {
 		return wallet.Balance{}, err
 	}

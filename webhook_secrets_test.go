@@ -42,7 +42,7 @@ func TestEndpointReadsHideSecrets(t *testing.T) {
 		genSecret := v.endpointSecret(generated.ID)
 		require.Equal(t, given, v.endpointSecret(created.ID))
 
-		rotated, err := v.RotateEndpointSecret(v.ctx, created.ID, time.Hour)
+		rotated, err := v.RotateEndpointSecret(v.ctx, created.ID, RotateSecretParams{Grace: time.Hour})
 		require.NoError(t, err)
 		current := v.endpointSecret(created.ID)
 		require.NotEqual(t, given, current)
@@ -110,7 +110,7 @@ func TestExpiredPreviousSecretIsCleared(t *testing.T) {
 				v := newEnv(t, newStore)
 				rc := newWHReceiver(t, v.clock, nil)
 				ep := v.whEndpoint(rc)
-				_, err := v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
+				_, err := v.RotateEndpointSecret(v.ctx, ep.ID, RotateSecretParams{Grace: time.Hour})
 				require.NoError(t, err)
 				rc.Secret = v.endpointSecret(ep.ID) // the receiver moves to the new secret
 

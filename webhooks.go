@@ -293,6 +293,12 @@ func (e *Engine) DeleteEndpoint(ctx context.Context, id string) error {
 	})
 }
 
+// RotateSecretParams rotates an endpoint's signing secret. Grace is how long
+// the previous secret keeps signing beside the new one (0: it stops at once).
+type RotateSecretParams struct {
+	Grace time.Duration `json:"grace"`
+}
+
 // RotateEndpointSecret gives an endpoint a new signing secret, and returns
 // the endpoint redacted: read the new secret with EndpointSecret. For grace
 // after the rotation every delivery
@@ -300,7 +306,8 @@ func (e *Engine) DeleteEndpoint(ctx context.Context, id string) error {
 // new secret at any moment in that window; after it only the new secret
 // signs. A zero grace retires the old secret at once. Rotating again within
 // a grace period retires the oldest secret: at most two ever sign.
-func (e *Engine) RotateEndpointSecret(ctx context.Context, id string, grace time.Duration) (webhook.Endpoint, error) {
+func (e *Engine) RotateEndpointSecret(ctx context.Context, id string, p RotateSecretParams) (webhook.Endpoint, error) {
+	grace := p.Grace
 	if err := checkID(ErrInvalidEndpoint, "endpoint_id", id); err != nil {
 		return webhook.Endpoint{}, err
 	}

@@ -257,7 +257,10 @@ func TestEndpointCRUD(t *testing.T) {
 			"update":  func() error { _, err := v.UpdateEndpoint(v.ctx, a.ID, UpdateEndpointParams{URL: &url}); return err },
 			"disable": func() error { _, err := v.DisableEndpoint(v.ctx, a.ID); return err },
 			"delete":  func() error { return v.DeleteEndpoint(v.ctx, a.ID) },
-			"rotate":  func() error { _, err := v.RotateEndpointSecret(v.ctx, a.ID, time.Hour); return err },
+			"rotate": func() error {
+				_, err := v.RotateEndpointSecret(v.ctx, a.ID, RotateSecretParams{Grace: time.Hour})
+				return err
+			},
 		} {
 			err := call()
 			require.ErrorIs(t, err, ErrEndpointNotFound, name)
@@ -318,7 +321,7 @@ func TestEndpointValidation(t *testing.T) {
 	badTypes := []string{"wallet.*.x"}
 	_, err = v.UpdateEndpoint(v.ctx, ep.ID, UpdateEndpointParams{EventTypes: &badTypes})
 	require.ErrorIs(t, err, webhook.ErrInvalidEventType)
-	_, err = v.RotateEndpointSecret(v.ctx, ep.ID, -time.Second)
+	_, err = v.RotateEndpointSecret(v.ctx, ep.ID, RotateSecretParams{Grace: -time.Second})
 	require.ErrorIs(t, err, ErrInvalidEndpoint)
 	got, err := v.Endpoint(v.ctx, ep.ID)
 	require.NoError(t, err)
@@ -344,7 +347,7 @@ func TestWebhookSecretRotation(t *testing.T) {
 			return vf.Verify(h, r.Body)
 		}
 
-		rotated, err := v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
+		rotated, err := v.RotateEndpointSecret(v.ctx, ep.ID, RotateSecretParams{Grace: time.Hour})
 		require.NoError(t, err)
 		read, err := v.Endpoint(v.ctx, ep.ID)
 		require.NoError(t, err)
@@ -381,7 +384,7 @@ func TestWebhookSecretRotation(t *testing.T) {
 		require.ErrorIs(t, verify(got[1], old), webhook.ErrInvalidSignature)
 
 		// A zero grace retires the current secret at once.
-		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, 0)
+		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, RotateSecretParams{Grace: 0})
 		require.NoError(t, err)
 		rot2 := v.storedEndpoint(ep.ID)
 		require.Empty(t, rot2.PreviousSecret)
@@ -394,10 +397,10 @@ func TestWebhookSecretRotation(t *testing.T) {
 		require.ErrorIs(t, verify(got[2], rot.Secret), webhook.ErrInvalidSignature)
 
 		// Rotating twice within a grace period keeps only the latest two.
-		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
+		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, RotateSecretParams{Grace: time.Hour})
 		require.NoError(t, err)
 		rot3 := v.storedEndpoint(ep.ID)
-		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, time.Hour)
+		_, err = v.RotateEndpointSecret(v.ctx, ep.ID, RotateSecretParams{Grace: time.Hour})
 		require.NoError(t, err)
 		rot4 := v.storedEndpoint(ep.ID)
 		require.Equal(t, rot3.Secret, rot4.PreviousSecret)

@@ -109,7 +109,7 @@ func TestReservedIdempotencyKeys(t *testing.T) {
 		require.ErrorIs(t, err, ErrInvalidID, key)
 		_, err = v.Refund(v.ctx, p.ID, RefundParams{IdempotencyKey: key})
 		require.ErrorIs(t, err, ErrInvalidID, key)
-		_, err = v.CollectOverdue(v.ctx, p.ID, key)
+		_, err = v.CollectOverdue(v.ctx, p.ID, CollectOverdueParams{IdempotencyKey: key})
 		require.ErrorIs(t, err, ErrInvalidID, key)
 		require.Equal(t, "idempotency_key", AsError(err).Param)
 	}
