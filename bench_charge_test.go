@@ -56,7 +56,7 @@ func benchCharge(b *testing.B, s store.Store, wallet, parallel bool) {
 			b.Fatal(err)
 		}
 		if wallet {
-			_, err := eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: 1 << 50, Currency: "USD", Type: ledger.Credit, Reason: "bench"})
+			_, err := eng.CreateEntry(ctx, c.ID, EntryParams{Amount: 1 << 50, Currency: "USD", Type: ledger.Credit, Reason: "bench"})
 			if err != nil {
 				b.Fatal(err)
 			}

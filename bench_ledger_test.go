@@ -79,7 +79,7 @@ func benchLedger(b *testing.B, s store.Store, writers, wallets int) {
 			defer wg.Done()
 			for i := 0; i < n; i++ {
 				k := seq.Add(1)
-				req := ledger.Request{Amount: 100, Currency: "USD", Type: ledger.Credit, Reason: "bench",
+				req := EntryParams{Amount: 100, Currency: "USD", Type: ledger.Credit, Reason: "bench",
 					IdempotencyKey: fmt.Sprint("k", k)}
 				if _, err := eng.CreateEntry(ctx, ids[int(k)%wallets], req); err != nil {
 					b.Error(err)

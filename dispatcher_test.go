@@ -44,7 +44,7 @@ func TestDispatchDeliversEveryEventAsSigned(t *testing.T) {
 		for i := range 5 {
 			c := v.whCustomer(fmt.Sprintf("customer %d", i))
 			v.whCredit(c.ID, int64(100*(i+1)))
-			_, err := v.CreateEntry(v.ctx, c.ID, ledger.Request{Amount: 50, Currency: "USD", Type: ledger.Debit, Reason: `<"quoted" & escaped>`})
+			_, err := v.CreateEntry(v.ctx, c.ID, EntryParams{Amount: 50, Currency: "USD", Type: ledger.Debit, Reason: `<"quoted" & escaped>`})
 			require.NoError(t, err)
 		}
 		events := v.events()
@@ -776,9 +776,9 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v.UpdateCustomer(ctx, c.ID, customer.Params{Phone: customer.String("+14155550100")})
 	require.NoError(t, err)
-	_, err = v.CreateEntry(ctx, c.ID, ledger.Request{Amount: 20_00, Currency: "USD", Type: ledger.Credit, Reason: "Top-up", IdempotencyKey: "topup-1"})
+	_, err = v.CreateEntry(ctx, c.ID, EntryParams{Amount: 20_00, Currency: "USD", Type: ledger.Credit, Reason: "Top-up", IdempotencyKey: "topup-1"})
 	require.NoError(t, err)
-	_, err = v.CreateEntry(ctx, c.ID, ledger.Request{Amount: 16_00, Currency: "USD", Type: ledger.Debit, Reason: "API usage"})
+	_, err = v.CreateEntry(ctx, c.ID, EntryParams{Amount: 16_00, Currency: "USD", Type: ledger.Debit, Reason: "API usage"})
 	require.NoError(t, err)
 
 	prod, err := v.CreateProduct(ctx, ProductParams{Name: "Pro", Description: "Pro plan", Price: 12_00, Currency: "USD"})

@@ -19,7 +19,7 @@
 //	if err != nil { ... }
 //	defer eng.Close()
 //	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
-//	res, err := eng.CreateEntry(ctx, c.ID, ledger.Request{
+//	res, err := eng.CreateEntry(ctx, c.ID, EntryParams{
 //		Amount: 500, Currency: "USD", Type: ledger.Credit,
 //		Reason: "Welcome bonus", IdempotencyKey: "welcome-" + c.ID,
 //	})

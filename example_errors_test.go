@@ -19,7 +19,7 @@ func ExampleAsError() {
 	eng, _ := coffer.New(memory.New())
 	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
 
-	_, err := eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: 900, Currency: "USD", Type: ledger.Debit, Reason: "Purchase"})
+	_, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 900, Currency: "USD", Type: ledger.Debit, Reason: "Purchase"})
 	e := coffer.AsError(err)
 	fmt.Println(e.Code, e.HTTPStatus(), errors.Is(err, wallet.ErrInsufficientFunds))
 

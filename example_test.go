@@ -41,7 +41,7 @@ func ExampleEngine_CreateEntry() {
 	eng, _ := newExampleEngine()
 	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
 
-	res, err := eng.CreateEntry(ctx, c.ID, ledger.Request{
+	res, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{
 		Amount: 20_00, Currency: "USD", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "deposit-1",
 	})
 	if err != nil {
@@ -49,17 +49,17 @@ func ExampleEngine_CreateEntry() {
 	}
 	fmt.Println("after deposit:", exampleAmount(res.Balance.Amount, "USD"))
 
-	res, _ = eng.CreateEntry(ctx, c.ID, ledger.Request{
+	res, _ = eng.CreateEntry(ctx, c.ID, coffer.EntryParams{
 		Amount: 20_00, Currency: "USD", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "deposit-1",
 	})
 	fmt.Println("replayed:", res.Replayed, exampleAmount(res.Balance.Amount, "USD"))
 
-	res, _ = eng.CreateEntry(ctx, c.ID, ledger.Request{
+	res, _ = eng.CreateEntry(ctx, c.ID, coffer.EntryParams{
 		Amount: 7_50, Currency: "USD", Type: ledger.Debit, Reason: "Coffee", IdempotencyKey: "order-1",
 	})
 	fmt.Printf("debit: %s -> %s\n", exampleAmount(res.Entry.BalanceBefore, "USD"), exampleAmount(res.Entry.BalanceAfter, "USD"))
 
-	_, err = eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: 50_00, Currency: "USD", Type: ledger.Debit, Reason: "Too much"})
+	_, err = eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 50_00, Currency: "USD", Type: ledger.Debit, Reason: "Too much"})
 	fmt.Println(errors.Is(err, wallet.ErrInsufficientFunds), coffer.HTTPStatus(err))
 	// Output:
 	// after deposit: 20.00 USD
@@ -107,7 +107,7 @@ func ExampleEngine_Charge() {
 	ctx := context.Background()
 	eng, proc := newExampleEngine()
 	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
-	_, _ = eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: 4_00, Currency: "USD", Type: ledger.Credit, Reason: "Welcome bonus"})
+	_, _ = eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 4_00, Currency: "USD", Type: ledger.Credit, Reason: "Welcome bonus"})
 	prod, _ := eng.CreateProduct(ctx, coffer.ProductParams{Name: "Coffee beans", Price: 12_00, Currency: "USD"})
 	res, _ := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 		ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardOK,

@@ -417,7 +417,7 @@ func FuzzCreateEntry(f *testing.F) {
 		if target%16 == 15 {
 			cust = "cus_missing"
 		}
-		req := ledger.Request{Amount: amount, Currency: currency, Type: ledger.Type(typ), Reason: reason, IdempotencyKey: key}
+		req := EntryParams{Amount: amount, Currency: currency, Type: ledger.Type(typ), Reason: reason, IdempotencyKey: key}
 		before := w.snap(t, w.cust)
 		res, err := w.eng.CreateEntry(w.ctx, cust, req)
 		after := w.snap(t, w.cust)
@@ -701,7 +701,7 @@ func FuzzChargeParams(f *testing.F) {
 		}
 		w.clk.Advance(time.Second)
 		if topUp%1_000_000 > 0 {
-			if _, err := w.eng.CreateEntry(w.ctx, w.cust, ledger.Request{Amount: int64(topUp % 1_000_000), Currency: "USD",
+			if _, err := w.eng.CreateEntry(w.ctx, w.cust, EntryParams{Amount: int64(topUp % 1_000_000), Currency: "USD",
 				Type: ledger.Credit, Reason: "top up"}); err != nil && !errors.Is(err, money.ErrOverflow) {
 				t.Fatalf("top up: %v", err)
 			}
@@ -1164,15 +1164,15 @@ func TestUnstorableInputRejected(t *testing.T) {
 			return err
 		}},
 		{"entry reason NUL", func(w *fzWorld, fx fixture) error {
-			_, err := w.eng.CreateEntry(w.ctx, fx.cust, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit, Reason: "a\x00b"})
+			_, err := w.eng.CreateEntry(w.ctx, fx.cust, EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit, Reason: "a\x00b"})
 			return err
 		}},
 		{"entry key invalid UTF-8", func(w *fzWorld, fx fixture) error {
-			_, err := w.eng.CreateEntry(w.ctx, fx.cust, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: "k\xff"})
+			_, err := w.eng.CreateEntry(w.ctx, fx.cust, EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: "k\xff"})
 			return err
 		}},
 		{"entry key NUL", func(w *fzWorld, fx fixture) error {
-			_, err := w.eng.CreateEntry(w.ctx, fx.cust, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: "k\x00"})
+			_, err := w.eng.CreateEntry(w.ctx, fx.cust, EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: "k\x00"})
 			return err
 		}},
 		{"charge description invalid UTF-8", func(w *fzWorld, fx fixture) error {

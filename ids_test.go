@@ -90,16 +90,16 @@ func idCalls() []idCall {
 		return err
 	})
 	add("CreateEntry", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.CreateEntry(w.ctx, bad, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit})
+		_, err := w.eng.CreateEntry(w.ctx, bad, EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit})
 		return err
 	})
 	add("CreateEntry idempotency_key", "idempotency_key", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.CreateEntry(w.ctx, fx.cust, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: bad})
+		_, err := w.eng.CreateEntry(w.ctx, fx.cust, EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: bad})
 		return err
 	})
-	add("CreateEntry reference id", "reference.id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.CreateEntry(w.ctx, fx.cust, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit,
-			Reference: ledger.Reference{Type: ledger.RefManual, ID: bad}})
+	add("CreateEntry reference id", "reference_id", func(w *fzWorld, fx idFixture, bad string) error {
+		_, err := w.eng.CreateEntry(w.ctx, fx.cust, EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit,
+			ReferenceID: bad})
 		return err
 	})
 	add("Balances", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {

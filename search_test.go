@@ -213,7 +213,7 @@ func TestErrorMessagesBounded(t *testing.T) {
 				return err
 			},
 			"entry currency": func() error {
-				_, err := w.eng.CreateEntry(w.ctx, c.ID, ledger.Request{Amount: 1, Currency: huge, Type: ledger.Credit})
+				_, err := w.eng.CreateEntry(w.ctx, c.ID, EntryParams{Amount: 1, Currency: huge, Type: ledger.Credit})
 				return err
 			},
 			"balance currency": func() error { _, err := w.eng.Balance(w.ctx, c.ID, huge); return err },
@@ -234,7 +234,7 @@ func TestErrorMessagesBounded(t *testing.T) {
 				return err
 			},
 			"entry idempotency key": func() error {
-				_, err := w.eng.CreateEntry(w.ctx, c.ID, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: huge})
+				_, err := w.eng.CreateEntry(w.ctx, c.ID, EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: huge})
 				return err
 			},
 			"charge idempotency key": func() error {

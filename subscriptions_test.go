@@ -46,7 +46,7 @@ func (v *env) odSubscribe(customerID, pm string) subscription.Subscription {
 // odFund credits a wallet.
 func (v *env) odFund(customerID string, amount int64, currency string) {
 	v.t.Helper()
-	_, err := v.CreateEntry(v.ctx, customerID, ledger.Request{Amount: amount, Currency: currency, Type: ledger.Credit,
+	_, err := v.CreateEntry(v.ctx, customerID, EntryParams{Amount: amount, Currency: currency, Type: ledger.Credit,
 		Reason: "Prepaid deposit"})
 	require.NoError(v.t, err)
 }

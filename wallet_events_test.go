@@ -16,7 +16,7 @@ import (
 // whEntry posts a ledger request and returns its result.
 func (v *env) whEntry(customerID string, typ ledger.Type, amount int64, currency string) EntryResult {
 	v.t.Helper()
-	res, err := v.CreateEntry(v.ctx, customerID, ledger.Request{Amount: amount, Currency: currency, Type: typ, Reason: "test"})
+	res, err := v.CreateEntry(v.ctx, customerID, EntryParams{Amount: amount, Currency: currency, Type: typ, Reason: "test"})
 	require.NoError(v.t, err)
 	return res
 }
@@ -52,7 +52,7 @@ func TestWalletEventBalanceChanged(t *testing.T) {
 		n := len(v.events())
 
 		var results []EntryResult
-		for _, req := range []ledger.Request{
+		for _, req := range []EntryParams{
 			{Amount: 10_00, Currency: "USD", Type: ledger.Credit, Reason: "top-up", IdempotencyKey: "k1"},
 			{Amount: 3_00, Currency: "usd", Type: ledger.Debit, Reason: "usage"},
 			{Amount: 500_00, Currency: "INR", Type: ledger.Credit, Reason: "welcome"},
@@ -84,7 +84,7 @@ func TestWalletEventBalanceChanged(t *testing.T) {
 			string(evs[1].Data))
 
 		// A replay changes nothing and says nothing.
-		res, err := v.CreateEntry(v.ctx, c.ID, ledger.Request{Amount: 10_00, Currency: "USD", Type: ledger.Credit, Reason: "top-up", IdempotencyKey: "k1"})
+		res, err := v.CreateEntry(v.ctx, c.ID, EntryParams{Amount: 10_00, Currency: "USD", Type: ledger.Credit, Reason: "top-up", IdempotencyKey: "k1"})
 		require.NoError(t, err)
 		require.True(t, res.Replayed)
 		require.Len(t, v.whEventsSince(n), 3)
@@ -103,7 +103,7 @@ func TestWalletEventRollback(t *testing.T) {
 		v.whEntry(c.ID, ledger.Credit, 10_00, "USD")
 		v.whEntry(c.ID, ledger.Debit, 1_00, "USD")
 		n := len(v.events())
-		for name, req := range map[string]ledger.Request{
+		for name, req := range map[string]EntryParams{
 			"insufficient funds": {Amount: 9_01, Currency: "USD", Type: ledger.Debit, Reason: "too much"},
 			"disabled currency":  {Amount: 1, Currency: "EUR", Type: ledger.Debit, Reason: "eur"},
 			"zero amount":        {Amount: 0, Currency: "USD", Type: ledger.Debit, Reason: "zero"},
@@ -111,12 +111,12 @@ func TestWalletEventRollback(t *testing.T) {
 			_, err := v.CreateEntry(v.ctx, c.ID, req)
 			require.Error(t, err, name)
 		}
-		_, err := v.CreateEntry(v.ctx, c.ID, ledger.Request{Amount: 1_00, Currency: "USD", Type: ledger.Debit, Reason: "a", IdempotencyKey: "k"})
+		_, err := v.CreateEntry(v.ctx, c.ID, EntryParams{Amount: 1_00, Currency: "USD", Type: ledger.Debit, Reason: "a", IdempotencyKey: "k"})
 		require.NoError(t, err)
 		n++
-		_, err = v.CreateEntry(v.ctx, c.ID, ledger.Request{Amount: 2_00, Currency: "USD", Type: ledger.Debit, Reason: "b", IdempotencyKey: "k"})
+		_, err = v.CreateEntry(v.ctx, c.ID, EntryParams{Amount: 2_00, Currency: "USD", Type: ledger.Debit, Reason: "b", IdempotencyKey: "k"})
 		require.ErrorIs(t, err, ledger.ErrIdempotencyConflict)
-		_, err = v.CreateEntry(v.ctx, "cus_missing", ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit, Reason: "x"})
+		_, err = v.CreateEntry(v.ctx, "cus_missing", EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit, Reason: "x"})
 		require.Error(t, err)
 
 		evs := v.events()

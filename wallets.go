@@ -22,6 +22,29 @@ type EntryResult struct {
 	Replayed bool `json:"replayed"`
 }
 
+// EntryParams is a manual ledger entry: a credit or a debit a caller makes
+// (a top-up, a bonus, a purchase). Its reference type is always manual:
+// only coffer's own use cases post payment and refund entries, so reports
+// split by reference type (SpendingReport) can trust them.
+type EntryParams struct {
+	Amount   int64       `json:"amount"` // minor units, > 0
+	Currency string      `json:"currency"`
+	Type     ledger.Type `json:"entry_type"`
+	Reason   string      `json:"reason,omitempty"`
+	// IdempotencyKey, when set, makes the request safe to retry: the same
+	// key with the same request returns the original entry (Replayed),
+	// with another request ledger.ErrIdempotencyConflict.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// ReferenceID optionally links the entry to a record of the caller's
+	// (an order id); its reference type stays manual.
+	ReferenceID string `json:"reference_id,omitempty"`
+}
+
+func (p EntryParams) request() ledger.Request {
+	return ledger.Request{Amount: p.Amount, Currency: p.Currency, Type: p.Type, Reason: p.Reason,
+		IdempotencyKey: p.IdempotencyKey, Reference: ledger.Reference{Type: ledger.RefManual, ID: p.ReferenceID}}
+}
+
 // CreateEntry credits or debits a customer's wallet. The entry, the new
 // balance and a wallet.balance_changed event commit together.
 //
@@ -30,7 +53,8 @@ type EntryResult struct {
 // a retry of the same request returns the original entry (Replayed) and a
 // different request under the same key fails with
 // ledger.ErrIdempotencyConflict.
-func (e *Engine) CreateEntry(ctx context.Context, customerID string, req ledger.Request) (EntryResult, error) {
+func (e *Engine) CreateEntry(ctx context.Context, customerID string, p EntryParams) (EntryResult, error) {
+	req := p.request()
 	if err := checkCustomerID(customerID); err != nil {
 		return EntryResult{}, err
 	}
@@ -54,7 +78,7 @@ func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
 	if err := checkIdempotencyKey(ledger.ErrInvalidKey, req.IdempotencyKey); err != nil {
 		return req, err
 	}
-	if err := checkID(ledger.ErrInvalid, "reference.id", req.Reference.ID); err != nil {
+	if err := checkID(ledger.ErrInvalid, "reference_id", req.Reference.ID); err != nil {
 		return req, err
 	}
 	c, err := e.currencies.Check(strings.TrimSpace(req.Currency))

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -24,12 +25,12 @@ func (v *env) customer() customer.Customer {
 	return c
 }
 
-func credit(amount int64, currency, key string) ledger.Request {
-	return ledger.Request{Amount: amount, Currency: currency, Type: ledger.Credit, Reason: "test credit", IdempotencyKey: key}
+func credit(amount int64, currency, key string) EntryParams {
+	return EntryParams{Amount: amount, Currency: currency, Type: ledger.Credit, Reason: "test credit", IdempotencyKey: key}
 }
 
-func debit(amount int64, currency, key string) ledger.Request {
-	return ledger.Request{Amount: amount, Currency: currency, Type: ledger.Debit, Reason: "test debit", IdempotencyKey: key}
+func debit(amount int64, currency, key string) EntryParams {
+	return EntryParams{Amount: amount, Currency: currency, Type: ledger.Debit, Reason: "test debit", IdempotencyKey: key}
 }
 
 // checkLedger asserts the ledger invariants for every wallet of a customer:
@@ -148,13 +149,13 @@ func TestLedger(t *testing.T) {
 			v := newEnv(t, newStore)
 			c := v.customer()
 			cases := []struct {
-				req    ledger.Request
+				req    EntryParams
 				want   error
 				status int
 			}{
 				{credit(0, "USD", ""), ledger.ErrInvalidAmount, 422},
 				{credit(-5, "USD", ""), ledger.ErrInvalidAmount, 422},
-				{ledger.Request{Amount: 5, Currency: "USD", Type: "gift"}, ledger.ErrInvalidType, 422},
+				{EntryParams{Amount: 5, Currency: "USD", Type: "gift"}, ledger.ErrInvalidType, 422},
 				{credit(5, "EUR", ""), money.ErrCurrencyDisabled, 422},
 				{credit(5, "ZZZ", ""), money.ErrUnknownCurrency, 422},
 				{credit(5, "USD", string(make([]byte, 300))), ledger.ErrInvalidKey, 422},
@@ -330,3 +331,19 @@ func TestBalanceChangedJSONMatchesEncodingJSON(t *testing.T) {
 }
 
 func errorsIs(err, target error) bool { return errorsIsFn(err, target) }
+
+// TestManualEntriesAreManual: a caller's entry cannot claim to be a payment
+// or a refund; its reference type is always manual.
+func TestManualEntriesAreManual(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		v := newEnv(t, newStore)
+		c := v.customer()
+		res, err := v.CreateEntry(v.ctx, c.ID, EntryParams{Amount: 5_00, Currency: "USD", Type: ledger.Credit,
+			Reason: "order 42", ReferenceID: "order_42"})
+		require.NoError(t, err)
+		require.Equal(t, ledger.Reference{Type: ledger.RefManual, ID: "order_42"}, res.Entry.Reference)
+		rep, err := v.SpendingReport(v.ctx, c.ID, SpendingReportParams{Currency: "USD", From: t0.Add(-time.Hour), To: t0.Add(time.Hour)})
+		require.NoError(t, err)
+		require.Equal(t, []ReferenceTotal{{Type: ledger.RefManual, Credited: 5_00}}, rep.ByReference)
+	})
+}

@@ -148,7 +148,7 @@ func (v *env) whCustomer(name string) customer.Customer {
 
 func (v *env) whCredit(customerID string, amount int64) {
 	v.t.Helper()
-	_, err := v.CreateEntry(v.ctx, customerID, ledger.Request{Amount: amount, Currency: "USD", Type: ledger.Credit, Reason: "top-up"})
+	_, err := v.CreateEntry(v.ctx, customerID, EntryParams{Amount: amount, Currency: "USD", Type: ledger.Credit, Reason: "top-up"})
 	require.NoError(v.t, err)
 }
 

@@ -88,7 +88,7 @@ func (cc *cofferContender) op(ctx context.Context) error {
 	id := cc.ids[pick(len(cc.ids))]
 	key := fmt.Sprintf("bench-%d", cc.keys.Add(1))
 	if cc.path == pathEntry {
-		_, err := cc.eng.CreateEntry(ctx, id, ledger.Request{Amount: 1, Currency: "USD", Type: ledger.Credit,
+		_, err := cc.eng.CreateEntry(ctx, id, coffer.EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit,
 			Reason: "bench", IdempotencyKey: key})
 		return err
 	}

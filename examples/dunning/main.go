@@ -224,7 +224,7 @@ func (d *demo) printEvents() error {
 			what = fmt.Sprintf("notice: attempt %d of %s is due %s", a.Number,
 				money.Format(a.Amount, a.Currency)+" "+a.Currency, d.both(a.DueAt))
 			if name == "Grace" && a.Number == 3 {
-				if _, err := d.eng.CreateEntry(d.ctx, ev.CustomerID, ledger.Request{Amount: 10_00, Currency: "USD",
+				if _, err := d.eng.CreateEntry(d.ctx, ev.CustomerID, coffer.EntryParams{Amount: 10_00, Currency: "USD",
 					Type: ledger.Credit, Reason: "Top-up after the retry notice", IdempotencyKey: "topup-" + a.ID}); err != nil {
 					return err
 				}

@@ -69,7 +69,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	if _, err := eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: 5_00, Currency: "USD", Type: ledger.Credit,
+	if _, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 5_00, Currency: "USD", Type: ledger.Credit,
 		Reason: "Welcome bonus", IdempotencyKey: "welcome-" + c.ID}); err != nil {
 		return err
 	}

@@ -49,7 +49,7 @@ func main() {
 	}
 	fmt.Printf("customer %s (%s), wallet opened in %v\n\n", c.ID, c.Name, eng.Currencies())
 
-	post := func(req ledger.Request) {
+	post := func(req coffer.EntryParams) {
 		res, err := eng.CreateEntry(ctx, c.ID, req)
 		switch {
 		case errors.Is(err, wallet.ErrInsufficientFunds):
@@ -74,11 +74,11 @@ func main() {
 	}
 
 	fmt.Println("deposits (multi-currency funding):")
-	post(ledger.Request{Amount: amount("25.00", "USD"), Currency: "USD", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "dep-usd-1"})
-	post(ledger.Request{Amount: amount("1500.00", "INR"), Currency: "INR", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "dep-inr-1"})
-	post(ledger.Request{Amount: amount("5.00", "USD"), Currency: "USD", Type: ledger.Credit, Reason: "Welcome bonus", IdempotencyKey: "welcome"})
+	post(coffer.EntryParams{Amount: amount("25.00", "USD"), Currency: "USD", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "dep-usd-1"})
+	post(coffer.EntryParams{Amount: amount("1500.00", "INR"), Currency: "INR", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "dep-inr-1"})
+	post(coffer.EntryParams{Amount: amount("5.00", "USD"), Currency: "USD", Type: ledger.Credit, Reason: "Welcome bonus", IdempotencyKey: "welcome"})
 	// A network retry of the same deposit is a replay, not a second deposit.
-	again, err := eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: amount("25.00", "USD"), Currency: "USD", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "dep-usd-1"})
+	again, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: amount("25.00", "USD"), Currency: "USD", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "dep-usd-1"})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func main() {
 		{"API credits pack", "12.50", "USD"}, {"Storage add-on", "9.99", "USD"},
 		{"Regional plan", "799.00", "INR"}, {"Premium support", "10.00", "USD"},
 	} {
-		post(ledger.Request{Amount: amount(p.price, p.cur), Currency: p.cur, Type: ledger.Debit, Reason: p.what,
+		post(coffer.EntryParams{Amount: amount(p.price, p.cur), Currency: p.cur, Type: ledger.Debit, Reason: p.what,
 			IdempotencyKey: fmt.Sprintf("order-%d", i+1)})
 		lowCheck(ctx, eng, c.ID)
 	}

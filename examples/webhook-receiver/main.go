@@ -271,7 +271,7 @@ func demo(rc *receiver, secret string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if _, err := eng.CreateEntry(ctx, c.ID, ledger.Request{Amount: 15_00, Currency: "USD", Type: ledger.Credit, Reason: "top-up"}); err != nil {
+	if _, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 15_00, Currency: "USD", Type: ledger.Credit, Reason: "top-up"}); err != nil {
 		return false, err
 	}
 	pay, err := eng.ChargeOneTime(ctx, c.ID, coffer.OneTimeParams{Amount: 20_00, Currency: "USD", PaymentMethod: processor.CardOK, Description: "order 1001"})

@@ -40,7 +40,7 @@ func TestEnginesDebitOneWallet(t *testing.T) {
 	ea, eb := twoEngines(t)
 	c, err := ea.CreateCustomer(ctx, customer.Params{Name: customer.String("Hot wallet")})
 	require.NoError(t, err)
-	_, err = ea.CreateEntry(ctx, c.ID, ledger.Request{Amount: 1000, Currency: "USD", Type: ledger.Credit,
+	_, err = ea.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 1000, Currency: "USD", Type: ledger.Credit,
 		IdempotencyKey: "deposit"})
 	require.NoError(t, err)
 
@@ -57,7 +57,7 @@ func TestEnginesDebitOneWallet(t *testing.T) {
 			defer wg.Done()
 			for i := range keys {
 				k := (i*(w+1) + w) % keys
-				res, err := e.CreateEntry(ctx, c.ID, ledger.Request{Amount: debit, Currency: "USD",
+				res, err := e.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: debit, Currency: "USD",
 					Type: ledger.Debit, Reason: "usage", IdempotencyKey: fmt.Sprintf("use-%d", k)})
 				switch {
 				case errors.Is(err, wallet.ErrInsufficientFunds):
@@ -163,7 +163,7 @@ func TestEnginesDispatchers(t *testing.T) {
 	for i := range customers {
 		c, err := ea.CreateCustomer(ctx, customer.Params{Name: customer.String(fmt.Sprintf("c%d", i))})
 		require.NoError(t, err)
-		_, err = eb.CreateEntry(ctx, c.ID, ledger.Request{Amount: 100, Currency: "USD", Type: ledger.Credit})
+		_, err = eb.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 100, Currency: "USD", Type: ledger.Credit})
 		require.NoError(t, err)
 	}
 

@@ -389,7 +389,7 @@ func (r *Runner) call(ctx context.Context, op Op) (Op, error) {
 		if op.Kind == KindDebit {
 			typ = ledger.Debit
 		}
-		res, err := r.Eng.CreateEntry(ctx, op.Customer, ledger.Request{Amount: op.Amount, Currency: op.Currency, Type: typ,
+		res, err := r.Eng.CreateEntry(ctx, op.Customer, coffer.EntryParams{Amount: op.Amount, Currency: op.Currency, Type: typ,
 			Reason: "crash " + op.Kind, IdempotencyKey: op.Key})
 		if err != nil {
 			return op, err
