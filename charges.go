@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"strconv"
 	"strings"
@@ -327,10 +328,11 @@ func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Char
 	var (
 		pay     subscription.Payment
 		surplus *subscription.Refund
+		late    bool
 	)
 	err := e.update(ctx, func(tx store.Tx) error {
 		var err error
-		surplus = nil
+		surplus, late = nil, false
 		if pay, err = getPayment(tx, paymentID); err != nil {
 			return err
 		}
@@ -341,13 +343,22 @@ func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Char
 			}
 			return e.settle(tx, &pay, ch, &surplus)
 		case pay.Status == subscription.PaymentFailed && ch.Status == processor.ChargeSucceeded:
+			late = pay.DeclineCode != DeclineDuplicate && (pay.ProcessorID == "" || pay.ProcessorID != ch.ID)
 			return e.lateSuccess(tx, &pay, ch, &surplus)
 		}
 		return nil
 	})
+	if err == nil && late {
+		e.log.LogAttrs(ctx, slog.LevelWarn, "coffer: processor success arrived for a payment already failed",
+			slog.String("payment_id", pay.ID), slog.String("customer_id", pay.CustomerID),
+			slog.String("status", string(pay.Status)), slog.Bool("duplicate_refunded", surplus != nil))
+	}
 	if err != nil || surplus == nil {
 		return pay, err
 	}
+	e.log.LogAttrs(ctx, slog.LevelWarn, "coffer: duplicate collection, refunding the processor charge",
+		slog.String("payment_id", pay.ID), slog.String("refund_id", surplus.ID),
+		slog.Int64("amount", surplus.Amount), slog.String("currency", surplus.Currency))
 	if _, rerr := e.refundThroughProcessor(ctx, *surplus, pay.ProcessorID); rerr != nil {
 		// The refund stays recorded (pending or failed, with its event);
 		// Reconcile resends a pending one.

@@ -36,7 +36,8 @@ type WebhookOptions struct {
 	// runs in. Set it for development, or when every receiver is internal
 	// by design. (`coffer serve` will expose it as -webhooks-allow-private.)
 	AllowPrivateNetworks bool
-	// Timeout bounds each attempt; default 10 seconds. It must be shorter
+	// Timeout bounds each attempt; default webhook.DefaultTimeout (15
+	// seconds, as the Standard Webhooks specification recommends). It must be shorter
 	// than Lease.
 	Timeout time.Duration
 	// Backoff is the retry schedule; default webhook.DefaultBackoff (eight
@@ -75,7 +76,7 @@ type WebhookOptions struct {
 
 // Webhook dispatcher defaults.
 const (
-	DefaultWebhookTimeout      = 10 * time.Second
+	DefaultWebhookTimeout      = webhook.DefaultTimeout // one default: the sender's
 	DefaultWebhookConcurrency  = 8
 	DefaultWebhookPerEndpoint  = 2
 	DefaultWebhookLease        = time.Minute

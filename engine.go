@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type Engine struct {
 	lowBalance map[string]int64
 	webhooks   WebhookOptions
 	ownsStore  bool
+	log        *slog.Logger
+	onError    func(error)
 	// inflight holds the ids of payments whose processor call this engine
 	// is making (holdCall); callRenewEvery is how often such a call
 	// renews its lease in the store.
@@ -134,6 +137,7 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 		policy:     retry.DefaultPolicy(),
 		retry:      RetryOptions{}.withDefaults(),
 		lowBalance: map[string]int64{},
+		log:        slog.Default(),
 
 		callRenewEvery: ReconcileAfter / 4,
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -86,7 +87,7 @@ func newEnv(t *testing.T, newStore func(t *testing.T) store.Store, opts ...Optio
 	clk := clock.NewTest(t0)
 	proc := processor.NewTest(clk)
 	s := newStore(t)
-	e, err := New(s, append([]Option{WithClock(clk), WithProcessor(proc)}, opts...)...)
+	e, err := New(s, append([]Option{WithClock(clk), WithProcessor(proc), WithLogger(slog.New(slog.DiscardHandler))}, opts...)...)
 	require.NoError(t, err)
 	return &env{Engine: e, t: t, ctx: context.Background(), clock: clk, proc: proc, store: s}
 }

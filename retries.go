@@ -407,31 +407,6 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 	return status, err
 }
 
-// Run runs the retry scheduler and payment reconciliation until ctx ends,
-// one pass every RetryOptions.PollInterval. Errors of a pass are reported
-// to onError (may be nil) and do not stop the loop.
-func (e *Engine) Run(ctx context.Context, onError func(error)) error {
-	t := time.NewTicker(e.retry.PollInterval)
-	defer t.Stop()
-	report := func(err error) {
-		// Errors caused by our own shutdown are not worth reporting.
-		if err != nil && onError != nil && !(ctx.Err() != nil && errors.Is(err, ctx.Err())) {
-			onError(err)
-		}
-	}
-	for {
-		_, err := e.Reconcile(ctx)
-		report(err)
-		_, err = e.RunDue(ctx)
-		report(err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-}
-
 // Attempts returns the retry attempts of a subscription, in order.
 func (e *Engine) Attempts(ctx context.Context, subscriptionID string) (out []retry.Attempt, err error) {
 	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {

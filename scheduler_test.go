@@ -409,7 +409,8 @@ func TestSchedulerRunLoop(t *testing.T) {
 		var errs []error
 		stopped := make(chan error, 1)
 		go func() {
-			stopped <- v.Run(ctx, func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() })
+			v.Engine.onError = func(err error) { mu.Lock(); errs = append(errs, err); mu.Unlock() }
+			stopped <- v.Run(ctx)
 		}()
 		// The loop runs on real time (PollInterval); wait for its pass.
 		require.Eventually(t, func() bool {
