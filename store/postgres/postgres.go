@@ -55,8 +55,8 @@ type Stats struct {
 	// GaveUp counts transactions that still conflicted after the last
 	// allowed attempt (WithMaxAttempts) and returned the error.
 	GaveUp int64
-	// CustomerLocks counts the per-customer advisory locks taken (see the
-	// package documentation on lock order).
+	// CustomerLocks counts the per-customer advisory locks taken (the
+	// "one lock order" of the package documentation).
 	CustomerLocks int64
 }
 

@@ -53,6 +53,9 @@ type tx struct {
 	seen map[string]bool
 	// claimLocked: the advisory lock of CountInFlight is held.
 	claimLocked bool
+	// customers holds the ids of the customers whose advisory lock
+	// (customerlock.go) this transaction has taken by id.
+	customers map[string]bool
 }
 
 func newTx(ctx context.Context, s *Store, conn *pgx.Conn, readOnly bool) *tx {
@@ -257,6 +260,10 @@ func (t *tx) rollback() {
 // getOne runs a query that returns at most one row and scans it with scan;
 // no row is store.ErrNotFound.
 func (t *tx) getOne(what, id, sql string, args []any, scan func(pgx.Rows) error) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	t.lockCustomerFor(sql, args)
 	found := false
 	err := t.query(sql, args, func(r pgx.Rows) error {
 		found = true
@@ -284,7 +291,15 @@ func (t *tx) lock(s stmt) string {
 // stmt is a single-record read in its plain and locking forms.
 type stmt struct{ read, lock string }
 
-func lockable(sql string) stmt { return stmt{read: sql, lock: sql + " FOR NO KEY UPDATE"} }
+func lockable(sql string) stmt {
+	s := stmt{read: sql, lock: sql + " FOR NO KEY UPDATE"}
+	lockingReads = append(lockingReads, s.lock)
+	return s
+}
+
+// lockingReads lists every locking single-record read, for the test that
+// each is classified in customerLocks or notCustomerScoped.
+var lockingReads []string
 
 // skipLocked is the form of a work-queue read (due attempts, due deliveries,
 // undispatched events) that skips rows another Update holds.
