@@ -171,7 +171,7 @@ func TestCrash(t *testing.T) {
 			res, err := crashkit.Drive(ctx, crashkit.DriveConfig{
 				Binary: bin, Target: newTarget(0), NewTarget: newTarget, Epoch: crashEpoch, Dir: dir, Kills: kills,
 				MinDelay: 20 * time.Millisecond, MaxDelay: 300 * time.Millisecond, EarlyEvery: 5,
-				Workers: 4, Seed: seed, ProcDelay: 2 * time.Millisecond, PreCheckEvery: 5,
+				Workers: 4, Seed: seed, ProcDelay: 2 * time.Millisecond, PreCheckEvery: 5, Logf: progress(t, kills),
 			})
 			require.NoError(t, err, "seed %d", seed)
 			require.Equal(t, kills, res.Kills)
@@ -185,6 +185,21 @@ func TestCrash(t *testing.T) {
 			}
 			require.Greater(t, res.Acked, kills, "the children acknowledged too little work to prove anything")
 		})
+	}
+}
+
+// progress logs every 50th kill of a long run (more than 100 kills), so
+// that go test -v shows how far it got.
+func progress(t *testing.T, kills int) func(string, ...any) {
+	if kills <= 100 {
+		return nil
+	}
+	n := 0
+	start := time.Now()
+	return func(format string, args ...any) {
+		if n++; n%50 == 0 {
+			t.Logf("%s: "+format, append([]any{time.Since(start).Round(time.Second)}, args...)...)
+		}
 	}
 }
 
