@@ -91,7 +91,7 @@ var notCustomerScoped = map[string]bool{
 // lock of the customer whose rows it reads, unless this transaction holds
 // it already.
 func (t *tx) lockCustomerFor(sql string, args []any) {
-	if t.readOnly {
+	if t.readOnly || t.s.noCustomerLocks {
 		return
 	}
 	l, ok := customerLocks[sql]

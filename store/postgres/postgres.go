@@ -30,6 +30,9 @@ type Store struct {
 	maxAttempts int
 	closed      atomic.Bool
 	stats       counters
+	// noCustomerLocks turns the per-customer lock off, for the benchmark
+	// that measures its cost (export_internal_test.go).
+	noCustomerLocks bool
 }
 
 var _ store.Store = (*Store)(nil)
