@@ -1,6 +1,10 @@
 package postgres
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // One lock order for every Update transaction.
 //
@@ -23,7 +27,11 @@ import "strconv"
 // do). The lock is released at commit or rollback.
 //
 // The lock is sent in the same round trip as the locking read it precedes
-// (queued in front of it), so it costs a statement, not a round trip. For a
+// (queued in front of it), so it costs a statement, not a round trip. It is
+// a statement of its own, not part of the read, so that the read's
+// snapshot (READ COMMITTED takes one per statement) is taken once the lock
+// is granted and sees everything the previous holder committed: a balance
+// it created, a payment it inserted under an idempotency key. For a
 // read by customer id (a balance, a customer, a payment by idempotency key)
 // the key is known; for a read by a record's own id (a subscription,
 // payment, hold, refund or retry attempt) the statement finds the
@@ -48,9 +56,10 @@ var customerLockSQL = `SELECT pg_advisory_xact_lock(` + customerClass + `, hasht
 // lockVia returns the statement that locks the customer owning the row
 // that table's column col equals $2 ($1 is the key prefix) — no lock when
 // there is no such row.
+// It returns the customer id, so the transaction knows it holds that lock.
 func lockVia(table, owner, col string) string {
-	return `SELECT pg_advisory_xact_lock(` + customerClass + `, hashtext($1::text || ` + owner + `)) FROM ` + table +
-		` WHERE ` + col + ` = $2`
+	return `SELECT ` + owner + `, pg_advisory_xact_lock(` + customerClass + `, hashtext($1::text || ` + owner +
+		`))::text FROM ` + table + ` WHERE ` + col + ` = $2`
 }
 
 // customerLock says how a locking read finds the customer to lock first:
@@ -102,18 +111,32 @@ func (t *tx) lockCustomerFor(sql string, args []any) {
 	prefix := t.s.schema + "."
 	if l.via != "" {
 		// The customer is known only once the row is found: lock whatever
-		// customer owns it (a second lock of one already held is cheap).
-		t.q = append(t.q, queued{sql: l.via, args: []any{prefix, id}})
+		// customer owns it (again, if this transaction holds it already:
+		// that is cheap) and remember it, so that later reads by its id
+		// send no lock.
+		t.q = append(t.q, queued{sql: l.via, args: []any{prefix, id}, each: func(r pgx.Rows) error {
+			var owner, void string
+			if err := r.Scan(&owner, &void); err != nil {
+				return err
+			}
+			t.holdCustomer(owner)
+			return nil
+		}})
 		t.s.stats.customerLocks.Add(1)
 		return
 	}
 	if t.customers[id] {
 		return
 	}
+	t.holdCustomer(id)
+	t.q = append(t.q, queued{sql: customerLockSQL, args: []any{prefix + id}})
+	t.s.stats.customerLocks.Add(1)
+}
+
+// holdCustomer records that this transaction holds the customer's lock.
+func (t *tx) holdCustomer(id string) {
 	if t.customers == nil {
 		t.customers = make(map[string]bool, 1)
 	}
 	t.customers[id] = true
-	t.q = append(t.q, queued{sql: customerLockSQL, args: []any{prefix + id}})
-	t.s.stats.customerLocks.Add(1)
 }

@@ -15,10 +15,12 @@ import (
 // errTxDone reports use of a Tx after its function returned.
 var errTxDone = errors.New("postgres: transaction already finished")
 
-// queued is a statement waiting to be sent with the next one.
+// queued is a statement waiting to be sent with the next one. Its result
+// is discarded, or read by each (row by row) when each is set.
 type queued struct {
 	sql  string
 	args []any
+	each func(pgx.Rows) error
 }
 
 // tx is the store.Tx of one Update or View attempt.
@@ -137,10 +139,8 @@ func (t *tx) query(sql string, args []any, each func(pgx.Rows) error) error {
 	}
 	br := t.send(before, sql, args)
 	defer br.Close()
-	for range before {
-		if _, err := br.Exec(); err != nil {
-			return t.fail(err)
-		}
+	if err := t.results(br, before); err != nil {
+		return err
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -201,10 +201,8 @@ func (t *tx) roundTrip(sql string, args ...any) (pgconn.CommandTag, error) {
 	}
 	br := t.send(before, sql, args)
 	defer br.Close()
-	for range before {
-		if _, err := br.Exec(); err != nil {
-			return pgconn.CommandTag{}, t.fail(err)
-		}
+	if err := t.results(br, before); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	tag, err := br.Exec()
 	if err != nil {
@@ -214,6 +212,26 @@ func (t *tx) roundTrip(sql string, args ...any) (pgconn.CommandTag, error) {
 		return tag, t.fail(err)
 	}
 	return tag, nil
+}
+
+// results reads the results of the statements sent before the last one.
+func (t *tx) results(br pgx.BatchResults, before []queued) error {
+	for _, q := range before {
+		if q.each == nil {
+			if _, err := br.Exec(); err != nil {
+				return t.fail(err)
+			}
+			continue
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return t.fail(err)
+		}
+		if err := t.readRows(rows, q.each); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tx) send(before []queued, sql string, args []any) pgx.BatchResults {
