@@ -36,8 +36,8 @@ import (
 // the key is known; for a read by a record's own id (a subscription,
 // payment, hold, refund or retry attempt) the statement finds the
 // customer_id of that row first (customer_id never changes, so reading it
-// without a lock is safe). A read of a missing record takes no lock, and
-// writes take none: the engine reads (locks) what it changes before it
+// without a lock is safe), and a read by id that finds no row takes no
+// lock (there is no row to lock either). Writes take none: the engine reads (locks) what it changes before it
 // writes it, and work-queue reads (DueAttempts, DueDeliveries,
 // UndispatchedEvents) skip locked rows rather than wait for them.
 //
@@ -55,8 +55,8 @@ var customerLockSQL = `SELECT pg_advisory_xact_lock(` + customerClass + `, hasht
 
 // lockVia returns the statement that locks the customer owning the row
 // that table's column col equals $2 ($1 is the key prefix) — no lock when
-// there is no such row.
-// It returns the customer id, so the transaction knows it holds that lock.
+// there is no such row — and returns that customer's id, so the
+// transaction knows it holds the lock.
 func lockVia(table, owner, col string) string {
 	return `SELECT ` + owner + `, pg_advisory_xact_lock(` + customerClass + `, hashtext($1::text || ` + owner +
 		`))::text FROM ` + table + ` WHERE ` + col + ` = $2`
