@@ -163,13 +163,15 @@ func TestCrash(t *testing.T) {
 				}
 				return crashkit.Target{Kind: kind, Path: filepath.Join(dir, fmt.Sprintf("coffer-%d.db", epoch))}
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			// A long run (COFFER_CRASH_KILLS=1000) needs more than the
+			// default bound; go test's own -timeout must allow it too.
+			ctx, cancel := context.WithTimeout(context.Background(), max(10*time.Minute, time.Duration(kills)*3*time.Second))
 			defer cancel()
 			start := time.Now()
 			res, err := crashkit.Drive(ctx, crashkit.DriveConfig{
 				Binary: bin, Target: newTarget(0), NewTarget: newTarget, Epoch: crashEpoch, Dir: dir, Kills: kills,
 				MinDelay: 20 * time.Millisecond, MaxDelay: 300 * time.Millisecond, EarlyEvery: 5,
-				Workers: 4, Seed: seed, ProcDelay: 2 * time.Millisecond, PreCheckEvery: 5,
+				Workers: 4, Seed: seed, ProcDelay: 2 * time.Millisecond, PreCheckEvery: 5, Logf: progress(t, kills),
 			})
 			require.NoError(t, err, "seed %d", seed)
 			require.Equal(t, kills, res.Kills)
@@ -177,8 +179,27 @@ func TestCrash(t *testing.T) {
 				res.Kills, res.Early, crashEpoch, time.Since(start).Round(time.Millisecond), res.ChildTime.Round(time.Millisecond),
 				res.CheckTime.Round(time.Millisecond), res.MaxCheck.Round(time.Millisecond), res.Reconciled, res.Refunds)
 			t.Logf("last store: %s; %d ops acknowledged in all", res.Last, res.Acked)
+			if kind == "postgres" {
+				t.Logf("%d kills left a backend of the dead child running (waited for it before checking; longest %s)",
+					res.Lingered, res.MaxLinger.Round(time.Millisecond))
+			}
 			require.Greater(t, res.Acked, kills, "the children acknowledged too little work to prove anything")
 		})
+	}
+}
+
+// progress logs every 50th kill of a long run (more than 100 kills), so
+// that go test -v shows how far it got.
+func progress(t *testing.T, kills int) func(string, ...any) {
+	if kills <= 100 {
+		return nil
+	}
+	n := 0
+	start := time.Now()
+	return func(format string, args ...any) {
+		if n++; n%50 == 0 {
+			t.Logf("%s: "+format, append([]any{time.Since(start).Round(time.Second)}, args...)...)
+		}
 	}
 }
 

@@ -8,12 +8,16 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cofferhq/coffer/store/postgres"
 )
 
-// The two measured paths.
+// The measured paths.
 const (
 	pathEntry  = "entry"
 	pathCharge = "charge"
+	// pathMixed has no raw substrate: it measures coffer alone.
+	pathMixed = "mixed"
 )
 
 // cell is one row of the table.
@@ -65,10 +69,11 @@ func runCell(ctx context.Context, cfg config, c cell, dir string, pg *pgEnv, siz
 		return r
 	}
 	var raw contender
-	switch c.store {
-	case "bolt":
+	switch {
+	case c.path == pathMixed:
+	case c.store == "bolt":
 		raw, err = newRawBolt(c, dir, sizes[c.path])
-	case "postgres":
+	case c.store == "postgres":
 		raw, err = newRawPg(setup, c, pg)
 	}
 	if err != nil {
@@ -117,6 +122,12 @@ func runCell(ctx context.Context, cfg config, c cell, dir string, pg *pgEnv, siz
 		if err := contenders[j].close(); err != nil {
 			notes = append(notes, names[j]+" close: "+err.Error())
 		}
+	}
+	if st, ok := cof.st.(*postgres.Store); ok {
+		// The share of transactions PostgreSQL made run again.
+		s := st.Stats()
+		notes = append(notes, fmt.Sprintf("%d retries in %d transactions (%d deadlocks)", s.Retries,
+			s.Transactions, s.Deadlocks))
 	}
 	for i, n := range notes {
 		if i > 0 {

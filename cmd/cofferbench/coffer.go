@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -41,9 +43,40 @@ type cofferContender struct {
 	path  string
 	eng   *coffer.Engine
 	st    store.Store
-	ids   []string // customers (entry) or subscriptions (charge)
+	ids   []string // customers (entry) or subscriptions (charge, mixed)
+	custs []string // mixed: the customer of each subscription in ids
 	keys  atomic.Int64
 	after func() error // drops the schema
+	mixed mixedPaid
+}
+
+// mixedPaid keeps, per wallet, the last payments a refund may pick.
+type mixedPaid struct {
+	mu   sync.Mutex
+	paid map[int][]string
+}
+
+func (m *mixedPaid) add(w int, id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.paid == nil {
+		m.paid = map[int][]string{}
+	}
+	l := append(m.paid[w], id)
+	if len(l) > 16 {
+		l = l[1:]
+	}
+	m.paid[w] = l
+}
+
+func (m *mixedPaid) pick(w int) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l := m.paid[w]
+	if len(l) == 0 {
+		return ""
+	}
+	return l[rand.IntN(len(l))]
 }
 
 func newCofferContender(ctx context.Context, cfg config, c cell, dir string, pg *pgEnv) (*cofferContender, error) {
@@ -77,7 +110,7 @@ func newCofferContender(ctx context.Context, cfg config, c cell, dir string, pg 
 		return nil, err
 	}
 	cc := &cofferContender{path: c.path, eng: eng, st: st, after: after}
-	if cc.ids, err = seed(ctx, st, c.path, c.wallets); err != nil {
+	if cc.ids, cc.custs, err = seed(ctx, st, c.path, c.wallets); err != nil {
 		cc.close()
 		return nil, fmt.Errorf("seeding: %w", err)
 	}
@@ -85,8 +118,12 @@ func newCofferContender(ctx context.Context, cfg config, c cell, dir string, pg 
 }
 
 func (cc *cofferContender) op(ctx context.Context) error {
-	id := cc.ids[pick(len(cc.ids))]
+	w := pick(len(cc.ids))
+	id := cc.ids[w]
 	key := fmt.Sprintf("bench-%d", cc.keys.Add(1))
+	if cc.path == pathMixed {
+		return cc.mixedOp(ctx, w, key)
+	}
 	if cc.path == pathEntry {
 		_, err := cc.eng.CreateEntry(ctx, id, coffer.EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit,
 			Reason: "bench", IdempotencyKey: key})
@@ -100,6 +137,46 @@ func (cc *cofferContender) op(ctx context.Context) error {
 		return fmt.Errorf("charge %s: %s, %d to the processor", p.ID, p.Status, p.ProcessorAmount)
 	}
 	return nil
+}
+
+// mixedOp is one operation of the mixed path on wallet w. A refusal the
+// engine classifies (HTTPStatus not 500) is an operation done.
+func (cc *cofferContender) mixedOp(ctx context.Context, w int, key string) error {
+	var err error
+	switch n := rand.IntN(100); {
+	case n < 35:
+		var p subscription.Payment
+		p, err = cc.eng.Charge(ctx, cc.ids[w], coffer.ChargeParams{ProductPrice: coffer.Int64(50 + rand.Int64N(350)),
+			IdempotencyKey: key})
+		if err == nil && p.Status != subscription.PaymentSucceeded {
+			return fmt.Errorf("charge %s: %s", p.ID, p.Status)
+		}
+		if err == nil {
+			cc.mixed.add(w, p.ID)
+		}
+	case n < 60:
+		pay := cc.mixed.pick(w)
+		if pay == "" {
+			return nil
+		}
+		dest := subscription.ToPaymentMethod
+		if rand.IntN(2) == 0 {
+			dest = subscription.ToWallet
+		}
+		_, err = cc.eng.Refund(ctx, pay, coffer.RefundParams{Amount: rand.Int64N(120), Destination: dest,
+			Reason: "bench", IdempotencyKey: key})
+	default:
+		req := ledger.Request{Amount: 1 + rand.Int64N(300), Currency: "USD", Type: ledger.Credit, Reason: "bench",
+			IdempotencyKey: key}
+		if rand.IntN(5) < 2 {
+			req.Type = ledger.Debit
+		}
+		_, err = cc.eng.CreateEntry(ctx, cc.custs[w], req)
+	}
+	if err != nil && coffer.HTTPStatus(err) != http.StatusInternalServerError {
+		return nil
+	}
+	return err
 }
 
 func (cc *cofferContender) close() error {
@@ -118,16 +195,18 @@ func (cc *cofferContender) close() error {
 // writes through the store directly, in parallel chunks, because 10,000
 // customers through the engine one transaction (and fsync) at a time would
 // take longer than the measurement. It returns the ids the operations pick
-// from: customers for entries, subscriptions for charges.
-func seed(ctx context.Context, st store.Store, path string, n int) ([]string, error) {
+// from: customers for entries, subscriptions for charges and the mixed
+// path, and the customers beside them.
+func seed(ctx context.Context, st store.Store, path string, n int) ([]string, []string, error) {
 	now := time.Now().UTC()
 	prod := subscription.Product{ID: newID("prod"), Name: "bench", Price: chargeAmount, Currency: "USD", CreatedAt: now}
-	if path == pathCharge {
+	subs := path == pathCharge || path == pathMixed
+	if subs {
 		if err := st.Update(ctx, func(tx store.Tx) error { return tx.PutProduct(prod) }); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	ids := make([]string, n)
+	ids, custs := make([]string, n), make([]string, n)
 	const chunk = 500
 	var (
 		wg    sync.WaitGroup
@@ -153,8 +232,8 @@ func seed(ctx context.Context, st store.Store, path string, n int) ([]string, er
 							return err
 						}
 					}
-					ids[i] = c.ID
-					if path != pathCharge {
+					ids[i], custs[i] = c.ID, c.ID
+					if !subs {
 						continue
 					}
 					s := subscription.Subscription{ID: newID("sub"), CustomerID: c.ID, ProductID: prod.ID, Quantity: 1,
@@ -178,5 +257,5 @@ func seed(ctx context.Context, st store.Store, path string, n int) ([]string, er
 		}(lo, hi)
 	}
 	wg.Wait()
-	return ids, first
+	return ids, custs, first
 }

@@ -12,6 +12,14 @@
 //     test processor (processor.NewTest) outside any transaction, and a
 //     transaction settling the payment (payment, outbox event, subscription).
 //     Every charge carries a fresh idempotency key.
+//   - mixed: the mixed load of the root package's TestMixedLoadOneWallet on
+//     each wallet: 35% Charge (50..399 cents, wallet first, the rest on the
+//     card), 25% Refund of one of the wallet's recent payments (to the
+//     wallet or the card, 1..119 cents or the rest), 40% CreateEntry (60%
+//     credits of 1..300, 40% debits). Typed refusals (insufficient funds,
+//     nothing left to refund) count as operations done. It has no raw
+//     substrate; with one hot wallet it is the lock-order stress of one
+//     customer's rows. For PostgreSQL the note gives the store's retries.
 //
 // The raw substrate runs in the same invocation, on a fresh file or schema
 // of its own, under the same concurrency:
@@ -89,7 +97,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured time per cell and contender")
 	fs.IntVar(&cfg.rounds, "rounds", 2, "alternating coffer/raw rounds the duration is split into")
 	fs.StringVar(&stores, "stores", "memory,bolt,postgres", "stores to measure (postgres needs -dsn or COFFER_POSTGRES_DSN)")
-	fs.StringVar(&paths, "paths", "entry,charge", "paths to measure: entry (CreateEntry), charge (Charge)")
+	fs.StringVar(&paths, "paths", "entry,charge,mixed", "paths to measure: entry (CreateEntry), charge (Charge), mixed (Charge, Refund, CreateEntry)")
 	fs.StringVar(&writers, "writers", "1,64", "concurrent writers")
 	fs.StringVar(&wallet, "wallets", "1,10000", "wallet spread: 1 is one hot wallet")
 	fs.BoolVar(&cfg.md, "md", false, "print a Markdown table")
@@ -117,7 +125,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	cfg.paths = splitList(paths)
 	for _, p := range cfg.paths {
-		if p != pathEntry && p != pathCharge {
+		if p != pathEntry && p != pathCharge && p != pathMixed {
 			return cfg, fmt.Errorf("unknown path %q", p)
 		}
 	}

@@ -51,7 +51,7 @@ func probeSizes(ctx context.Context, dir string) (map[string]recordSizes, error)
 			return nil, err
 		}
 		cc := &cofferContender{path: path, eng: eng, st: st}
-		if cc.ids, err = seed(ctx, st, path, 1); err != nil {
+		if cc.ids, cc.custs, err = seed(ctx, st, path, 1); err != nil {
 			st.Close()
 			return nil, err
 		}

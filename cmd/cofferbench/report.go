@@ -78,6 +78,8 @@ func printHeader(w io.Writer, cfg config, m machine, sizes map[string]recordSize
 	fmt.Fprintln(w, "entry:  CreateEntry, 1-unit USD credit with a fresh idempotency key")
 	fmt.Fprintln(w, "charge: Charge of 1.00 USD with a fresh idempotency key on an active mandate_only subscription, wallet empty:")
 	fmt.Fprintln(w, "        pending-payment tx, processor.NewTest call, settling tx (the processor path)")
+	fmt.Fprintln(w, "mixed:  35% Charge (wallet first), 25% Refund of a recent payment, 40% CreateEntry (credit or debit) per wallet;")
+	fmt.Fprintln(w, "        typed refusals count as done; no raw substrate")
 	if sz, ok := sizes[pathEntry]; ok {
 		fmt.Fprintf(w, "raw bolt puts per op: entry %d B + balance %d B + event %d B; charge: payment %d B, then payment %d B + event %d B + subscription %d B\n",
 			sz.entry, sz.balance, sz.entryEvent, sz.payment, sz.payment, sz.chargeEvent, sz.subscription)

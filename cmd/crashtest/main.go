@@ -64,6 +64,7 @@ func targetFlags(fs *flag.FlagSet) *crashkit.Target {
 	fs.StringVar(&t.Path, "db", "", "bbolt file")
 	fs.StringVar(&t.DSN, "dsn", os.Getenv("COFFER_POSTGRES_DSN"), "PostgreSQL DSN")
 	fs.StringVar(&t.Schema, "schema", "", "PostgreSQL schema")
+	fs.StringVar(&t.AppName, "app", "", "PostgreSQL application_name of the store's sessions")
 	return t
 }
 
@@ -163,6 +164,10 @@ func drive(ctx context.Context, args []string) error {
 	fmt.Printf("ok: %d kills (%d early) in %s; reconcile settled %d payments, %d refunds; checks %s total, %s max\n%s\n",
 		res.Kills, res.Early, time.Since(start).Round(time.Millisecond), res.Reconciled, res.Refunds,
 		res.CheckTime.Round(time.Millisecond), res.MaxCheck.Round(time.Millisecond), res.Last)
+	if c.Target.Kind == "postgres" {
+		fmt.Printf("%d kills left a backend of the dead child running (awaited before checking; longest %s)\n",
+			res.Lingered, res.MaxLinger.Round(time.Millisecond))
+	}
 	if dropSchema {
 		conn, err := pgx.Connect(ctx, c.Target.DSN)
 		if err != nil {

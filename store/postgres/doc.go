@@ -20,7 +20,15 @@
 //     read-modify-write such as a debit can never be lost or applied on a
 //     stale balance. Deadlocks and serialization failures roll the
 //     transaction back and run the function again, after a short random
-//     backoff; callers never see them.
+//     backoff; callers never see them. Stats counts the transactions and
+//     these retries.
+//   - One lock order: before the first row lock on a customer's rows (a
+//     balance, the customer, a subscription, payment, hold, refund or retry
+//     attempt), an Update takes a transaction-level advisory lock for that
+//     customer, in the same round trip. Use cases that lock a customer's
+//     rows in different orders (a charge: subscription, then balance; its
+//     settlement: payment, hold, balance, subscription) therefore queue on
+//     the customer instead of deadlocking on the rows.
 //   - The tables hold the money invariants themselves: a balance is never
 //     negative and never holds more than it has (CHECK), an idempotency key
 //     is used once per customer (unique index), ledger rows and balances

@@ -29,9 +29,70 @@ type Store struct {
 	lockSpace   int32 // advisory lock key half shared by this schema's locks
 	maxAttempts int
 	closed      atomic.Bool
+	stats       counters
+	// noCustomerLocks turns the per-customer lock off, for the benchmark
+	// that measures its cost (export_internal_test.go).
+	noCustomerLocks bool
 }
 
 var _ store.Store = (*Store)(nil)
+
+// Stats counts a Store's transactions since it was opened.
+type Stats struct {
+	// Transactions is the number of Update and View calls that ran (View
+	// calls are also in Views).
+	Transactions int64
+	Views        int64
+	// Attempts is how many times a transaction function ran: Transactions
+	// plus Retries.
+	Attempts int64
+	// Retries is how many times Update ran its function again after a
+	// transient conflict; the next three split them by cause.
+	Retries int64
+	// Deadlocks (SQLSTATE 40P01) and SerializationFailures (40001) are
+	// conflicts PostgreSQL reported; Conflicts are records read as missing
+	// that a concurrent transaction created first.
+	Deadlocks             int64
+	SerializationFailures int64
+	Conflicts             int64
+	// GaveUp counts transactions that still conflicted after the last
+	// allowed attempt (WithMaxAttempts) and returned the error.
+	GaveUp int64
+	// CustomerLocks counts the per-customer advisory locks taken (the
+	// "one lock order" of the package documentation).
+	CustomerLocks int64
+}
+
+// counters are Stats as they are updated.
+type counters struct {
+	transactions, views, attempts, retries      atomic.Int64
+	deadlocks, serialization, conflicts, gaveUp atomic.Int64
+	customerLocks                               atomic.Int64
+}
+
+// Stats returns the store's transaction counts so far; for example,
+// Retries/Transactions is the share of work PostgreSQL conflicts cost.
+func (s *Store) Stats() Stats {
+	c := &s.stats
+	return Stats{
+		Transactions: c.transactions.Load(), Views: c.views.Load(), Attempts: c.attempts.Load(),
+		Retries: c.retries.Load(), Deadlocks: c.deadlocks.Load(), SerializationFailures: c.serialization.Load(),
+		Conflicts: c.conflicts.Load(), GaveUp: c.gaveUp.Load(), CustomerLocks: c.customerLocks.Load(),
+	}
+}
+
+// count records the cause of a transient conflict.
+func (c *counters) count(err error) {
+	var pe *pgconn.PgError
+	switch {
+	case errors.Is(err, errConflict):
+		c.conflicts.Add(1)
+	case errors.As(err, &pe) && pe.Code == "40P01":
+		c.deadlocks.Add(1)
+	case errors.As(err, &pe) && pe.Code == "40001":
+		c.serialization.Add(1)
+	}
+}
 
 // Option configures Open and NewFromPool.
 type Option func(*config) error
@@ -194,11 +255,22 @@ func (s *Store) run(ctx context.Context, readOnly bool, fn func(store.Tx) error)
 		if s.closed.Load() {
 			return store.ErrClosed
 		}
+		if attempt == 1 {
+			s.stats.transactions.Add(1)
+			if readOnly {
+				s.stats.views.Add(1)
+			}
+		} else {
+			s.stats.retries.Add(1)
+		}
+		s.stats.attempts.Add(1)
 		again, err := s.attempt(ctx, readOnly, fn)
 		if !again {
 			return err
 		}
+		s.stats.count(err)
 		if attempt >= s.maxAttempts {
+			s.stats.gaveUp.Add(1)
 			return fmt.Errorf("postgres: gave up after %d attempts: %w", attempt, err)
 		}
 		if err := backoff(ctx, attempt); err != nil {

@@ -15,10 +15,12 @@ import (
 // errTxDone reports use of a Tx after its function returned.
 var errTxDone = errors.New("postgres: transaction already finished")
 
-// queued is a statement waiting to be sent with the next one.
+// queued is a statement waiting to be sent with the next one. Its result
+// is discarded, or read by each (row by row) when each is set.
 type queued struct {
 	sql  string
 	args []any
+	each func(pgx.Rows) error
 }
 
 // tx is the store.Tx of one Update or View attempt.
@@ -53,6 +55,9 @@ type tx struct {
 	seen map[string]bool
 	// claimLocked: the advisory lock of CountInFlight is held.
 	claimLocked bool
+	// customers holds the ids of the customers whose advisory lock
+	// (customerlock.go) this transaction has taken by id.
+	customers map[string]bool
 }
 
 func newTx(ctx context.Context, s *Store, conn *pgx.Conn, readOnly bool) *tx {
@@ -134,10 +139,8 @@ func (t *tx) query(sql string, args []any, each func(pgx.Rows) error) error {
 	}
 	br := t.send(before, sql, args)
 	defer br.Close()
-	for range before {
-		if _, err := br.Exec(); err != nil {
-			return t.fail(err)
-		}
+	if err := t.results(br, before); err != nil {
+		return err
 	}
 	rows, err := br.Query()
 	if err != nil {
@@ -198,10 +201,8 @@ func (t *tx) roundTrip(sql string, args ...any) (pgconn.CommandTag, error) {
 	}
 	br := t.send(before, sql, args)
 	defer br.Close()
-	for range before {
-		if _, err := br.Exec(); err != nil {
-			return pgconn.CommandTag{}, t.fail(err)
-		}
+	if err := t.results(br, before); err != nil {
+		return pgconn.CommandTag{}, err
 	}
 	tag, err := br.Exec()
 	if err != nil {
@@ -211,6 +212,26 @@ func (t *tx) roundTrip(sql string, args ...any) (pgconn.CommandTag, error) {
 		return tag, t.fail(err)
 	}
 	return tag, nil
+}
+
+// results reads the results of the statements sent before the last one.
+func (t *tx) results(br pgx.BatchResults, before []queued) error {
+	for _, q := range before {
+		if q.each == nil {
+			if _, err := br.Exec(); err != nil {
+				return t.fail(err)
+			}
+			continue
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return t.fail(err)
+		}
+		if err := t.readRows(rows, q.each); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (t *tx) send(before []queued, sql string, args []any) pgx.BatchResults {
@@ -257,6 +278,10 @@ func (t *tx) rollback() {
 // getOne runs a query that returns at most one row and scans it with scan;
 // no row is store.ErrNotFound.
 func (t *tx) getOne(what, id, sql string, args []any, scan func(pgx.Rows) error) error {
+	if err := t.usable(); err != nil {
+		return err
+	}
+	t.lockCustomerFor(sql, args)
 	found := false
 	err := t.query(sql, args, func(r pgx.Rows) error {
 		found = true
@@ -284,7 +309,15 @@ func (t *tx) lock(s stmt) string {
 // stmt is a single-record read in its plain and locking forms.
 type stmt struct{ read, lock string }
 
-func lockable(sql string) stmt { return stmt{read: sql, lock: sql + " FOR NO KEY UPDATE"} }
+func lockable(sql string) stmt {
+	s := stmt{read: sql, lock: sql + " FOR NO KEY UPDATE"}
+	lockingReads = append(lockingReads, s.lock)
+	return s
+}
+
+// lockingReads lists every locking single-record read, for the test that
+// each is classified in customerLocks or notCustomerScoped.
+var lockingReads []string
 
 // skipLocked is the form of a work-queue read (due attempts, due deliveries,
 // undispatched events) that skips rows another Update holds.

@@ -6,11 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/clock"
@@ -25,6 +29,9 @@ type Target struct {
 	Path   string // bbolt file
 	DSN    string // PostgreSQL
 	Schema string // PostgreSQL schema (fresh for a run)
+	// AppName, when set, is the application_name of the store's PostgreSQL
+	// sessions, by which the driver finds a killed child's backends.
+	AppName string
 }
 
 // Open opens the target store.
@@ -36,6 +43,11 @@ func (t Target) Open(ctx context.Context) (store.Store, error) {
 		var opts []postgres.Option
 		if t.Schema != "" {
 			opts = append(opts, postgres.WithSchema(t.Schema))
+		}
+		if t.AppName != "" {
+			opts = append(opts, postgres.WithPoolConfig(func(c *pgxpool.Config) {
+				c.ConnConfig.RuntimeParams["application_name"] = t.AppName
+			}))
 		}
 		return postgres.Open(ctx, t.DSN, opts...)
 	}
@@ -62,7 +74,7 @@ func (c ChildConfig) Args() []string {
 		"-run", strconv.Itoa(c.Run), "-seed", strconv.FormatUint(c.Seed, 10), "-workers", strconv.Itoa(c.Workers),
 		"-customers", strconv.Itoa(c.NewCustomers), "-max-time", c.MaxTime.String(), "-proc-delay", c.ProcDelay.String()}
 	if c.Kind == "postgres" {
-		return append(args, "-dsn", c.DSN, "-schema", c.Schema)
+		return append(args, "-dsn", c.DSN, "-schema", c.Schema, "-app", c.AppName)
 	}
 	return append(args, "-db", c.Path)
 }
@@ -211,6 +223,11 @@ type DriveResult struct {
 	Last                 Stats
 	ChildTime, CheckTime time.Duration
 	MaxCheck             time.Duration
+	// Lingered counts the kills after which a PostgreSQL backend of the
+	// dead child was still running (and could still commit) when the child
+	// had exited; MaxLinger is the longest the driver waited for one.
+	Lingered  int
+	MaxLinger time.Duration
 }
 
 // Drive runs the kill loop: start a child on the target, kill it with
@@ -247,9 +264,22 @@ func Drive(ctx context.Context, c DriveConfig) (DriveResult, error) {
 		if run == 1 {
 			cc.NewCustomers = 4
 		}
+		if cc.Kind == "postgres" {
+			cc.AppName = fmt.Sprintf("crashtest-%d-%d", os.Getpid(), i+1)
+		}
 		start := time.Now()
 		if err := killChild(ctx, c.Binary, cc, delay, early); err != nil {
 			return res, fmt.Errorf("kill %d: %w", i+1, err)
+		}
+		if cc.Kind == "postgres" {
+			waited, err := awaitBackends(ctx, cc.DSN, cc.AppName)
+			if err != nil {
+				return res, fmt.Errorf("kill %d: %w", i+1, err)
+			}
+			if waited > 0 {
+				res.Lingered++
+				res.MaxLinger = max(res.MaxLinger, waited)
+			}
 		}
 		res.ChildTime += time.Since(start)
 		res.Kills++
@@ -315,6 +345,51 @@ func killChild(ctx context.Context, bin string, cc ChildConfig, delay time.Durat
 		return fmt.Errorf("child was not killed by the signal: %v\n%s", err, stderr.String())
 	}
 	return nil
+}
+
+// lingerTimeout bounds the wait for a dead child's backends.
+const lingerTimeout = time.Minute
+
+// awaitBackends waits until no PostgreSQL session of the application name
+// is left and returns how long that took (0: none was left).
+//
+// SIGKILL ends the child, not its server sessions: a backend that was
+// running a statement (a COMMIT already received, or a statement waiting
+// for a lock) notices the closed socket only when it next reads from or
+// writes to the client, and until then it can still commit. A check that
+// ran meanwhile could see a store that later changes under it (Reconcile
+// finds nothing pending, then the child's pending payment commits), so
+// the checker must start only once the child's backends are gone, as
+// they are once a real crashed process's are.
+func awaitBackends(ctx context.Context, dsn, appName string) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(ctx, lingerTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return 0, fmt.Errorf("crashkit: connecting to wait for the child's backends: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	start := time.Now()
+	for seen := false; ; seen = true {
+		var n int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, appName).Scan(&n)
+		if err == nil && n == 0 {
+			if !seen {
+				return 0, nil
+			}
+			return time.Since(start), nil
+		}
+		if err == nil {
+			select {
+			case <-ctx.Done():
+				err = ctx.Err()
+			case <-time.After(2 * time.Millisecond):
+				continue
+			}
+		}
+		return time.Since(start), fmt.Errorf("crashkit: waiting %s for the %d backends of the killed child %s: %w",
+			time.Since(start).Round(time.Millisecond), n, appName, err)
+	}
 }
 
 // readyWriter closes ready when the child prints its "ready" line.

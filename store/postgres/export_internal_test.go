@@ -1,0 +1,9 @@
+package postgres
+
+// WithoutCustomerLocks turns off the per-customer lock of s, so a
+// benchmark can measure what it costs. Tests only: without it, mixed load
+// on one customer deadlocks (customerlock.go).
+func WithoutCustomerLocks(s *Store) *Store {
+	s.noCustomerLocks = true
+	return s
+}
