@@ -77,7 +77,7 @@ func TestMixedLoadOneWallet(t *testing.T) {
 			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
 		require.NoError(t, err)
 		sub := res.Subscription
-		_, err = v.CreateEntry(v.ctx, c.ID, ledger.Request{Amount: 10_000, Currency: "USD", Type: ledger.Credit,
+		_, err = v.CreateEntry(v.ctx, c.ID, EntryParams{Amount: 10_000, Currency: "USD", Type: ledger.Credit,
 			Reason: "opening deposit"})
 		require.NoError(t, err)
 		var before postgres.Stats
@@ -150,7 +150,7 @@ func TestMixedLoadOneWallet(t *testing.T) {
 							Reason: "mixed load", IdempotencyKey: key})
 						record("refund", err)
 					default:
-						req := ledger.Request{Amount: 1 + rnd.Int64N(300), Currency: "USD", Type: ledger.Credit,
+						req := EntryParams{Amount: 1 + rnd.Int64N(300), Currency: "USD", Type: ledger.Credit,
 							Reason: "mixed load", IdempotencyKey: key}
 						if rnd.IntN(5) < 2 {
 							req.Type = ledger.Debit

@@ -166,7 +166,7 @@ func (cc *cofferContender) mixedOp(ctx context.Context, w int, key string) error
 		_, err = cc.eng.Refund(ctx, pay, coffer.RefundParams{Amount: rand.Int64N(120), Destination: dest,
 			Reason: "bench", IdempotencyKey: key})
 	default:
-		req := ledger.Request{Amount: 1 + rand.Int64N(300), Currency: "USD", Type: ledger.Credit, Reason: "bench",
+		req := coffer.EntryParams{Amount: 1 + rand.Int64N(300), Currency: "USD", Type: ledger.Credit, Reason: "bench",
 			IdempotencyKey: key}
 		if rand.IntN(5) < 2 {
 			req.Type = ledger.Debit
