@@ -1,0 +1,7 @@
+package postgres
+
+// Statements the external tests EXPLAIN.
+var (
+	PruneEventsSQL     = pruneEvents
+	PruneDeliveriesSQL = pruneDeliveries
+)
