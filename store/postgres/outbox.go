@@ -285,7 +285,7 @@ func (t *tx) Delivery(id string) (webhook.Delivery, error) {
 
 // DueDeliveries lists active deliveries with RunAt <= now, ascending RunAt,
 // through a partial index; in Update it skips deliveries another
-// transaction holds, as DueAttempts.
+// transaction holds, as ClaimDueAttempts does.
 func (t *tx) DueDeliveries(now time.Time, limit int) ([]webhook.Delivery, error) {
 	return listAll(t, t.lock(dueDeliveries), []any{timeArg(now), limitArg(limit)}, scanDelivery)
 }

@@ -51,7 +51,7 @@ type tx struct {
 	// lose its write), so Put reports a conflict and the function runs
 	// again instead.
 	seen map[string]bool
-	// claimLocked: the advisory lock of CountInFlight is held.
+	// claimLocked: the advisory lock of ClaimDueAttempts is held.
 	claimLocked bool
 }
 
