@@ -503,7 +503,7 @@ func TestCrashReconcileManyPendingRefunds(t *testing.T) {
 	}
 	status := func(t *testing.T, eng *coffer.Engine, id string) subscription.RefundStatus {
 		var r subscription.Refund
-		require.NoError(t, eng.Store().View(ctx, func(tx store.Tx) (err error) { r, err = tx.Refund(id); return err }))
+		require.NoError(t, eng.View(ctx, func(tx store.ReadTx) (err error) { r, err = tx.Refund(id); return err }))
 		return r.Status
 	}
 

@@ -459,72 +459,78 @@ func (d *Dispatcher) claim(ctx context.Context, rep *DispatchReport) (jobs []job
 	err = d.e.update(ctx, func(tx store.Tx) error {
 		jobs, dropped, busy = jobs[:0], 0, busyBefore
 		now := d.e.clock.Now()
-		list, err := tx.DueDeliveries(now, scan)
-		if err != nil {
-			return err
-		}
 		eps := map[string]*webhook.Endpoint{}
 		claimed := map[string]int{}
-		for _, dl := range list {
-			if len(jobs) >= free {
-				busy = true
-				break
-			}
-			if _, mine := sending[dl.ID]; mine {
-				continue // our own attempt, outliving its lease; it will record
-			}
-			ep, seen := eps[dl.EndpointID]
-			if !seen {
-				e, err := tx.Endpoint(dl.EndpointID)
-				switch {
-				case errors.Is(err, store.ErrNotFound):
-				case err != nil:
-					return err
-				default:
-					// A previous secret past its grace period no longer
-					// signs; take it out of the store too.
-					if e.RetirePreviousSecret(now) {
-						if err := tx.PutEndpoint(e); err != nil {
-							return err
-						}
-					}
-					ep = &e
-				}
-				eps[dl.EndpointID] = ep
-			}
-			reason := ""
-			switch {
-			case ep == nil:
-				reason = reasonEndpointDeleted
-			case ep.Disabled:
-				reason = reasonEndpointDisabled
-			case inflight[ep.ID]+claimed[ep.ID] >= d.o.PerEndpoint:
-				busy = true
-				continue // busy endpoint: leave it for a free slot
-			}
-			var ev webhook.Event
-			if reason == "" {
-				ev, err = tx.Event(dl.EventID)
-				if errors.Is(err, store.ErrNotFound) {
-					reason = reasonEventMissing
-				} else if err != nil {
-					return err
-				}
-			}
-			if reason != "" {
-				deadLetter(&dl, reason, now)
-				dropped++
-				if err := tx.PutDelivery(dl); err != nil {
-					return err
-				}
-				continue
-			}
-			dl.Status, dl.LeaseOwner, dl.RunAt, dl.UpdatedAt = webhook.DeliveryClaimed, d.o.Owner, now.Add(d.o.Lease), now
-			if err := tx.PutDelivery(dl); err != nil {
+		for k, v := range inflight {
+			claimed[k] = v
+		}
+		// Deliveries whose endpoint is gone or disabled, or whose event
+		// is missing, are dead-lettered instead of sent and take no slot:
+		// claim again for the slots they would have taken. Each round
+		// removes what it dead-letters from the due set, and the rounds
+		// are bounded like the scan of the old claim.
+		for round := 0; round < 8 && len(jobs) < free; round++ {
+			list, err := tx.ClaimDueDeliveries(now, store.DeliveryClaim{
+				Limit: free - len(jobs), Scan: scan, PerEndpoint: d.o.PerEndpoint,
+				InFlight: claimed, Skip: sending, Owner: d.o.Owner, LeaseUntil: now.Add(d.o.Lease),
+			})
+			if err != nil {
 				return err
 			}
-			claimed[ep.ID]++
-			jobs = append(jobs, job{d: dl, ep: *ep, ev: ev})
+			before := dropped
+			for _, dl := range list {
+				ep, seen := eps[dl.EndpointID]
+				if !seen {
+					e, err := tx.Endpoint(dl.EndpointID)
+					switch {
+					case errors.Is(err, store.ErrNotFound):
+					case err != nil:
+						return err
+					default:
+						// A previous secret past its grace period no
+						// longer signs; take it out of the store too.
+						if e.RetirePreviousSecret(now) {
+							if err := tx.PutEndpoint(e); err != nil {
+								return err
+							}
+						}
+						ep = &e
+					}
+					eps[dl.EndpointID] = ep
+				}
+				reason := ""
+				switch {
+				case ep == nil:
+					reason = reasonEndpointDeleted
+				case ep.Disabled:
+					reason = reasonEndpointDisabled
+				}
+				var ev webhook.Event
+				if reason == "" {
+					ev, err = tx.Event(dl.EventID)
+					if errors.Is(err, store.ErrNotFound) {
+						reason = reasonEventMissing
+					} else if err != nil {
+						return err
+					}
+				}
+				if reason != "" {
+					deadLetter(&dl, reason, now)
+					dropped++
+					if err := tx.PutDelivery(dl); err != nil {
+						return err
+					}
+					continue
+				}
+				claimed[ep.ID]++
+				jobs = append(jobs, job{d: dl, ep: *ep, ev: ev})
+			}
+			if dropped == before {
+				break // nothing dead-lettered: the claim found all it could
+			}
+		}
+		if len(jobs) >= free {
+			busy = true // more may be due than there were slots
 		}
 		return nil
 	})

@@ -33,6 +33,7 @@ type Engine struct {
 	retry      RetryOptions
 	lowBalance map[string]int64
 	webhooks   WebhookOptions
+	retention  Retention
 	ownsStore  bool
 	log        *slog.Logger
 	onError    func(error)
@@ -138,6 +139,7 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 		retry:      RetryOptions{}.withDefaults(),
 		lowBalance: map[string]int64{},
 		log:        slog.Default(),
+		retention:  Retention{}.withDefaults(),
 
 		callRenewEvery: ReconcileAfter / 4,
 	}
@@ -173,9 +175,20 @@ func (e *Engine) Close() error {
 	return nil
 }
 
-// Store returns the engine's store, for applications that read records
-// directly (inside View) and for tests.
-func (e *Engine) Store() store.Store { return e.store }
+// View runs fn in a read-only transaction of the engine's store, for
+// applications that read records directly. fn gets only the read methods
+// (store.ReadTx): every write goes through the Engine, which keeps the
+// ledger, the payments and the outbox consistent. fn may run while other
+// transactions commit; reads need not agree with each other (see
+// store.Store.View).
+func (e *Engine) View(ctx context.Context, fn func(store.ReadTx) error) error {
+	// The wrapper has the read methods only, so fn cannot assert its way
+	// back to a store.Tx (whose writes would fail anyway: it is a View).
+	return e.store.View(ctx, func(tx store.Tx) error { return fn(readTx{tx}) })
+}
+
+// readTx hides every method of a store.Tx but the reads.
+type readTx struct{ store.ReadTx }
 
 // Currencies returns the enabled currency codes.
 func (e *Engine) Currencies() []string { return e.currencies.Codes() }

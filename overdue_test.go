@@ -207,9 +207,10 @@ func odEvent(t *testing.T, evs []webhook.Event, typ string) webhook.Event {
 
 func TestNoProcessor(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
-		e, err := New(newStore(t))
+		st := newStore(t)
+		e, err := New(st)
 		require.NoError(t, err)
-		v := &env{Engine: e, t: t, ctx: t.Context(), store: e.Store()}
+		v := &env{Engine: e, t: t, ctx: t.Context(), store: st}
 		c := v.customer()
 		prod := v.odProduct(1_00, "USD")
 		_, err = e.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,

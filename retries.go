@@ -260,82 +260,71 @@ func (e *Engine) RunDue(ctx context.Context) (RunReport, error) {
 }
 
 // claimAttempts is the transactional half of a pass: it writes the due
-// upcoming-retry notices and claims the due attempts the caps allow, with a
-// lease, in one transaction, so two runners never claim one attempt.
+// upcoming-retry notices, then claims the due attempts the caps allow, with
+// a lease, in one transaction. The store's claim guarantees that two
+// runners never claim one attempt and that the caps hold across runners.
 func (e *Engine) claimAttempts(ctx context.Context, rep *RunReport) ([]retry.Attempt, error) {
 	var claimed []retry.Attempt
 	var r RunReport
 	err := e.update(ctx, func(tx store.Tx) error {
-		claimed, r = claimed[:0], RunReport{}
+		r = RunReport{}
 		now := e.clock.Now()
-		due, err := tx.DueAttempts(now, e.retry.BatchSize)
+		notices, err := tx.DueNotices(now, e.retry.BatchSize)
 		if err != nil {
 			return err
 		}
-		// In-flight counts are read once per transaction and then kept up
-		// to date here: the claims of this transaction are the only
-		// change to them until it commits (CountInFlight serializes
-		// concurrent claimers).
-		total := -1
-		perCustomer := map[string]int{}
-		for _, a := range due {
-			if !a.Notified {
-				a.Notified, a.UpdatedAt = true, now
-				if err := e.emit(tx, EventRetryUpcoming, a.CustomerID, a); err != nil {
-					return err
-				}
-				r.Notified++
-				if now.Before(a.DueAt) {
-					// The notice time came: look again at the due time.
-					a.RunAt = a.DueAt
-					if err := tx.PutAttempt(a); err != nil {
-						return err
-					}
-					continue
-				}
-				// Due and never announced (NoticeLead 0, or the runners
-				// were down through the notice time): announce it with
-				// the attempt, so every attempt is announced once.
-				if err := tx.PutAttempt(a); err != nil {
-					return err
-				}
-			}
-			if now.Before(a.DueAt) {
-				continue
-			}
-			if total < 0 {
-				if total, err = tx.CountInFlight("", now); err != nil {
-					return err
-				}
-			}
-			if total >= e.retry.PerAccount {
-				r.Deferred++
-				continue
-			}
-			mine, seen := perCustomer[a.CustomerID]
-			if !seen {
-				if mine, err = tx.CountInFlight(a.CustomerID, now); err != nil {
-					return err
-				}
-			}
-			if mine >= e.retry.PerCustomer {
-				perCustomer[a.CustomerID] = mine
-				r.Deferred++
-				continue
-			}
-			a.Status, a.LeaseOwner, a.LeaseUntil = retry.AttemptClaimed, e.retry.Owner, now.Add(e.retry.Lease)
-			a.RunAt, a.UpdatedAt = a.LeaseUntil, now
-			if err := tx.PutAttempt(a); err != nil {
+		for _, a := range notices {
+			if err := e.notifyAttempt(tx, &a, now, &r); err != nil {
 				return err
 			}
-			total++
-			perCustomer[a.CustomerID] = mine + 1
-			claimed = append(claimed, a)
+		}
+		claimed, r.Deferred, err = tx.ClaimDueAttempts(now, store.AttemptClaim{
+			Limit: e.retry.BatchSize, PerCustomer: e.retry.PerCustomer, PerAccount: e.retry.PerAccount,
+			Owner: e.retry.Owner, LeaseUntil: now.Add(e.retry.Lease),
+		})
+		if err != nil {
+			return err
+		}
+		for i := range claimed {
+			a := &claimed[i]
+			if a.Notified {
+				continue
+			}
+			// Due and never announced (NoticeLead 0, the runners were down
+			// through the notice time, or more notices were due than one
+			// batch takes): announce it with the attempt, as it was before
+			// the claim, so every attempt is announced once.
+			a.Notified = true
+			notice := *a
+			notice.Status, notice.LeaseOwner, notice.LeaseUntil = retry.AttemptScheduled, "", time.Time{}
+			if err := e.emit(tx, EventRetryUpcoming, a.CustomerID, notice); err != nil {
+				return err
+			}
+			r.Notified++
+			if err := tx.PutAttempt(*a); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
 	*rep = r
 	return claimed, err
+}
+
+// notifyAttempt writes the payment.retry_upcoming event of a, marks it
+// notified and, when its notice time came before its due time, moves its
+// RunAt to the due time.
+func (e *Engine) notifyAttempt(tx store.Tx, a *retry.Attempt, now time.Time, r *RunReport) error {
+	a.Notified, a.UpdatedAt = true, now
+	if err := e.emit(tx, EventRetryUpcoming, a.CustomerID, *a); err != nil {
+		return err
+	}
+	r.Notified++
+	if now.Before(a.DueAt) {
+		// The notice time came: look again at the due time.
+		a.RunAt = a.DueAt
+	}
+	return tx.PutAttempt(*a)
 }
 
 // runAttempt charges one claimed attempt and records its outcome.

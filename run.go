@@ -32,8 +32,9 @@ func WithErrorHandler(h func(error)) Option {
 // Run runs every background worker of the engine until ctx ends, and then
 // returns ctx.Err() once all of them have stopped:
 //
-//   - the retry scheduler and reconciliation: Reconcile and RunDue every
-//     RetryOptions.PollInterval (WithRetryOptions);
+//   - the retry scheduler, reconciliation and retention: Reconcile, RunDue
+//     and Prune every RetryOptions.PollInterval (WithRetryOptions,
+//     WithRetention);
 //   - the webhook dispatcher, with the engine's WebhookOptions
 //     (WithWebhookOptions), which also DispatchDue uses: attempts in flight
 //     when ctx ends finish and are recorded;
@@ -101,6 +102,12 @@ func (e *Engine) runScheduler(ctx context.Context, report func(error)) {
 		if due.Attempted > 0 {
 			e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: retry pass", slog.Int("attempted", due.Attempted),
 				slog.Int("succeeded", due.Succeeded), slog.Int("failed", due.Failed), slog.Int("deferred", due.Deferred))
+		}
+		pruned, err := e.Prune(ctx)
+		report(err)
+		if pruned.Events+pruned.Deliveries > 0 {
+			e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: pruned", slog.Int("events", pruned.Events),
+				slog.Int("deliveries", pruned.Deliveries))
 		}
 		select {
 		case <-ctx.Done():

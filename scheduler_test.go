@@ -50,13 +50,58 @@ func (v *env) rtFailedCustomers(n int) []subscription.Subscription {
 	return subs
 }
 
-// inFlight counts the claimed attempts whose lease has not expired.
+// inFlight counts the claimed attempts whose lease has not expired, of one
+// customer or ("") all, walking customers, subscriptions and attempts (the
+// store has no count of its own: ClaimDueAttempts keeps the caps).
 func (v *env) rtInFlight(customerID string) int {
 	v.t.Helper()
-	var n int
-	require.NoError(v.t, v.store.View(v.ctx, func(tx store.Tx) (err error) {
-		n, err = tx.CountInFlight(customerID, v.clock.Now())
-		return err
+	n := 0
+	now := v.clock.Now()
+	require.NoError(v.t, v.store.View(v.ctx, func(tx store.Tx) error {
+		var ids []string
+		if customerID != "" {
+			ids = []string{customerID}
+		} else {
+			q := store.CustomerQuery{Page: store.Page{Limit: store.MaxLimit}}
+			for {
+				list, more, err := tx.ListCustomers(q)
+				if err != nil {
+					return err
+				}
+				for _, c := range list {
+					ids = append(ids, c.ID)
+				}
+				if !more {
+					break
+				}
+				q.StartingAfter = list[len(list)-1].ID
+			}
+		}
+		for _, id := range ids {
+			p := store.Page{Limit: store.MaxLimit}
+			for {
+				subs, more, err := tx.ListSubscriptions(id, p)
+				if err != nil {
+					return err
+				}
+				for _, s := range subs {
+					attempts, err := tx.AttemptsBySubscription(s.ID)
+					if err != nil {
+						return err
+					}
+					for _, a := range attempts {
+						if a.Status == retry.AttemptClaimed && a.LeaseUntil.After(now) {
+							n++
+						}
+					}
+				}
+				if !more {
+					break
+				}
+				p.StartingAfter = subs[len(subs)-1].ID
+			}
+		}
+		return nil
 	}))
 	return n
 }

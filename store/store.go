@@ -7,15 +7,25 @@
 // billing rules. All of them pass the one conformance suite in
 // store/storetest.
 //
+// The interface is cut by aggregate: Customers, Ledger, Billing (products,
+// subscriptions, payments, refunds), Outbox, Retries and Webhooks, each with
+// a read half (CustomerReader, ...). Tx embeds them all and ReadTx the read
+// halves, so code that needs one aggregate depends on that slice only.
+// docs/ADAPTERS.md is the guide for writing an adapter.
+//
 // # Contract for adapters
 //
 //   - Update transactions are serializable with respect to each other for
 //     the records they read and write: a record read in an Update is locked
-//     (or the transaction is serialized) until commit. The PostgreSQL adapter
-//     locks rows it reads with FOR UPDATE and retries serialization failures
-//     and deadlocks itself by re-running fn; memory and bolt run one writer
-//     at a time. fn may therefore run more than once: it must not have side
+//     (or the transaction is serialized) until commit. An adapter that
+//     detects a conflict (a serialization failure, a deadlock) re-runs fn
+//     itself; fn may therefore run more than once and must not have side
 //     effects outside the transaction.
+//   - The claim methods (ClaimDueAttempts, ClaimDueDeliveries) are the only
+//     operations with locking rules beyond that: each due record is claimed
+//     by one claimer, caps hold across concurrent claimers, and a claim does
+//     not wait for records another transaction holds. See AttemptClaim and
+//     DeliveryClaim.
 //   - Records are values: adapters store copies, and returned records never
 //     alias stored ones.
 //   - Lists are newest first (descending insertion order, by a sequence the
@@ -29,15 +39,18 @@
 //   - Writes in a View transaction return ErrReadOnly.
 //   - A panic in fn rolls the transaction back (and propagates).
 //   - Times come back in UTC; fields hidden from JSON (Fingerprint, Seq,
-//     Dispatched, an endpoint's Secret and PreviousSecret) are stored too; event Data is stored as JSON (compared as
-//     JSON, not bytes).
+//     Dispatched, an endpoint's Secret and PreviousSecret) are stored too; event Data is stored as JSON (compared
+//     as JSON, not bytes).
 //   - An Update that would give a record another record's unique key (a
 //     DID, an idempotency key) returns ErrDuplicate.
-//   - A batch limit <= 0 (Events, DueAttempts, ...) means DefaultLimit.
+//   - A batch limit <= 0 (Events, DueNotices, PruneEvents, ...) means
+//     DefaultLimit.
+//   - Only the prune methods delete records (besides DeleteEndpoint): old
+//     dispatched events and finished deliveries. Ledger entries, payments
+//     and refunds are never deleted.
 //   - Closing twice is harmless.
-//   - View transactions need not see one snapshot across several reads
-//     (PostgreSQL runs them at READ COMMITTED); use Update when reads must
-//     agree.
+//   - View transactions need not see one snapshot across several reads; use
+//     Update when reads must agree.
 package store
 
 import (
@@ -129,89 +142,215 @@ type DeliveryQuery struct {
 	Page
 }
 
-// Tx is a unit of work. A Tx must not be used after its function returns.
+// Tx is a unit of work: every aggregate's methods on one transaction, so a
+// debit, a payment record and an outbox event commit together. A Tx must
+// not be used after its function returns. Code that needs one aggregate
+// takes that interface (Customers, Ledger, ...), not Tx.
 type Tx interface {
-	// Customers.
-	InsertCustomer(c customer.Customer) error
+	Customers
+	Ledger
+	Billing
+	Outbox
+	Retries
+	Webhooks
+}
+
+// ReadTx is the read half of every aggregate: what a View may do, and all
+// that Engine.View hands to a host application.
+type ReadTx interface {
+	CustomerReader
+	LedgerReader
+	BillingReader
+	OutboxReader
+	RetryReader
+	WebhookReader
+}
+
+// CustomerReader reads customers.
+type CustomerReader interface {
 	Customer(id string) (customer.Customer, error)
 	CustomerByDID(did string) (customer.Customer, error)
-	UpdateCustomer(c customer.Customer) error
 	ListCustomers(q CustomerQuery) (list []customer.Customer, hasMore bool, err error)
+}
 
-	// Wallet balances: one per customer and currency.
+// Customers stores customers. The DID, when not empty, is unique.
+type Customers interface {
+	CustomerReader
+	InsertCustomer(c customer.Customer) error
+	UpdateCustomer(c customer.Customer) error
+}
+
+// LedgerReader reads wallet balances, ledger entries and holds.
+type LedgerReader interface {
 	Balance(customerID, currency string) (wallet.Balance, error)
-	PutBalance(b wallet.Balance) error
 	Balances(customerID string) ([]wallet.Balance, error) // sorted by currency
-
-	// Ledger entries are immutable. IdempotencyKey, when not empty, is unique
-	// per customer.
-	InsertEntry(e ledger.Entry) error
 	Entry(id string) (ledger.Entry, error)
 	EntryByKey(customerID, idempotencyKey string) (ledger.Entry, error)
 	ListEntries(q EntryQuery) (list []ledger.Entry, hasMore bool, err error)
-
-	// Holds.
-	PutHold(h ledger.Hold) error
 	Hold(id string) (ledger.Hold, error)
+}
 
-	// Products.
-	PutProduct(p subscription.Product) error
+// Ledger stores wallet balances (one per customer and currency), ledger
+// entries and holds. Entries are immutable and never deleted;
+// IdempotencyKey, when not empty, is unique per customer.
+type Ledger interface {
+	LedgerReader
+	PutBalance(b wallet.Balance) error
+	InsertEntry(e ledger.Entry) error
+	PutHold(h ledger.Hold) error
+}
+
+// BillingReader reads products, subscriptions, payments and refunds.
+type BillingReader interface {
 	Product(id string) (subscription.Product, error)
-
-	// Subscriptions.
-	InsertSubscription(s subscription.Subscription) error
 	Subscription(id string) (subscription.Subscription, error)
-	UpdateSubscription(s subscription.Subscription) error
 	ListSubscriptions(customerID string, p Page) (list []subscription.Subscription, hasMore bool, err error)
-
-	// Payments. IdempotencyKey, when not empty, is unique per customer.
-	InsertPayment(p subscription.Payment) error
 	Payment(id string) (subscription.Payment, error)
 	PaymentByKey(customerID, idempotencyKey string) (subscription.Payment, error)
-	UpdatePayment(p subscription.Payment) error
 	ListPayments(q PaymentQuery) (list []subscription.Payment, hasMore bool, err error)
-
-	// Refunds. IdempotencyKey is unique per payment.
-	InsertRefund(r subscription.Refund) error
 	Refund(id string) (subscription.Refund, error)
 	RefundByKey(paymentID, idempotencyKey string) (subscription.Refund, error)
-	UpdateRefund(r subscription.Refund) error
 	ListRefunds(paymentID string) ([]subscription.Refund, error) // oldest first
 	// PendingRefunds lists refunds in status pending, oldest first.
 	PendingRefunds(limit int) ([]subscription.Refund, error)
+}
 
-	// Outbox. InsertEvent assigns Seq. Events lists in ascending Seq after
-	// afterSeq. UndispatchedEvents lists events not yet marked dispatched,
-	// ascending Seq; PostgreSQL skips rows locked by another transaction.
-	InsertEvent(e webhook.Event) error
+// Billing stores products, subscriptions, payments and refunds. A payment's
+// IdempotencyKey, when not empty, is unique per customer; a refund's per
+// payment. Payments and refunds are never deleted.
+type Billing interface {
+	BillingReader
+	PutProduct(p subscription.Product) error
+	InsertSubscription(s subscription.Subscription) error
+	UpdateSubscription(s subscription.Subscription) error
+	InsertPayment(p subscription.Payment) error
+	UpdatePayment(p subscription.Payment) error
+	InsertRefund(r subscription.Refund) error
+	UpdateRefund(r subscription.Refund) error
+}
+
+// OutboxReader reads outbox events.
+type OutboxReader interface {
 	Event(id string) (webhook.Event, error)
+	// Events lists events in ascending Seq after afterSeq.
 	Events(afterSeq int64, limit int) ([]webhook.Event, error)
+	// UndispatchedEvents lists events not yet marked dispatched, ascending
+	// Seq. In an Update the events it returns belong to that transaction
+	// until it ends: a concurrent Update's UndispatchedEvents does not
+	// return them (it passes over them, or waits).
 	UndispatchedEvents(limit int) ([]webhook.Event, error)
+}
+
+// Outbox stores the events every state change writes. InsertEvent assigns
+// Seq.
+type Outbox interface {
+	OutboxReader
+	InsertEvent(e webhook.Event) error
 	MarkEventDispatched(id string) error
+	// PruneEvents deletes at most limit (<= 0: DefaultLimit) dispatched
+	// events created before before, oldest first, and returns how many it
+	// deleted. It never deletes an undispatched event, nor one a stored
+	// delivery refers to (prune the deliveries first). Its cost grows with
+	// the number deleted, not the number stored: an index serves it.
+	PruneEvents(before time.Time, limit int) (int, error)
+}
 
-	// Retry attempts. DueAttempts lists active attempts (scheduled or
-	// claimed) with RunAt <= now, ascending RunAt, through an index: its cost
-	// grows with the number returned, not the number stored. PostgreSQL skips
-	// rows locked by another transaction. CountInFlight counts claimed
-	// attempts with LeaseUntil > now, for one customer or ("") all; it
-	// serializes concurrent claimers until commit (PostgreSQL takes a
-	// transaction-level advisory lock).
-	PutAttempt(a retry.Attempt) error
+// RetryReader reads retry attempts.
+type RetryReader interface {
 	Attempt(id string) (retry.Attempt, error)
-	DueAttempts(now time.Time, limit int) ([]retry.Attempt, error)
 	AttemptsBySubscription(subscriptionID string) ([]retry.Attempt, error) // ascending Number
-	CountInFlight(customerID string, now time.Time) (int, error)
+	// DueNotices lists at most limit active attempts (scheduled or claimed)
+	// not yet Notified whose RunAt <= now, ascending RunAt, through an
+	// index: its cost grows with the attempts due, not the attempts stored.
+	DueNotices(now time.Time, limit int) ([]retry.Attempt, error)
+}
 
-	// Webhook endpoints, listed oldest first.
-	PutEndpoint(e webhook.Endpoint) error
+// Retries stores the durable retry attempts of failed payments.
+type Retries interface {
+	RetryReader
+	PutAttempt(a retry.Attempt) error
+	// ClaimDueAttempts claims due attempts for c.Owner and returns them
+	// claimed, ascending RunAt. See AttemptClaim for what is due and what
+	// the adapter guarantees.
+	ClaimDueAttempts(now time.Time, c AttemptClaim) (claimed []retry.Attempt, deferred int, err error)
+}
+
+// AttemptClaim parameterizes Retries.ClaimDueAttempts.
+//
+// An attempt is due when it is active (scheduled, or claimed with a lease
+// that ended: LeaseUntil <= now) and both its RunAt and its DueAt are <= now.
+// The adapter looks at the due attempts in ascending RunAt, at most Limit of
+// them (<= 0: DefaultLimit), and claims each unless that would put more than
+// PerAccount claimed attempts with a live lease (LeaseUntil > now) in the
+// store, or more than PerCustomer for its customer (a cap <= 0 is no cap);
+// the ones it leaves for a cap are counted in deferred. A claimed attempt
+// gets Status claimed, LeaseOwner Owner, LeaseUntil and RunAt LeaseUntil,
+// UpdatedAt now; other fields are unchanged.
+//
+// Guarantees, whatever the number of concurrent claimers (goroutines,
+// processes sharing a database): an attempt is claimed by one claimer at a
+// time (until its lease ends), and the caps hold across all of them: two
+// claims that would together exceed a cap cannot both commit. A claim
+// neither blocks on nor returns attempts another open transaction holds.
+type AttemptClaim struct {
+	Limit       int
+	PerCustomer int
+	PerAccount  int
+	Owner       string
+	LeaseUntil  time.Time
+}
+
+// WebhookReader reads webhook endpoints and deliveries.
+type WebhookReader interface {
 	Endpoint(id string) (webhook.Endpoint, error)
-	DeleteEndpoint(id string) error
-	Endpoints() ([]webhook.Endpoint, error)
-
-	// Webhook deliveries. DueDeliveries lists active deliveries with
-	// RunAt <= now, ascending RunAt, through an index (as DueAttempts).
-	PutDelivery(d webhook.Delivery) error
+	Endpoints() ([]webhook.Endpoint, error) // oldest first
 	Delivery(id string) (webhook.Delivery, error)
+	// DueDeliveries lists at most limit active deliveries (pending or
+	// claimed) with RunAt <= now, ascending RunAt, through an index (its
+	// cost grows with the number returned). It reserves nothing: claim with
+	// ClaimDueDeliveries.
 	DueDeliveries(now time.Time, limit int) ([]webhook.Delivery, error)
 	ListDeliveries(q DeliveryQuery) (list []webhook.Delivery, hasMore bool, err error)
+}
+
+// Webhooks stores webhook endpoints and deliveries.
+type Webhooks interface {
+	WebhookReader
+	PutEndpoint(e webhook.Endpoint) error
+	DeleteEndpoint(id string) error
+	PutDelivery(d webhook.Delivery) error
+	// ClaimDueDeliveries claims due deliveries for c.Owner and returns them
+	// claimed, ascending RunAt. See DeliveryClaim.
+	ClaimDueDeliveries(now time.Time, c DeliveryClaim) ([]webhook.Delivery, error)
+	// PruneDeliveries deletes at most limit (<= 0: DefaultLimit) finished
+	// deliveries (succeeded or failed) last updated before before, oldest
+	// first, and returns how many it deleted. It never deletes an active
+	// delivery. Its cost grows with the number deleted: an index serves it.
+	PruneDeliveries(before time.Time, limit int) (int, error)
+}
+
+// DeliveryClaim parameterizes Webhooks.ClaimDueDeliveries.
+//
+// A delivery is due when it is active (pending, or claimed with an ended
+// lease: RunAt <= now) and its RunAt <= now. The adapter looks at the due
+// deliveries in ascending RunAt, at most Scan of them (<= 0: 8 x Limit),
+// passes over those in Skip and those whose endpoint already has
+// PerEndpoint (<= 0: no cap) deliveries counted in InFlight plus claimed by
+// this call, and claims up to Limit (<= 0: DefaultLimit). A claimed
+// delivery gets Status claimed, LeaseOwner Owner, RunAt LeaseUntil and
+// UpdatedAt now; other fields are unchanged.
+//
+// Guarantee, whatever the number of concurrent claimers: a delivery is
+// claimed by one claimer at a time (until its lease ends). A claim neither
+// blocks on nor returns deliveries another open transaction holds.
+// PerEndpoint is the claimer's own cap, counted from InFlight (its own
+// deliveries in flight), not a store-wide one.
+type DeliveryClaim struct {
+	Limit       int
+	Scan        int
+	PerEndpoint int
+	InFlight    map[string]int      // endpoint id -> this claimer's deliveries in flight
+	Skip        map[string]struct{} // delivery ids not to claim
+	Owner       string
+	LeaseUntil  time.Time
 }

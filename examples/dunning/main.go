@@ -116,7 +116,7 @@ func run(ctx context.Context, zone *time.Location) error {
 	// Move the clock to the next piece of due work (a notice or an
 	// attempt) and make a scheduler pass, until nothing is scheduled.
 	for {
-		next, ok, err := nextRunAt(ctx, st)
+		next, ok, err := nextRunAt(ctx, eng, subs)
 		if err != nil {
 			return err
 		}
@@ -159,18 +159,21 @@ func run(ctx context.Context, zone *time.Location) error {
 	return nil
 }
 
-// nextRunAt is the earliest RunAt among active attempts: the next moment a
-// scheduler pass has something to do.
-func nextRunAt(ctx context.Context, st store.Store) (at time.Time, ok bool, err error) {
-	err = st.View(ctx, func(tx store.Tx) error {
-		list, err := tx.DueAttempts(time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 1)
-		if err != nil || len(list) == 0 {
-			return err
+// nextRunAt is the earliest RunAt among the active attempts of subs: the
+// next moment a scheduler pass has something to do.
+func nextRunAt(ctx context.Context, eng *coffer.Engine, subs map[string]string) (at time.Time, ok bool, err error) {
+	for _, id := range subs {
+		list, err := eng.Attempts(ctx, id)
+		if err != nil {
+			return at, false, err
 		}
-		at, ok = list[0].RunAt, true
-		return nil
-	})
-	return at, ok, err
+		for _, a := range list {
+			if a.Status.Active() && (!ok || a.RunAt.Before(at)) {
+				at, ok = a.RunAt, true
+			}
+		}
+	}
+	return at, ok, nil
 }
 
 // printEvents prints the outbox events written since the last call, and
@@ -178,7 +181,7 @@ func nextRunAt(ctx context.Context, st store.Store) (at time.Time, ok bool, err 
 // her wallet.
 func (d *demo) printEvents() error {
 	var events []webhook.Event
-	err := d.eng.Store().View(d.ctx, func(tx store.Tx) (err error) {
+	err := d.eng.View(d.ctx, func(tx store.ReadTx) (err error) {
 		events, err = tx.Events(d.seq, 1000)
 		return err
 	})

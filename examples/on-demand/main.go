@@ -164,7 +164,7 @@ func run() error {
 			e.Reason, e.Reference.Type)
 	}
 	var events []string
-	err = eng.Store().View(ctx, func(tx store.Tx) error {
+	err = eng.View(ctx, func(tx store.ReadTx) error {
 		list, err := tx.Events(0, store.MaxLimit)
 		for _, e := range list {
 			events = append(events, e.Type)

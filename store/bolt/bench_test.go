@@ -237,7 +237,7 @@ func getDueFixture(b *testing.B, scheduled int) *Store {
 	return f.s
 }
 
-// BenchmarkDueAttempts reads the 100 due attempts out of many scheduled
+// BenchmarkDueAttempts reads (DueNotices) the 100 due attempts out of many scheduled
 // ones: the time per op must not grow with the number scheduled.
 func BenchmarkDueAttempts(b *testing.B) {
 	for _, scheduled := range []int{10_000, 1_000_000} {
@@ -247,7 +247,7 @@ func BenchmarkDueAttempts(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				err := s.View(ctx, func(tx store.Tx) error {
-					due, err := tx.DueAttempts(t0, 1000)
+					due, err := tx.DueNotices(t0, 1000)
 					if err == nil && len(due) != dueNow {
 						err = fmt.Errorf("%d due, want %d", len(due), dueNow)
 					}

@@ -117,10 +117,16 @@ func initLayout(btx *bbolt.Tx) error {
 			return fmt.Errorf("bolt: init: %w", err)
 		}
 	}
+	// A file written before the retention indexes existed gets them
+	// filled once, here.
+	backfill := btx.Bucket(bCustomers) != nil && (btx.Bucket(bEventDone) == nil || btx.Bucket(bDeliveryDone) == nil)
 	for _, name := range allBuckets {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("bolt: init bucket %s: %w", name, err)
 		}
+	}
+	if backfill {
+		return backfillRetention(btx)
 	}
 	return nil
 }

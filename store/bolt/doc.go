@@ -22,7 +22,8 @@
 // Every record kind has a primary bucket keyed by a store-assigned sequence,
 // an id index, and the index buckets its queries need (see layout.go), all
 // maintained in the same transaction as the record. Lists walk an index in
-// sequence order; DueAttempts and DueDeliveries walk a RunAt-ordered index
-// and stop at the first record not yet due, so their cost is the number of
-// records returned, not the number stored.
+// sequence order; the due queries (DueNotices, DueDeliveries and the claims)
+// walk a RunAt-ordered index and stop at the first record not yet due, and
+// the prunes walk an index of finished records by age and stop at the cut,
+// so their cost is the number of records returned, not the number stored.
 package bolt

@@ -61,6 +61,7 @@ var (
 	bRefundPending = []byte("refunds.pending") // list: (none), pending only
 
 	bEventUndispatched = []byte("events.undispatched") // list: (none)
+	bEventDone         = []byte("events.done")         // timeKey(CreatedAt)+seq, dispatched only
 
 	bAttemptDue          = []byte("attempts.due")          // timeKey(RunAt)+seq, active only
 	bAttemptSubscription = []byte("attempts.subscription") // scope(sub)+number+seq
@@ -70,6 +71,7 @@ var (
 	bDeliveryEvent       = []byte("deliveries.event")      // list: event
 	bDeliveryEndpoint    = []byte("deliveries.endpoint")   // list: endpoint
 	bDeliveryStatus      = []byte("deliveries.status")     // list: status
+	bDeliveryDone        = []byte("deliveries.done")       // timeKey(UpdatedAt)+seq, finished only
 )
 
 // Tags of the wallets bucket, after scope(customer).
@@ -88,8 +90,8 @@ var allBuckets = [][]byte{
 	kSubs.primary, kSubs.ids, bSubCustomer,
 	kPayments.primary, kPayments.ids, bPaymentCustomer, bPaymentStatus, bPaymentCustomerStatus, bPaymentKey,
 	kRefunds.primary, kRefunds.ids, bRefundPayment, bRefundKey, bRefundPending,
-	kEvents.primary, kEvents.ids, bEventUndispatched,
+	kEvents.primary, kEvents.ids, bEventUndispatched, bEventDone,
 	kAttempts.primary, kAttempts.ids, bAttemptDue, bAttemptSubscription, bAttemptLease, bAttemptLeaseAll,
 	kEndpoints.primary, kEndpoints.ids,
-	kDeliveries.primary, kDeliveries.ids, bDeliveryDue, bDeliveryEvent, bDeliveryEndpoint, bDeliveryStatus,
+	kDeliveries.primary, kDeliveries.ids, bDeliveryDue, bDeliveryEvent, bDeliveryEndpoint, bDeliveryStatus, bDeliveryDone,
 }

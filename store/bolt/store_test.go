@@ -228,13 +228,13 @@ func (f fixture) verify(t *testing.T, s store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, []int64{2, 3}, []int64{und[0].Seq, und[1].Seq})
 
-		due, err := tx.DueAttempts(t0.Add(time.Minute), 10)
+		due, err := tx.DueNotices(t0.Add(time.Minute), 10)
 		require.NoError(t, err)
 		require.Equal(t, []retry.Attempt{f.attempts[1]}, due)
 		bySub, err := tx.AttemptsBySubscription("sub_1")
 		require.NoError(t, err)
 		require.Equal(t, []retry.Attempt{f.attempts[1], f.attempts[0]}, bySub)
-		n, err := tx.CountInFlight("cus_1", t0)
+		n, err := tx.(inFlighter).inFlight("cus_1", t0)
 		require.NoError(t, err)
 		require.Equal(t, 1, n)
 
@@ -442,14 +442,14 @@ func TestIndexesFollowUpdates(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, pending)
 
-		due, err := tx.DueAttempts(t0.Add(time.Hour), 10)
+		due, err := tx.DueNotices(t0.Add(time.Hour), 10)
 		require.NoError(t, err)
 		require.Empty(t, due)
-		due, err = tx.DueAttempts(t0.Add(3*time.Hour), 10)
+		due, err = tx.DueNotices(t0.Add(3*time.Hour), 10)
 		require.NoError(t, err)
 		require.Len(t, due, 1)
 		require.Equal(t, "att_2", due[0].ID)
-		n, err := tx.CountInFlight("", t0)
+		n, err := tx.(inFlighter).inFlight("", t0)
 		require.NoError(t, err)
 		require.Zero(t, n)
 
@@ -514,7 +514,12 @@ func TestPagingBothWays(t *testing.T) {
 	})
 }
 
-// DueAttempts and DueDeliveries read the index only up to now: with many
+// inFlighter is the bolt tx's in-flight count behind ClaimDueAttempts.
+type inFlighter interface {
+	inFlight(customerID string, now time.Time) (int, error)
+}
+
+// DueNotices and DueDeliveries read the index only up to now: with many
 // attempts scheduled later, the keys visited are the ones returned (plus the
 // first one past now).
 func TestDueQueriesScanOnlyWhatIsDue(t *testing.T) {
@@ -537,7 +542,7 @@ func TestDueQueriesScanOnlyWhatIsDue(t *testing.T) {
 	})
 	require.NoError(t, s.db.View(func(btx *bbolt.Tx) error {
 		tx := &tx{btx: btx}
-		due, err := tx.DueAttempts(t0, 100)
+		due, err := tx.DueNotices(t0, 100)
 		require.NoError(t, err)
 		require.Len(t, due, ready)
 		for i := 1; i < len(due); i++ {

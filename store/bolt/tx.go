@@ -724,7 +724,7 @@ func (t *tx) PendingRefunds(limit int) ([]subscription.Refund, error) {
 
 func eventKeys(e webhook.Event, seq uint64) []ikey {
 	if e.Dispatched {
-		return nil
+		return []ikey{listKey(bEventDone, appendTime(nil, e.CreatedAt), seq)}
 	}
 	return []ikey{listKey(bEventUndispatched, nil, seq)}
 }
@@ -775,7 +775,7 @@ func (t *tx) MarkEventDispatched(id string) error {
 	}
 	old := eventKeys(e, seq)
 	e.Dispatched = true
-	return t.replace(kEvents, seq, encodeEvent(e), old, nil)
+	return t.replace(kEvents, seq, encodeEvent(e), old, eventKeys(e, seq))
 }
 
 // ---- retry attempts ----
@@ -814,6 +814,12 @@ func (t *tx) Attempt(id string) (retry.Attempt, error) {
 // due walks a due index (timeKey + seq) from its start and stops at the
 // first key after now, so its cost is the number of records returned.
 func due[T any](t *tx, k kind, bucket []byte, now time.Time, limit int, dec func([]byte) (T, error)) ([]T, error) {
+	return dueWhere(t, k, bucket, now, limit, dec, nil)
+}
+
+// dueWhere is due keeping only the records keep accepts (nil: all); the
+// others are visited but not counted against limit.
+func dueWhere[T any](t *tx, k kind, bucket []byte, now time.Time, limit int, dec func([]byte) (T, error), keep func(T) bool) ([]T, error) {
 	nowKey := appendTime(nil, now)
 	prim := t.b(k.primary)
 	var out []T
@@ -835,13 +841,11 @@ func due[T any](t *tx, k kind, bucket []byte, now time.Time, limit int, dec func
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r)
+		if keep == nil || keep(r) {
+			out = append(out, r)
+		}
 	}
 	return out, nil
-}
-
-func (t *tx) DueAttempts(now time.Time, limit int) ([]retry.Attempt, error) {
-	return due(t, kAttempts, bAttemptDue, now, batch(limit), decodeAttempt)
 }
 
 func (t *tx) AttemptsBySubscription(subscriptionID string) ([]retry.Attempt, error) {
@@ -864,7 +868,9 @@ func (t *tx) AttemptsBySubscription(subscriptionID string) ([]retry.Attempt, err
 	return out, nil
 }
 
-func (t *tx) CountInFlight(customerID string, now time.Time) (int, error) {
+// inFlight counts claimed attempts with a live lease, of one customer or
+// ("") all, walking the lease index from now.
+func (t *tx) inFlight(customerID string, now time.Time) (int, error) {
 	bucket, prefix := bAttemptLeaseAll, []byte(nil)
 	if customerID != "" {
 		bucket, prefix = bAttemptLease, scope(customerID)
@@ -925,6 +931,8 @@ func deliveryKeys(d webhook.Delivery, seq uint64) []ikey {
 		listKey(bDeliveryStatus, scope(string(d.Status)), seq))
 	if d.Status.Active() {
 		ks = append(ks, listKey(bDeliveryDue, appendTime(nil, d.RunAt), seq))
+	} else {
+		ks = append(ks, listKey(bDeliveryDone, appendTime(nil, d.UpdatedAt), seq))
 	}
 	return ks
 }

@@ -124,7 +124,7 @@ func BenchmarkUpdateEntry(b *testing.B) {
 	}
 }
 
-// BenchmarkDueAttempts queries the 100 due attempts among 10,000 and
+// BenchmarkDueAttempts queries (DueNotices) the 100 due attempts among 10,000 and
 // among 1,000,000 scheduled ones: through the RunAt index the cost follows
 // the number returned, not the number stored.
 func BenchmarkDueAttempts(b *testing.B) {
@@ -135,7 +135,7 @@ func BenchmarkDueAttempts(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				err := s.View(context.Background(), func(tx store.Tx) error {
-					list, err := tx.DueAttempts(benchNow, 1000)
+					list, err := tx.DueNotices(benchNow, 1000)
 					if err == nil && len(list) != dueAttempts {
 						b.Fatalf("got %d due attempts, want %d", len(list), dueAttempts)
 					}

@@ -23,6 +23,7 @@ type eventRec struct {
 	nextID     uint32
 	dataNil    bool
 	dispatched bool
+	pruned     bool // deleted by PruneEvents: invisible to every read
 }
 
 // eventTable is the outbox, in insertion (and so Seq) order.
@@ -62,7 +63,7 @@ func (t *eventTable) get(i uint32) webhook.Event {
 func (t *eventTable) find(id string) (uint32, bool) {
 	for j := t.byID[hash1(id)]; j != 0; {
 		r := t.recs.at(j - 1)
-		if t.str(r, vsID) == id {
+		if !r.pruned && t.str(r, vsID) == id {
 			return j - 1, true
 		}
 		j = r.nextID
@@ -104,4 +105,10 @@ func (t *eventTable) unlink(i uint32) {
 // after returns the index of the first event with Seq > seq.
 func (t *eventTable) after(seq int64) uint32 {
 	return uint32(sort.Search(int(t.recs.n), func(i int) bool { return t.recs.at(uint32(i)).seq > seq }))
+}
+
+// doneKey is event i's key in the index of dispatched events.
+func (t *eventTable) doneKey(i uint32) okey {
+	r := t.recs.at(i)
+	return key(t.locs.unpack(r.created), r.seq)
 }

@@ -97,6 +97,8 @@ type Store struct {
 	undispatched []uint32
 	undHead      int
 	undLive      int
+	// evDone orders dispatched events by CreatedAt, for PruneEvents.
+	evDone *skiplist[uint32]
 
 	attempts   map[string]*attNode
 	attBySub   map[string][]*attNode
@@ -111,6 +113,7 @@ type Store struct {
 	delByEvent map[string][]*delNode
 	delByEp    map[string][]*delNode
 	delDue     *skiplist[*delNode]
+	delDone    *skiplist[*delNode] // finished deliveries by UpdatedAt, for PruneDeliveries
 
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log
@@ -133,6 +136,7 @@ func New() *Store {
 		refsByPay:  make(map[string][]*refNode),
 		pending:    newSkiplist[*refNode](),
 		events:     newEventTable(),
+		evDone:     newSkiplist[uint32](),
 		attempts:   make(map[string]*attNode),
 		attBySub:   make(map[string][]*attNode),
 		attDue:     newSkiplist[*attNode](),
@@ -142,6 +146,7 @@ func New() *Store {
 		delByEvent: make(map[string][]*delNode),
 		delByEp:    make(map[string][]*delNode),
 		delDue:     newSkiplist[*delNode](),
+		delDone:    newSkiplist[*delNode](),
 	}
 	s.wtx = tx{s: s, writable: true}
 	return s

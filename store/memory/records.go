@@ -553,6 +553,8 @@ func (t *tx) InsertEvent(e webhook.Event) error {
 	if !e.Dispatched {
 		s.undispatched = append(s.undispatched, i)
 		s.undLive++
+	} else {
+		s.evDone.insert(s.events.doneKey(i), i)
 	}
 	s.w.add(opInsertEvent, nil, "", int(i))
 	return nil
@@ -569,11 +571,11 @@ func (t *tx) Event(id string) (webhook.Event, error) {
 func (t *tx) Events(afterSeq int64, limit int) ([]webhook.Event, error) {
 	limit = batch(limit)
 	et := t.s.events
-	i := et.after(afterSeq)
-	end := min(et.recs.n, i+uint32(limit))
-	res := make([]webhook.Event, 0, end-i)
-	for ; i < end; i++ {
-		res = append(res, et.get(i))
+	var res []webhook.Event
+	for i := et.after(afterSeq); i < et.recs.n && len(res) < limit; i++ {
+		if !et.recs.at(i).pruned {
+			res = append(res, et.get(i))
+		}
 	}
 	return res, nil
 }
@@ -608,6 +610,7 @@ func (t *tx) MarkEventDispatched(id string) error {
 	}
 	r.dispatched = true
 	s.undLive--
+	s.evDone.insert(s.events.doneKey(i), i)
 	s.w.add(opMarkDispatched, nil, "", int(i))
 	return nil
 }
@@ -679,15 +682,6 @@ func dueRange[V any](l *skiplist[V], now time.Time, limit int) (*snode[V], int) 
 	return l.first(), n
 }
 
-func (t *tx) DueAttempts(now time.Time, limit int) ([]retry.Attempt, error) {
-	first, n := dueRange(t.s.attDue, now, batch(limit))
-	res := make([]retry.Attempt, 0, n)
-	for x := first; len(res) < n; x = x.next[0] {
-		res = append(res, copyAttempt(x.v.v))
-	}
-	return res, nil
-}
-
 func (t *tx) AttemptsBySubscription(subscriptionID string) ([]retry.Attempt, error) {
 	list := t.s.attBySub[subscriptionID]
 	res := make([]retry.Attempt, len(list))
@@ -696,24 +690,6 @@ func (t *tx) AttemptsBySubscription(subscriptionID string) ([]retry.Attempt, err
 	}
 	slices.SortStableFunc(res, func(a, b retry.Attempt) int { return a.Number - b.Number })
 	return res, nil
-}
-
-func (t *tx) CountInFlight(customerID string, now time.Time) (int, error) {
-	set := t.s.claimedAll
-	if customerID != "" {
-		ci := t.s.cust[customerID]
-		if ci == nil {
-			return 0, nil
-		}
-		set = ci.claimed
-	}
-	count := 0
-	for n := range set {
-		if n.v.LeaseUntil.After(now) {
-			count++
-		}
-	}
-	return count, nil
 }
 
 // ---- webhook endpoints
@@ -772,12 +748,16 @@ func (t *tx) Endpoints() ([]webhook.Endpoint, error) {
 func (s *Store) delIndexAdd(n *delNode, v webhook.Delivery) {
 	if v.Status.Active() {
 		s.delDue.insert(key(v.RunAt, n.seq), n)
+	} else {
+		s.delDone.insert(key(v.UpdatedAt, n.seq), n)
 	}
 }
 
 func (s *Store) delIndexDel(n *delNode, v webhook.Delivery) {
 	if v.Status.Active() {
 		s.delDue.delete(key(v.RunAt, n.seq))
+	} else {
+		s.delDone.delete(key(v.UpdatedAt, n.seq))
 	}
 }
 

@@ -36,7 +36,8 @@ type snode[V any] struct {
 
 // skiplist is an ordered set of unique keys. Insert and delete cost
 // O(log n); walking from the smallest key costs O(1) per key visited, which
-// is what lets DueAttempts and DueDeliveries pay only for what they return.
+// is what lets the due queries, the claims and the prunes pay only for what
+// they return.
 type skiplist[V any] struct {
 	head  snode[V]
 	level int

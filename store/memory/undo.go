@@ -38,6 +38,8 @@ const (
 	opDeleteEndpoint
 	opInsertDelivery
 	opUpdateDelivery
+	opPruneEvent
+	opPruneDelivery
 )
 
 // undoOp is one reversible write. ref is the node (or *custIdx) written;
@@ -201,11 +203,20 @@ func (w *wstate) rollback(s *Store) {
 			if !s.events.recs.at(i).dispatched {
 				s.undispatched = popLast(s.undispatched, i)
 				s.undLive--
+			} else {
+				s.evDone.delete(s.events.doneKey(i))
 			}
 			s.events.unlink(i)
 		case opMarkDispatched:
 			s.events.recs.at(uint32(op.i)).dispatched = false
 			s.undLive++
+			s.evDone.delete(s.events.doneKey(uint32(op.i)))
+		case opPruneEvent:
+			i := uint32(op.i)
+			s.events.recs.at(i).pruned = false
+			s.evDone.insert(s.events.doneKey(i), i)
+		case opPruneDelivery:
+			s.restoreDelivery(op.ref.(*delNode))
 		case opInsertAttempt:
 			n := op.ref.(*attNode)
 			s.attIndexDel(n, n.v)

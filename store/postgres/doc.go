@@ -36,11 +36,14 @@
 //   - Inserts never abort the transaction on a taken id or key: they use
 //     INSERT ... ON CONFLICT DO NOTHING and report store.ErrDuplicate, so the
 //     caller can read the winner in the same transaction.
-//   - Work queues (DueAttempts, DueDeliveries, UndispatchedEvents) lock what
-//     they return and skip rows another transaction holds (FOR UPDATE SKIP
-//     LOCKED): two retry schedulers or two webhook dispatchers never take the
-//     same attempt. CountInFlight takes a transaction-level advisory lock
-//     before counting, so concurrency caps hold across instances.
+//   - Work queues (ClaimDueAttempts, ClaimDueDeliveries, UndispatchedEvents)
+//     lock what they read and skip rows another transaction holds (FOR
+//     UPDATE SKIP LOCKED): two retry schedulers or two webhook dispatchers
+//     never take the same attempt. ClaimDueAttempts takes a
+//     transaction-level advisory lock before it reads and counts, so
+//     concurrency caps hold across instances.
+//   - PruneEvents and PruneDeliveries walk partial indexes (migration 0003)
+//     and delete at most a batch per call.
 //   - View runs in a read-only REPEATABLE READ transaction: one snapshot.
 //
 // Timestamps are stored as timestamptz and come back in UTC, truncated to

@@ -7,3 +7,8 @@ func WithoutCustomerLocks(s *Store) *Store {
 	s.noCustomerLocks = true
 	return s
 }
+// Statements the external tests EXPLAIN.
+var (
+	PruneEventsSQL     = pruneEvents
+	PruneDeliveriesSQL = pruneDeliveries
+)

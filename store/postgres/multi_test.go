@@ -389,9 +389,9 @@ func TestMissingBalanceSerialized(t *testing.T) {
 	})
 }
 
-// TestDueAttemptsSkipLocked: schedulers on two instances claim due
-// attempts at the same time; every attempt is claimed exactly once.
-func TestDueAttemptsSkipLocked(t *testing.T) {
+// TestClaimDueAttemptsAcrossInstances: schedulers on two instances claim
+// due attempts at the same time; every attempt is claimed exactly once.
+func TestClaimDueAttemptsAcrossInstances(t *testing.T) {
 	a, b := twoStores(t)
 	const total = 60
 	update(t, a, func(tx store.Tx) error {
@@ -413,19 +413,10 @@ func TestDueAttemptsSkipLocked(t *testing.T) {
 	run := func(s store.Store, owner string) {
 		for {
 			var got []retry.Attempt
-			err := s.Update(ctx, func(tx store.Tx) error {
-				due, err := tx.DueAttempts(now, 5)
+			err := s.Update(ctx, func(tx store.Tx) (err error) {
+				got, _, err = tx.ClaimDueAttempts(now, store.AttemptClaim{Limit: 5, Owner: owner, LeaseUntil: now.Add(time.Hour)})
 				if err != nil {
 					return err
-				}
-				got = due
-				for _, at := range due {
-					at.Status, at.LeaseOwner = retry.AttemptClaimed, owner
-					at.LeaseUntil = now.Add(time.Hour)
-					at.RunAt = at.LeaseUntil
-					if err := tx.PutAttempt(at); err != nil {
-						return err
-					}
 				}
 				// Hold the locks a moment so the other scheduler runs into them.
 				time.Sleep(2 * time.Millisecond)
@@ -457,17 +448,17 @@ func TestDueAttemptsSkipLocked(t *testing.T) {
 	wg.Wait()
 	require.Zero(t, overlap.Load())
 	require.Len(t, claims, total)
-	view(t, a, func(tx store.Tx) error {
-		due, err := tx.DueAttempts(now, 0)
+	update(t, a, func(tx store.Tx) error {
+		due, _, err := tx.ClaimDueAttempts(now, store.AttemptClaim{Owner: "late", LeaseUntil: now.Add(time.Hour)})
 		require.NoError(t, err)
 		require.Empty(t, due)
 		return nil
 	})
 }
 
-// TestDueDeliveriesAndEventsSkipLocked: two dispatchers never take the
-// same delivery or the same undispatched event.
-func TestDueDeliveriesAndEventsSkipLocked(t *testing.T) {
+// TestClaimDueDeliveriesAndEventsAcrossInstances: two dispatchers never
+// take the same delivery or the same undispatched event.
+func TestClaimDueDeliveriesAndEventsAcrossInstances(t *testing.T) {
 	a, b := twoStores(t)
 	const total = 40
 	update(t, a, func(tx store.Tx) error {
@@ -502,7 +493,7 @@ func TestDueDeliveriesAndEventsSkipLocked(t *testing.T) {
 						return err
 					}
 				}
-				due, err := tx.DueDeliveries(t0, 3)
+				due, err := tx.ClaimDueDeliveries(t0, store.DeliveryClaim{Limit: 3, Owner: "d", LeaseUntil: t0.Add(time.Hour)})
 				if err != nil {
 					return err
 				}
@@ -543,15 +534,16 @@ func TestDueDeliveriesAndEventsSkipLocked(t *testing.T) {
 	}
 }
 
-// TestCountInFlightSerializesClaimers: claimers on two instances each
-// claim only while fewer than the cap are in flight; the advisory lock
-// taken by CountInFlight makes the count and the claim atomic, so the cap
-// holds (SKIP LOCKED alone would let each claim a different attempt).
-func TestCountInFlightSerializesClaimers(t *testing.T) {
+// TestClaimDueAttemptsCapsAcrossInstances: claimers on two instances
+// claim under a per-customer and an account cap at the same time; the
+// caps hold across them (SKIP LOCKED alone would let each claim a
+// different attempt and together exceed a cap: the claim's advisory lock
+// serializes them).
+func TestClaimDueAttemptsCapsAcrossInstances(t *testing.T) {
 	a, b := twoStores(t)
-	const perCustomer, all = 1, 3
+	const perCustomer, all, attempts = 1, 3, 24
 	update(t, a, func(tx store.Tx) error {
-		for i := range 24 {
+		for i := range attempts {
 			err := tx.PutAttempt(retry.Attempt{ID: fmt.Sprintf("att_%02d", i), SubscriptionID: "sub",
 				CustomerID: fmt.Sprintf("cus_%d", i%4), Number: 2, Amount: 1, Currency: "USD", DueAt: t0,
 				RunAt: t0, Status: retry.AttemptScheduled, CreatedAt: t0, UpdatedAt: t0})
@@ -573,29 +565,9 @@ func TestCountInFlightSerializesClaimers(t *testing.T) {
 			defer wg.Done()
 			for range 6 {
 				err := s.Update(ctx, func(tx store.Tx) error {
-					due, err := tx.DueAttempts(now, 4)
-					if err != nil {
-						return err
-					}
-					for _, at := range due {
-						n, err := tx.CountInFlight(at.CustomerID, now)
-						if err != nil {
-							return err
-						}
-						total, err := tx.CountInFlight("", now)
-						if err != nil {
-							return err
-						}
-						if n >= perCustomer || total >= all {
-							continue
-						}
-						at.Status, at.LeaseOwner, at.LeaseUntil = retry.AttemptClaimed, "me", now.Add(time.Hour)
-						at.RunAt = at.LeaseUntil
-						if err := tx.PutAttempt(at); err != nil {
-							return err
-						}
-					}
-					return nil
+					_, _, err := tx.ClaimDueAttempts(now, store.AttemptClaim{Limit: 4, PerCustomer: perCustomer,
+						PerAccount: all, Owner: fmt.Sprint("me-", i), LeaseUntil: now.Add(time.Hour)})
+					return err
 				})
 				if err != nil {
 					t.Error(err)
@@ -606,13 +578,19 @@ func TestCountInFlightSerializesClaimers(t *testing.T) {
 	}
 	wg.Wait()
 	view(t, a, func(tx store.Tx) error {
-		total, err := tx.CountInFlight("", now)
-		require.NoError(t, err)
-		require.Equal(t, all, total)
-		for c := range 4 {
-			n, err := tx.CountInFlight(fmt.Sprintf("cus_%d", c), now)
+		total := 0
+		byCustomer := map[string]int{}
+		for i := range attempts {
+			at, err := tx.Attempt(fmt.Sprintf("att_%02d", i))
 			require.NoError(t, err)
-			require.LessOrEqual(t, n, perCustomer)
+			if at.Status == retry.AttemptClaimed && at.LeaseUntil.After(now) {
+				total++
+				byCustomer[at.CustomerID]++
+			}
+		}
+		require.Equal(t, all, total)
+		for c, n := range byCustomer {
+			require.LessOrEqual(t, n, perCustomer, c)
 		}
 		return nil
 	})

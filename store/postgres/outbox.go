@@ -166,43 +166,9 @@ func (t *tx) Attempt(id string) (retry.Attempt, error) {
 	return a, err
 }
 
-// DueAttempts lists active attempts with RunAt <= now, ascending RunAt,
-// through a partial index of active attempts. In Update it locks them and
-// skips attempts another transaction holds, so two schedulers never take the
-// same attempt.
-func (t *tx) DueAttempts(now time.Time, limit int) ([]retry.Attempt, error) {
-	return listAll(t, t.lock(dueAttempts), []any{timeArg(now), limitArg(limit)}, scanAttempt)
-}
-
 // AttemptsBySubscription lists a subscription's attempts by number.
 func (t *tx) AttemptsBySubscription(subscriptionID string) ([]retry.Attempt, error) {
 	return listAll(t, attemptsBySubscription, []any{subscriptionID}, scanAttempt)
-}
-
-// CountInFlight counts claimed attempts with a live lease, of one customer
-// or of all (""). In Update it first takes a transaction-level advisory
-// lock and counts in the next statement, whose snapshot is taken after the
-// lock: a concurrent claimer waits until this transaction commits its
-// claims, then counts them. One lock serves every customer: a claimer
-// checks a customer's cap and the global cap, often for several customers
-// in one transaction, and per-customer locks taken in varying orders
-// would deadlock.
-func (t *tx) CountInFlight(customerID string, now time.Time) (int, error) {
-	if err := t.usable(); err != nil {
-		return 0, err
-	}
-	if !t.readOnly && !t.claimLocked {
-		t.claimLocked = true
-		// Sent with the count, in one round trip.
-		t.q = append(t.q, queued{sql: advisoryLock, args: []any{lockClassInFlight, t.s.schema}})
-	}
-	sql, args := countInFlight, []any{timeArg(now)}
-	if customerID != "" {
-		sql, args = countInFlightFor, append(args, customerID)
-	}
-	var n int
-	err := t.query(sql, args, func(r pgx.Rows) error { return r.Scan(&n) })
-	return n, err
 }
 
 // ---- webhook endpoints ----
@@ -319,7 +285,7 @@ func (t *tx) Delivery(id string) (webhook.Delivery, error) {
 
 // DueDeliveries lists active deliveries with RunAt <= now, ascending RunAt,
 // through a partial index; in Update it skips deliveries another
-// transaction holds, as DueAttempts.
+// transaction holds, as ClaimDueAttempts does.
 func (t *tx) DueDeliveries(now time.Time, limit int) ([]webhook.Delivery, error) {
 	return listAll(t, t.lock(dueDeliveries), []any{timeArg(now), limitArg(limit)}, scanDelivery)
 }

@@ -53,7 +53,7 @@ type tx struct {
 	// lose its write), so Put reports a conflict and the function runs
 	// again instead.
 	seen map[string]bool
-	// claimLocked: the advisory lock of CountInFlight is held.
+	// claimLocked: the advisory lock of ClaimDueAttempts is held.
 	claimLocked bool
 	// customers holds the ids of the customers whose advisory lock
 	// (customerlock.go) this transaction has taken by id.

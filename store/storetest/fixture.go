@@ -136,8 +136,6 @@ func dump(t *testing.T, s store.Store, fx *fixture) map[string]any {
 			put("subscriptions of "+id, []any{ss, more}, err)
 			ps, more, err := tx.ListPayments(store.PaymentQuery{CustomerID: id, Page: store.Page{Limit: store.MaxLimit}})
 			put("payments of "+id, []any{ps, more}, err)
-			n, err := tx.CountInFlight(id, t0)
-			put("in flight "+id, n, err)
 		}
 		v, err := tx.CustomerByDID(fx.did1)
 		put("did", v, err)
@@ -199,12 +197,10 @@ func dump(t *testing.T, s store.Store, fx *fixture) map[string]any {
 			a, err := tx.Attempt(id)
 			put("attempt "+id, a, err)
 		}
-		as, err := tx.DueAttempts(far, 100)
-		put("due attempts", as, err)
-		as, err = tx.DueAttempts(t0, 100)
-		put("due attempts now", as, err)
-		n, err := tx.CountInFlight("", t0)
-		put("in flight", n, err)
+		as, err := tx.DueNotices(far, 100)
+		put("due notices", as, err)
+		as, err = tx.DueNotices(t0, 100)
+		put("due notices now", as, err)
 		eps, err := tx.Endpoints()
 		put("endpoints", eps, err)
 		for _, id := range []string{fx.ep1, fx.ep2} {
@@ -374,8 +370,5 @@ func (m *mutation) requireApplied(t *testing.T, s store.Store, fx *fixture) {
 		old, err := tx.Event(fx.ev3)
 		require.NoError(t, err)
 		require.Greater(t, e.Seq, old.Seq)
-		n, err := tx.CountInFlight("", t0)
-		require.NoError(t, err)
-		require.Zero(t, n)
 	})
 }

@@ -10,7 +10,9 @@
 //		})
 //	}
 //
-// Durable adapters also run RunReopen, which checks that everything written
+// Run calls one suite per aggregate (RunCustomers, RunLedger, RunBilling,
+// RunOutbox, RunRetries, RunWebhooks) and RunTransactions; an adapter in
+// progress may run them one at a time. Durable adapters also run RunReopen, which checks that everything written
 // survives Close and reopening.
 //
 // The suite compares records with ==, so adapters must return what was
@@ -34,21 +36,66 @@ import (
 	"github.com/cofferhq/coffer/store"
 )
 
-// Run runs the whole conformance suite. newStore returns a fresh, empty
+// Run runs the whole conformance suite: every aggregate's suite, then the
+// cross-cutting ones (RunTransactions). newStore returns a fresh, empty
 // store for each subtest and registers its cleanup with t.Cleanup.
 func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	t.Run("Customers", func(t *testing.T) { RunCustomers(t, newStore) })
+	t.Run("Ledger", func(t *testing.T) { RunLedger(t, newStore) })
+	t.Run("Billing", func(t *testing.T) { RunBilling(t, newStore) })
+	t.Run("Outbox", func(t *testing.T) { RunOutbox(t, newStore) })
+	t.Run("Retries", func(t *testing.T) { RunRetries(t, newStore) })
+	t.Run("Webhooks", func(t *testing.T) { RunWebhooks(t, newStore) })
+	t.Run("Transactions", func(t *testing.T) { RunTransactions(t, newStore) })
+}
+
+// RunCustomers tests store.Customers.
+func RunCustomers(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Customers", func(t *testing.T) { testCustomers(t, newStore) })
+}
+
+// RunLedger tests store.Ledger: balances, entries and holds.
+func RunLedger(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Balances", func(t *testing.T) { testBalances(t, newStore) })
 	t.Run("Entries", func(t *testing.T) { testEntries(t, newStore) })
 	t.Run("Holds", func(t *testing.T) { testHolds(t, newStore) })
+}
+
+// RunBilling tests store.Billing: products, subscriptions, payments and
+// refunds.
+func RunBilling(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Products", func(t *testing.T) { testProducts(t, newStore) })
 	t.Run("Subscriptions", func(t *testing.T) { testSubscriptions(t, newStore) })
 	t.Run("Payments", func(t *testing.T) { testPayments(t, newStore) })
 	t.Run("Refunds", func(t *testing.T) { testRefunds(t, newStore) })
+}
+
+// RunOutbox tests store.Outbox, retention included.
+func RunOutbox(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Events", func(t *testing.T) { testEvents(t, newStore) })
+	t.Run("PruneEvents", func(t *testing.T) { testPruneEvents(t, newStore) })
+}
+
+// RunRetries tests store.Retries, the claim's guarantees included.
+func RunRetries(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Attempts", func(t *testing.T) { testAttempts(t, newStore) })
+	t.Run("DueNotices", func(t *testing.T) { testDueNotices(t, newStore) })
+	t.Run("ClaimDueAttempts", func(t *testing.T) { testClaimAttempts(t, newStore) })
+}
+
+// RunWebhooks tests store.Webhooks: endpoints, deliveries, their claim and
+// their retention.
+func RunWebhooks(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Endpoints", func(t *testing.T) { testEndpoints(t, newStore) })
 	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, newStore) })
+	t.Run("ClaimDueDeliveries", func(t *testing.T) { testClaimDeliveries(t, newStore) })
+	t.Run("PruneDeliveries", func(t *testing.T) { testPruneDeliveries(t, newStore) })
+}
+
+// RunTransactions tests what holds across aggregates: not-found errors,
+// pagination, value semantics, transactions (commit, rollback, read-only,
+// panics) and concurrent writers.
+func RunTransactions(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore) })
 	t.Run("Pagination", func(t *testing.T) { testPagination(t, newStore) })
 	t.Run("Values", func(t *testing.T) { testValues(t, newStore) })

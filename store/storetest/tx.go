@@ -262,10 +262,7 @@ func testValues(t *testing.T, newStore newStoreFunc) {
 		ps, _, err = tx.ListPayments(store.PaymentQuery{})
 		require.NoError(t, err)
 		ps[0].Metadata["order"] = "scribbled"
-		as, err := tx.DueAttempts(t0, 10)
-		require.NoError(t, err)
-		as[0].Metadata["retry"] = "scribbled"
-		as, err = tx.AttemptsBySubscription(sub.ID)
+		as, err := tx.AttemptsBySubscription(sub.ID)
 		require.NoError(t, err)
 		as[0].Metadata["retry"] = "scribbled"
 		eps, err := tx.Endpoints()
