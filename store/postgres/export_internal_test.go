@@ -7,6 +7,7 @@ func WithoutCustomerLocks(s *Store) *Store {
 	s.noCustomerLocks = true
 	return s
 }
+
 // Statements the external tests EXPLAIN.
 var (
 	PruneEventsSQL     = pruneEvents
