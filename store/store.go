@@ -214,4 +214,21 @@ type Tx interface {
 	Delivery(id string) (webhook.Delivery, error)
 	DueDeliveries(now time.Time, limit int) ([]webhook.Delivery, error)
 	ListDeliveries(q DeliveryQuery) (list []webhook.Delivery, hasMore bool, err error)
+
+	// Lists (issue 11 item 2). Each lists one page through an index, in
+	// the order and with the filter combinations store/query.go documents;
+	// its cost grows with the page, not the table. ProductByKey and
+	// EndpointByKey find the record created with an idempotency key
+	// (IdempotencyKey, unique per account when not empty; ErrNotFound for
+	// none or "").
+	QueryCustomers(q CustomerListQuery) (list []customer.Customer, hasMore bool, err error)
+	QueryPayments(q PaymentListQuery) (list []subscription.Payment, hasMore bool, err error)
+	QuerySubscriptions(q SubscriptionListQuery) (list []subscription.Subscription, hasMore bool, err error)
+	QueryProducts(q ProductListQuery) (list []subscription.Product, hasMore bool, err error)
+	QueryRefunds(q RefundListQuery) (list []subscription.Refund, hasMore bool, err error)
+	QueryAttempts(q AttemptListQuery) (list []retry.Attempt, hasMore bool, err error)
+	QueryEvents(q EventListQuery) (list []webhook.Event, hasMore bool, err error)
+	QueryEndpoints(q EndpointListQuery) (list []webhook.Endpoint, hasMore bool, err error)
+	ProductByKey(idempotencyKey string) (subscription.Product, error)
+	EndpointByKey(idempotencyKey string) (webhook.Endpoint, error)
 }

@@ -122,7 +122,7 @@ func initLayout(btx *bbolt.Tx) error {
 			return fmt.Errorf("bolt: init bucket %s: %w", name, err)
 		}
 	}
-	return nil
+	return backfillLists(btx)
 }
 
 func countBuckets(btx *bbolt.Tx) int {

@@ -112,6 +112,8 @@ type Store struct {
 	delByEp    map[string][]*delNode
 	delDue     *skiplist[*delNode]
 
+	lists lists // the ordered indexes of the account-wide lists (lists.go)
+
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log
 }
