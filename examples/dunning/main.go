@@ -147,10 +147,11 @@ func run(ctx context.Context, zone *time.Location) error {
 		if len(over.Due) > 0 {
 			due = "overdue " + over.Due[0].String()
 		}
-		attempts, err := eng.Attempts(ctx, sub.ID)
+		page, err := eng.ListAttempts(ctx, coffer.AttemptListParams{SubscriptionID: sub.ID})
 		if err != nil {
 			return err
 		}
+		attempts := page.Data
 		fmt.Printf("  %-6s subscription %-8s delinquent=%-5v %s; retries: %s\n",
 			name, sub.Status, over.Delinquent, due, summary(attempts))
 	}
