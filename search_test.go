@@ -129,7 +129,7 @@ func TestSearchBounds(t *testing.T) {
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("a bounded query over %d customers took %v", n, d)
 		}
-		list, err = w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: strings.Join(terms, " ")+" 149", ListParams: ListParams{Limit: 100}})
+		list, err = w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: strings.Join(terms, " ") + " 149", ListParams: ListParams{Limit: 100}})
 		if err != nil || len(list.Data) != 1 || list.Data[0].ID != "cus_search149" {
 			t.Fatalf("bounded matching query: %v, %v", err, customerNames(list))
 		}

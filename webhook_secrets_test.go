@@ -93,7 +93,10 @@ func TestExpiredPreviousSecretIsCleared(t *testing.T) {
 	}
 	paths := []path{
 		{"read", func(v *env, id string) { _, err := v.Endpoint(v.ctx, id); require.NoError(v.t, err) }},
-		{"list", func(v *env, id string) { _, err := pageData(v.ListEndpoints(v.ctx, EndpointListParams{})); require.NoError(v.t, err) }},
+		{"list", func(v *env, id string) {
+			_, err := pageData(v.ListEndpoints(v.ctx, EndpointListParams{}))
+			require.NoError(v.t, err)
+		}},
 		{"update", func(v *env, id string) {
 			d := "x"
 			_, err := v.UpdateEndpoint(v.ctx, id, UpdateEndpointParams{Description: &d})
