@@ -247,6 +247,7 @@ func lpage[T any](t *tx, pl lplan, load func(seq uint64, v []byte) (T, bool, err
 		}
 		seq := seqOfKey(its[best].k)
 		its[best].next()
+		t.listScanned++
 		v := prim.Get(seqKey(seq))
 		if v == nil {
 			return nil, false, errDangling(pl.k, seq)

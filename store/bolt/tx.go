@@ -25,6 +25,8 @@ type tx struct {
 	// dueScanned counts due-index keys visited, so tests can check that a
 	// due query reads only what it returns.
 	dueScanned int
+	// listScanned counts list-index keys visited (lists.go), likewise.
+	listScanned int
 }
 
 var _ store.Tx = (*tx)(nil)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cofferhq/coffer/customer"
@@ -83,6 +84,9 @@ type lists struct {
 	events   map[string]*lindex[uint32] // index in the event table
 	prodKeys map[string]*prodNode
 	epKeys   map[string]*epNode
+	// walked counts index entries visited by queries, so tests can check
+	// that a page costs what it returns.
+	walked atomic.Int64
 }
 
 // entry is one index entry of a record: its scopes at a key.
@@ -277,7 +281,7 @@ type plan struct {
 // walk pages the merged scopes of pl: cursor resolves a cursor id to its
 // key (false: unknown), take returns whether a record passes the residual
 // filters and, if so, keeps it. It returns hasMore.
-func walk[R any](idx map[string]*lindex[R], pl plan, cursor func(id string) (tkey, bool), take func(R) bool) (bool, error) {
+func walk[R any](idx map[string]*lindex[R], walked *atomic.Int64, pl plan, cursor func(id string) (tkey, bool), take func(R) bool) (bool, error) {
 	sp := timeSpan(pl.r)
 	for _, c := range []struct {
 		id    string
@@ -345,6 +349,7 @@ func walk[R any](idx map[string]*lindex[R], pl plan, cursor func(id string) (tke
 			return false, nil
 		}
 		h := &hs[best]
+		walked.Add(1)
 		r := h.x.e[h.i].r
 		if down {
 			h.i--
@@ -385,7 +390,7 @@ func reversed(p store.Page) bool { return p.EndingBefore != "" && p.StartingAfte
 // whether it passes the filters.
 func query[T any](t *tx, pl plan, cursor func(id string) (tkey, bool), get func(id string) (T, bool)) ([]T, bool, error) {
 	var out []T
-	more, err := walk(t.s.lists.byScope, pl, cursor, func(id string) bool {
+	more, err := walk(t.s.lists.byScope, &t.s.lists.walked, pl, cursor, func(id string) bool {
 		v, ok := get(id)
 		if ok && len(out) < pl.p.Size() {
 			out = append(out, v)
@@ -563,7 +568,7 @@ func (t *tx) QueryEvents(q store.EventListQuery) ([]webhook.Event, bool, error) 
 	pl := plan{scopes: []string{sc}, desc: true, r: q.Created, p: q.Page, what: "event"}
 	limit := pl.p.Size()
 	var out []webhook.Event
-	more, err := walk(t.s.lists.events, pl, func(id string) (tkey, bool) {
+	more, err := walk(t.s.lists.events, &t.s.lists.walked, pl, func(id string) (tkey, bool) {
 		i, ok := et.find(id)
 		if !ok {
 			return tkey{}, false

@@ -136,6 +136,9 @@ func lqPage[T any](t *tx, q lq, scan func(pgx.Rows, *T) error) ([]T, bool, error
 			fmt.Sprintf(" ORDER BY o_t %s, o_s %s LIMIT %d", dir, dir, n+1)
 	}
 	sql = "SELECT " + q.cols + " FROM (" + sql + ") page ORDER BY o_t " + dir + ", o_s " + dir
+	if listSQLHook != nil {
+		listSQLHook(sql, args)
+	}
 	out := make([]T, 0, min(n+1, 32))
 	err := t.query(sql, args, func(r pgx.Rows) error {
 		var v T
@@ -157,6 +160,9 @@ func lqPage[T any](t *tx, q lq, scan func(pgx.Rows, *T) error) ([]T, bool, error
 	}
 	return out, more, nil
 }
+
+// listSQLHook, when set (by tests), sees every list query before it runs.
+var listSQLHook func(sql string, args []any)
 
 // rowArg is the two arguments of a row comparison.
 type rowArg struct{ a, b any }
