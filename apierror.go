@@ -115,6 +115,7 @@ var errorCodes = []errorCode{
 	{subscription.ErrProductNotFound, KindNotFound, "product_not_found"},
 	{ErrEndpointNotFound, KindNotFound, "endpoint_not_found"},
 	{ErrDeliveryNotFound, KindNotFound, "delivery_not_found"},
+	{ErrEventNotFound, KindNotFound, "event_not_found"},
 	// 409
 	{ledger.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},
 	{subscription.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},

@@ -12,10 +12,15 @@ import (
 	"github.com/cofferhq/coffer/wallet"
 )
 
-// List is one page of a newest-first list.
+// List is one page of a list (newest first unless the list says
+// otherwise). When HasMore, NextCursor is the id to continue from in the
+// direction the page was read: pass it as StartingAfter for the next page
+// (or, for a page read with EndingBefore alone, as EndingBefore for the
+// page before it). Iterate does this for you.
 type List[T any] struct {
-	Data    []T  `json:"data"`
-	HasMore bool `json:"has_more"`
+	Data       []T    `json:"data"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor,omitempty"`
 }
 
 // ListParams selects a page: Limit 1..100 (0 means 20), StartingAfter an
@@ -163,23 +168,49 @@ func (e *Engine) UpdateCustomer(ctx context.Context, id string, p customer.Param
 	return out, err
 }
 
-// ListCustomersParams filters ListCustomers. Email matches exactly,
-// ignoring case as customer.Fold does (Unicode simple case folding: the
-// same answer on every store).
-type ListCustomersParams struct {
+// CustomerListParams filters ListCustomers; empty filters match every
+// customer, and filters combine (AND). Email matches exactly, ignoring
+// case as customer.Fold does (Unicode simple case folding: the same answer
+// on every store). DID matches the external identity exactly, trimmed.
+// NamePrefix keeps the customers whose folded name starts with
+// Fold(NamePrefix). Created bounds CreatedAt.
+type CustomerListParams struct {
 	ListParams
-	Email string `json:"email,omitempty"`
+	Email      string    `json:"email,omitempty"`
+	DID        string    `json:"did,omitempty"`
+	NamePrefix string    `json:"name_prefix,omitempty"`
+	Created    TimeRange `json:"created,omitzero"`
 }
 
-// ListCustomers lists customers newest first. An email filter that is not
-// storable text (invalid UTF-8, NUL) or longer than any stored email is a
-// 422 error naming "email".
-func (e *Engine) ListCustomers(ctx context.Context, p ListCustomersParams) (List[customer.Customer], error) {
-	email := strings.TrimSpace(p.Email)
-	if err := customer.CheckEmailFilter(email); err != nil {
-		return List[customer.Customer]{}, err
+// ListCustomers lists customers newest first (by CreatedAt). An email,
+// did or name_prefix filter that is not storable text (invalid UTF-8,
+// NUL), or longer than any stored value, is a 422 error naming it; so is
+// a created range whose From is not before its To.
+func (e *Engine) ListCustomers(ctx context.Context, p CustomerListParams) (out List[customer.Customer], err error) {
+	q := store.CustomerListQuery{Email: strings.TrimSpace(p.Email), DID: strings.TrimSpace(p.DID), NamePrefix: p.NamePrefix}
+	if err := customer.CheckEmailFilter(q.Email); err != nil {
+		return out, err
 	}
-	return e.listCustomers(ctx, store.CustomerQuery{Email: email}, p.ListParams)
+	if err := customer.CheckDID(q.DID); err != nil {
+		return out, err
+	}
+	if err := checkNamePrefix(q.NamePrefix); err != nil {
+		return out, err
+	}
+	if q.Created, err = p.Created.check("created"); err != nil {
+		return out, err
+	}
+	if q.Page, err = p.page(); err != nil {
+		return out, err
+	}
+	return listView(ctx, e, q.Page, func(c customer.Customer) string { return c.ID },
+		func(tx store.Tx) ([]customer.Customer, bool, error) { return tx.QueryCustomers(q) })
+}
+
+// CustomerSearchParams is a SearchCustomers query and its page.
+type CustomerSearchParams struct {
+	ListParams
+	Query string `json:"query"`
 }
 
 // SearchCustomers lists, newest first, the customers whose name, email,
@@ -188,14 +219,15 @@ func (e *Engine) ListCustomers(ctx context.Context, p ListCustomersParams) (List
 // customer.MaxSearchTerms terms in at most customer.MaxSearchLen bytes and
 // no control characters, or it is refused with customer.ErrInvalidSearch
 // (422, naming "search"; the error also wraps ErrInvalid). It is parsed
-// once per call.
-func (e *Engine) SearchCustomers(ctx context.Context, query string, p ListParams) (List[customer.Customer], error) {
-	s, err := customer.ParseSearch(query)
+// once per call. Unlike the lists, a search is not served by an index: it
+// reads customers newest first until the page is full.
+func (e *Engine) SearchCustomers(ctx context.Context, p CustomerSearchParams) (List[customer.Customer], error) {
+	s, err := customer.ParseSearch(p.Query)
 	if err != nil {
 		// ErrInvalid too, as before the query had bounds.
 		return List[customer.Customer]{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return e.listCustomers(ctx, store.CustomerQuery{Search: s}, p)
+	return e.listCustomers(ctx, store.CustomerQuery{Search: s}, p.ListParams)
 }
 
 func (e *Engine) listCustomers(ctx context.Context, q store.CustomerQuery, p ListParams) (out List[customer.Customer], err error) {
@@ -203,7 +235,8 @@ func (e *Engine) listCustomers(ctx context.Context, q store.CustomerQuery, p Lis
 		return out, err
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
-		out.Data, out.HasMore, err = tx.ListCustomers(q)
+		data, more, err := tx.ListCustomers(q)
+		out = newList(data, more, q.Page, func(c customer.Customer) string { return c.ID })
 		return listErr(err)
 	})
 	return out, err

@@ -68,7 +68,7 @@ func TestCustomers(t *testing.T) {
 			got, err := v.Customer(v.ctx, b.ID)
 			require.NoError(t, err)
 			require.Equal(t, "did:x:2", got.DID)
-			list, err := v.ListCustomers(v.ctx, ListCustomersParams{})
+			list, err := v.ListCustomers(v.ctx, CustomerListParams{})
 			require.NoError(t, err)
 			require.Len(t, list.Data, 2)
 			require.Len(t, v.events(), before, "a rejected change writes no event")
@@ -133,7 +133,7 @@ func TestCustomers(t *testing.T) {
 			got, err := v.Customer(v.ctx, c.ID)
 			require.NoError(t, err)
 			require.Equal(t, c, got)
-			list, err := v.ListCustomers(v.ctx, ListCustomersParams{})
+			list, err := v.ListCustomers(v.ctx, CustomerListParams{})
 			require.NoError(t, err)
 			require.Len(t, list.Data, 1)
 		})
@@ -151,13 +151,13 @@ func TestCustomers(t *testing.T) {
 				require.NoError(t, err)
 				ids = append(ids, c.ID) // same timestamp for all: order comes from insertion
 			}
-			def, err := v.ListCustomers(v.ctx, ListCustomersParams{})
+			def, err := v.ListCustomers(v.ctx, CustomerListParams{})
 			require.NoError(t, err)
 			require.Len(t, def.Data, 20, "default page size")
 			require.True(t, def.HasMore)
 
 			var walked []string
-			p := ListCustomersParams{ListParams: ListParams{Limit: 10}}
+			p := CustomerListParams{ListParams: ListParams{Limit: 10}}
 			for {
 				page, err := v.ListCustomers(v.ctx, p)
 				require.NoError(t, err)
@@ -174,38 +174,38 @@ func TestCustomers(t *testing.T) {
 				require.Equal(t, ids[44-i], id, "newest first")
 			}
 			// Page back from the oldest record with ending_before.
-			back, err := v.ListCustomers(v.ctx, ListCustomersParams{ListParams: ListParams{Limit: 10, EndingBefore: ids[0]}})
+			back, err := v.ListCustomers(v.ctx, CustomerListParams{ListParams: ListParams{Limit: 10, EndingBefore: ids[0]}})
 			require.NoError(t, err)
 			require.Len(t, back.Data, 10)
 			require.Equal(t, ids[10], back.Data[0].ID)
 			require.Equal(t, ids[1], back.Data[9].ID)
 			require.True(t, back.HasMore)
 
-			shared, err := v.ListCustomers(v.ctx, ListCustomersParams{Email: "SHARED@example.com"})
+			shared, err := v.ListCustomers(v.ctx, CustomerListParams{Email: "SHARED@example.com"})
 			require.NoError(t, err)
 			require.Len(t, shared.Data, 5)
 			for _, c := range shared.Data {
 				require.Equal(t, "shared@example.com", c.Email)
 			}
-			gold, err := v.SearchCustomers(v.ctx, "GOLD", ListParams{Limit: 100})
+			gold, err := v.SearchCustomers(v.ctx, CustomerSearchParams{Query: "GOLD", ListParams: ListParams{Limit: 100}})
 			require.NoError(t, err)
 			require.Len(t, gold.Data, 7)
-			one, err := v.SearchCustomers(v.ctx, ids[5], ListParams{})
+			one, err := v.SearchCustomers(v.ctx, CustomerSearchParams{Query: ids[5]})
 			require.NoError(t, err)
 			require.Len(t, one.Data, 1)
-			byName, err := v.SearchCustomers(v.ctx, "zed-42", ListParams{})
+			byName, err := v.SearchCustomers(v.ctx, CustomerSearchParams{Query: "zed-42"})
 			require.NoError(t, err)
 			require.Len(t, byName.Data, 1)
 			require.Equal(t, ids[42], byName.Data[0].ID)
-			multi, err := v.SearchCustomers(v.ctx, "zed-4 gold", ListParams{})
+			multi, err := v.SearchCustomers(v.ctx, CustomerSearchParams{Query: "zed-4 gold"})
 			require.NoError(t, err)
 			require.Len(t, multi.Data, 1, "every term must match: only Zed-42 is zed-4x and gold")
-			_, err = v.ListCustomers(v.ctx, ListCustomersParams{ListParams: ListParams{Limit: 101}})
+			_, err = v.ListCustomers(v.ctx, CustomerListParams{ListParams: ListParams{Limit: 101}})
 			require.ErrorIs(t, err, ErrInvalidLimit)
-			_, err = v.ListCustomers(v.ctx, ListCustomersParams{ListParams: ListParams{StartingAfter: "cus_unknown"}})
+			_, err = v.ListCustomers(v.ctx, CustomerListParams{ListParams: ListParams{StartingAfter: "cus_unknown"}})
 			require.ErrorIs(t, err, ErrInvalidCursor)
 			require.Equal(t, http.StatusUnprocessableEntity, HTTPStatus(err))
-			_, err = v.SearchCustomers(v.ctx, "  ", ListParams{})
+			_, err = v.SearchCustomers(v.ctx, CustomerSearchParams{Query: "  "})
 			require.ErrorIs(t, err, ErrInvalid)
 		})
 	})

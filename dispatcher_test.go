@@ -92,7 +92,7 @@ func TestDispatchDeliversEveryEventAsSigned(t *testing.T) {
 			require.True(t, ev.Dispatched)
 		}
 		for _, ep := range []webhook.Endpoint{epAll, epWallet} {
-			ds := v.whDeliveries(ListDeliveriesParams{EndpointID: ep.ID})
+			ds := v.whDeliveries(DeliveryListParams{EndpointID: ep.ID})
 			for _, dl := range ds {
 				require.Equal(t, webhook.DeliverySucceeded, dl.Status)
 				require.Equal(t, 1, dl.Attempts)
@@ -101,10 +101,10 @@ func TestDispatchDeliversEveryEventAsSigned(t *testing.T) {
 				require.Empty(t, dl.LastError)
 			}
 		}
-		require.Len(t, v.whDeliveries(ListDeliveriesParams{EndpointID: epAll.ID, Status: webhook.DeliverySucceeded}), 15)
-		require.Equal(t, 204, v.whDeliveries(ListDeliveriesParams{EndpointID: epAll.ID})[0].LastStatus)
-		require.Equal(t, 200, v.whDeliveries(ListDeliveriesParams{EndpointID: epWallet.ID})[0].LastStatus)
-		require.Empty(t, v.whDeliveries(ListDeliveriesParams{EndpointID: epOff.ID}))
+		require.Len(t, v.whDeliveries(DeliveryListParams{EndpointID: epAll.ID, Status: webhook.DeliverySucceeded}), 15)
+		require.Equal(t, 204, v.whDeliveries(DeliveryListParams{EndpointID: epAll.ID})[0].LastStatus)
+		require.Equal(t, 200, v.whDeliveries(DeliveryListParams{EndpointID: epWallet.ID})[0].LastStatus)
+		require.Empty(t, v.whDeliveries(DeliveryListParams{EndpointID: epOff.ID}))
 
 		// Nothing is sent twice.
 		require.Equal(t, DispatchReport{}, v.whDispatch(d))
@@ -326,7 +326,7 @@ func TestDispatchDeadLetter(t *testing.T) {
 		require.Equal(t, "HTTP 503 Service Unavailable", dead.LastError)
 		require.NotContains(t, dead.LastError, "maintenance", "the response body is not stored")
 		require.True(t, dead.DeliveredAt.IsZero())
-		require.Equal(t, []webhook.Delivery{dead}, v.whDeliveries(ListDeliveriesParams{Status: webhook.DeliveryFailed}))
+		require.Equal(t, []webhook.Delivery{dead}, v.whDeliveries(DeliveryListParams{Status: webhook.DeliveryFailed}))
 		require.Equal(t, 27*time.Hour+35*time.Minute+5*time.Second, v.clock.Now().Sub(t0), "the whole schedule")
 
 		// A dead letter is never attempted again by itself.
@@ -405,7 +405,7 @@ func TestDispatchDisabledAndDeletedEndpoints(t *testing.T) {
 		v.whCustomer("Di")
 		require.Equal(t, 1, v.whDispatch(d).Retrying)
 		require.NoError(t, v.DeleteEndpoint(v.ctx, ep.ID))
-		failed := v.whDeliveries(ListDeliveriesParams{EndpointID: ep.ID, Status: webhook.DeliveryFailed})
+		failed := v.whDeliveries(DeliveryListParams{EndpointID: ep.ID, Status: webhook.DeliveryFailed})
 		require.Len(t, failed, 1)
 		require.Equal(t, "endpoint deleted", failed[0].LastError)
 		require.Equal(t, 502, failed[0].LastStatus)
@@ -481,7 +481,7 @@ func TestDispatchRestartRedelivers(t *testing.T) {
 	e2, err := New(s2, WithClock(clk))
 	require.NoError(t, err)
 	v := &env{Engine: e2, t: t, ctx: ctx, clock: clk, store: s2}
-	claimed := v.whDeliveries(ListDeliveriesParams{Status: webhook.DeliveryClaimed})
+	claimed := v.whDeliveries(DeliveryListParams{Status: webhook.DeliveryClaimed})
 	require.Len(t, claimed, 2, "the claims survived the restart")
 	for _, dl := range claimed {
 		require.Equal(t, "crashed", dl.LeaseOwner)
@@ -508,7 +508,7 @@ func TestDispatchRestartRedelivers(t *testing.T) {
 	for _, ev := range v.events() {
 		require.True(t, ids[ev.ID], "event %s lost across the restart", ev.ID)
 	}
-	for _, dl := range v.whDeliveries(ListDeliveriesParams{}) {
+	for _, dl := range v.whDeliveries(DeliveryListParams{}) {
 		require.Equal(t, webhook.DeliverySucceeded, dl.Status)
 		require.Equal(t, 1, dl.Attempts)
 	}
@@ -600,7 +600,7 @@ func TestDispatchTwoDispatchers(t *testing.T) {
 				require.Equal(t, 2, rc.count(ev.ID), "event %s", ev.ID)
 			}
 		}
-		for _, dl := range v.whDeliveries(ListDeliveriesParams{}) {
+		for _, dl := range v.whDeliveries(DeliveryListParams{}) {
 			require.Equal(t, webhook.DeliverySucceeded, dl.Status)
 			require.Equal(t, 2, dl.Attempts)
 		}
@@ -647,17 +647,17 @@ func TestDispatchSlowEndpointDoesNotBlockOthers(t *testing.T) {
 		require.Eventually(t, func() bool { return len(fast.got()) == 6 }, 10*time.Second, 5*time.Millisecond,
 			"the fast endpoint gets everything while the slow one hangs")
 		require.Eventually(t, func() bool {
-			return len(v.whDeliveries(ListDeliveriesParams{EndpointID: epFast.ID, Status: webhook.DeliverySucceeded})) == 6
+			return len(v.whDeliveries(DeliveryListParams{EndpointID: epFast.ID, Status: webhook.DeliverySucceeded})) == 6
 		}, 10*time.Second, 5*time.Millisecond)
 		hangs := func() int { mu.Lock(); defer mu.Unlock(); return hanging }
 		require.Eventually(t, func() bool { return hangs() == 2 }, 10*time.Second, 5*time.Millisecond)
-		require.Len(t, v.whDeliveries(ListDeliveriesParams{EndpointID: epSlow.ID, Status: webhook.DeliveryClaimed}), 2)
-		require.Len(t, v.whDeliveries(ListDeliveriesParams{EndpointID: epSlow.ID, Status: webhook.DeliveryPending}), 4)
+		require.Len(t, v.whDeliveries(DeliveryListParams{EndpointID: epSlow.ID, Status: webhook.DeliveryClaimed}), 2)
+		require.Len(t, v.whDeliveries(DeliveryListParams{EndpointID: epSlow.ID, Status: webhook.DeliveryPending}), 4)
 
 		require.Equal(t, 2, hangs(), "the slow endpoint holds exactly its PerEndpoint slots")
 		unblock()
 		require.Eventually(t, func() bool {
-			return len(v.whDeliveries(ListDeliveriesParams{EndpointID: epSlow.ID, Status: webhook.DeliverySucceeded})) == 6
+			return len(v.whDeliveries(DeliveryListParams{EndpointID: epSlow.ID, Status: webhook.DeliverySucceeded})) == 6
 		}, 10*time.Second, 5*time.Millisecond)
 
 		// Run picks up new events by itself.
@@ -744,7 +744,7 @@ func TestDispatchImmediateRetries(t *testing.T) {
 		d := v.whDispatcher(WebhookOptions{Backoff: webhook.Backoff{0, 0, 0}, PerEndpoint: 1})
 		rep := v.whDispatch(d)
 		require.Equal(t, DispatchReport{Events: 2, Queued: 2, Attempted: 6, Retrying: 4, DeadLettered: 2}, rep)
-		for _, dl := range v.whDeliveries(ListDeliveriesParams{EndpointID: ep.ID}) {
+		for _, dl := range v.whDeliveries(DeliveryListParams{EndpointID: ep.ID}) {
 			require.Equal(t, webhook.DeliveryFailed, dl.Status)
 			require.Equal(t, 3, dl.Attempts)
 			require.Equal(t, 400, dl.LastStatus)
@@ -809,7 +809,7 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	failed, err := v.Charge(ctx, soft.Subscription.ID, ChargeParams{ProductPrice: Int64(7_00), IdempotencyKey: "order-2"})
 	require.NoError(t, err)
 	require.False(t, failed.NextRetryAt.IsZero())
-	attempts, err := v.Attempts(ctx, soft.Subscription.ID)
+	attempts, err := pageData(v.ListAttempts(ctx, AttemptListParams{SubscriptionID: soft.Subscription.ID}))
 	require.NoError(t, err)
 	v.clock.Set(attempts[0].RunAt)
 	_, err = v.RunDue(ctx)

@@ -42,8 +42,8 @@ func TestEndpointFilterNamesKnownEvents(t *testing.T) {
 		got, err := v.Endpoint(v.ctx, ep.ID)
 		require.NoError(t, err)
 		require.Len(t, got.EventTypes, 4, "a refused update changes nothing")
-		list, err := v.ListEndpoints(v.ctx)
+		list, err := v.ListEndpoints(v.ctx, EndpointListParams{})
 		require.NoError(t, err)
-		require.Len(t, list, 1)
+		require.Len(t, list.Data, 1)
 	})
 }

@@ -157,7 +157,7 @@ func ExampleEngine_Refund() {
 	}
 	b, _ := eng.Balance(ctx, c.ID, "USD")
 	fmt.Println("wallet:", exampleAmount(b.Amount, "USD"))
-	entries, _ := eng.ListEntries(ctx, c.ID, coffer.ListEntriesParams{})
+	entries, _ := eng.ListEntries(ctx, coffer.EntryListParams{CustomerID: c.ID})
 	e := entries.Data[0]
 	fmt.Println(e.Type, exampleAmount(e.Amount, e.Currency), e.Reason == "Refund for payment "+pay.ID, e.Reference.Type)
 	p, _ := eng.Payment(ctx, pay.ID)

@@ -65,7 +65,7 @@ func ExampleEngine_CreateEndpoint() {
 	}
 	fmt.Printf("events %d, delivered %d\n", rep.Events, rep.Succeeded)
 
-	list, _ := eng.ListDeliveries(ctx, coffer.ListDeliveriesParams{EndpointID: ep.ID})
+	list, _ := eng.ListDeliveries(ctx, coffer.DeliveryListParams{EndpointID: ep.ID})
 	d := list.Data[0]
 	fmt.Println(d.Status, d.Attempts, d.LastStatus)
 	// Output:

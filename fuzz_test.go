@@ -971,7 +971,7 @@ func FuzzEndpointParams(f *testing.F) {
 			typeList = strings.Split(types, ",")
 		}
 		if victim == "" || w.iters%128 == 0 {
-			eps, err := w.eng.ListEndpoints(w.ctx)
+			eps, err := pageData(w.eng.ListEndpoints(w.ctx, EndpointListParams{}))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -1277,7 +1277,7 @@ func TestUnstorableInputRejected(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					fx := newFixture(t)
 					refunds := func() int {
-						list, err := w.eng.Refunds(w.ctx, fx.pay)
+						list, err := pageData(w.eng.ListRefunds(w.ctx, RefundListParams{PaymentID: fx.pay}))
 						if err != nil {
 							t.Fatal(err)
 						}

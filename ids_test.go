@@ -57,27 +57,27 @@ func idCalls() []idCall {
 			param = "starting_after"
 		}
 		add("ListCustomers "+param, param, func(w *fzWorld, fx idFixture, bad string) error {
-			_, err := w.eng.ListCustomers(w.ctx, ListCustomersParams{ListParams: page(bad, after)})
+			_, err := w.eng.ListCustomers(w.ctx, CustomerListParams{ListParams: page(bad, after)})
 			return err
 		})
 		add("SearchCustomers "+param, param, func(w *fzWorld, fx idFixture, bad string) error {
-			_, err := w.eng.SearchCustomers(w.ctx, "victim", page(bad, after))
+			_, err := w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: "victim", ListParams: page(bad, after)})
 			return err
 		})
 		add("ListEntries "+param, param, func(w *fzWorld, fx idFixture, bad string) error {
-			_, err := w.eng.ListEntries(w.ctx, fx.cust, ListEntriesParams{ListParams: page(bad, after)})
+			_, err := w.eng.ListEntries(w.ctx, EntryListParams{CustomerID: fx.cust, ListParams: page(bad, after)})
 			return err
 		})
 		add("ListPayments "+param, param, func(w *fzWorld, fx idFixture, bad string) error {
-			_, err := w.eng.ListPayments(w.ctx, fx.cust, ListPaymentsParams{ListParams: page(bad, after)})
+			_, err := w.eng.ListPayments(w.ctx, PaymentListParams{CustomerID: fx.cust, ListParams: page(bad, after)})
 			return err
 		})
 		add("ListSubscriptions "+param, param, func(w *fzWorld, fx idFixture, bad string) error {
-			_, err := w.eng.ListSubscriptions(w.ctx, fx.cust, page(bad, after))
+			_, err := w.eng.ListSubscriptions(w.ctx, SubscriptionListParams{CustomerID: fx.cust, ListParams: page(bad, after)})
 			return err
 		})
 		add("ListDeliveries "+param, param, func(w *fzWorld, fx idFixture, bad string) error {
-			_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{ListParams: page(bad, after)})
+			_, err := w.eng.ListDeliveries(w.ctx, DeliveryListParams{ListParams: page(bad, after)})
 			return err
 		})
 	}
@@ -115,7 +115,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("ListEntries", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.ListEntries(w.ctx, bad, ListEntriesParams{})
+		_, err := w.eng.ListEntries(w.ctx, EntryListParams{CustomerID: bad})
 		return err
 	})
 	add("SpendingReport", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -127,7 +127,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("ListPayments", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.ListPayments(w.ctx, bad, ListPaymentsParams{})
+		_, err := w.eng.ListPayments(w.ctx, PaymentListParams{CustomerID: bad})
 		return err
 	})
 	add("Overdue", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -143,7 +143,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("Refunds", "payment_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.Refunds(w.ctx, bad)
+		_, err := pageData(w.eng.ListRefunds(w.ctx, RefundListParams{PaymentID: bad}))
 		return err
 	})
 	add("UpdatePaymentMethod", "subscription_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -176,7 +176,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("Attempts", "subscription_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.Attempts(w.ctx, bad)
+		_, err := pageData(w.eng.ListAttempts(w.ctx, AttemptListParams{SubscriptionID: bad}))
 		return err
 	})
 	add("Product", "product_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -189,7 +189,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("CreateSubscription customer_id", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		prod, err := w.eng.ListSubscriptions(w.ctx, fx.cust, ListParams{Limit: 1})
+		prod, err := w.eng.ListSubscriptions(w.ctx, SubscriptionListParams{CustomerID: fx.cust, ListParams: ListParams{Limit: 1}})
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("ListSubscriptions", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.ListSubscriptions(w.ctx, bad, ListParams{})
+		_, err := w.eng.ListSubscriptions(w.ctx, SubscriptionListParams{CustomerID: bad})
 		return err
 	})
 	add("CancelSubscription", "subscription_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -226,7 +226,7 @@ func idCalls() []idCall {
 		idCall{name: "ListCustomers email", param: "email", notID: true,
 			want: map[string]int{"NUL": 422, "not UTF-8": 422, "300 bytes": 200},
 			do: func(w *fzWorld, fx idFixture, bad string) error {
-				list, err := w.eng.ListCustomers(w.ctx, ListCustomersParams{Email: bad})
+				list, err := w.eng.ListCustomers(w.ctx, CustomerListParams{Email: bad})
 				if err == nil && len(list.Data) > 0 {
 					return errors.New("matched a customer")
 				}
@@ -235,13 +235,13 @@ func idCalls() []idCall {
 		idCall{name: "ListPayments statuses", param: "statuses", notID: true,
 			want: map[string]int{"NUL": 422, "not UTF-8": 422, "300 bytes": 422},
 			do: func(w *fzWorld, fx idFixture, bad string) error {
-				_, err := w.eng.ListPayments(w.ctx, fx.cust, ListPaymentsParams{Statuses: []subscription.PaymentStatus{"failed", subscription.PaymentStatus(bad)}})
+				_, err := w.eng.ListPayments(w.ctx, PaymentListParams{CustomerID: fx.cust, Statuses: []subscription.PaymentStatus{"failed", subscription.PaymentStatus(bad)}})
 				return err
 			}},
 		idCall{name: "SearchCustomers", param: "search", notID: true,
 			want: map[string]int{"NUL": 422, "not UTF-8": 422, "300 bytes": 422},
 			do: func(w *fzWorld, fx idFixture, bad string) error {
-				_, err := w.eng.SearchCustomers(w.ctx, bad, ListParams{})
+				_, err := w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: bad})
 				return err
 			}},
 	)
@@ -324,11 +324,11 @@ func TestMalformedWebhookIDs(t *testing.T) {
 		"Delivery":  {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Delivery(w.ctx, b); return err }},
 		"Redeliver": {"delivery_id", func(w *fzWorld, b string) error { _, err := w.eng.Redeliver(w.ctx, b); return err }},
 		"ListDeliveries event": {"event_id", func(w *fzWorld, b string) error {
-			_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{EventID: b})
+			_, err := w.eng.ListDeliveries(w.ctx, DeliveryListParams{EventID: b})
 			return err
 		}},
 		"ListDeliveries endpoint": {"endpoint_id", func(w *fzWorld, b string) error {
-			_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{EndpointID: b})
+			_, err := w.eng.ListDeliveries(w.ctx, DeliveryListParams{EndpointID: b})
 			return err
 		}},
 	}

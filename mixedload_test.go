@@ -208,9 +208,9 @@ func checkMixedLedger(t *testing.T, v *env, customerID string) {
 	require.Zero(t, b.Held, "nothing is held once every charge settled")
 
 	var entries []ledger.Entry
-	p := ListEntriesParams{ListParams: ListParams{Limit: 100}, Currency: "USD"}
+	p := EntryListParams{ListParams: ListParams{Limit: 100}, CustomerID: customerID, Currency: "USD"}
 	for {
-		page, err := v.ListEntries(ctx, customerID, p)
+		page, err := v.ListEntries(ctx, p)
 		require.NoError(t, err)
 		entries = append(entries, page.Data...)
 		if !page.HasMore {
@@ -234,9 +234,9 @@ func checkMixedLedger(t *testing.T, v *env, customerID string) {
 	require.Equal(t, b.Amount, sum, "the entries add up to the balance")
 
 	var payments []subscription.Payment
-	pp := ListPaymentsParams{ListParams: ListParams{Limit: 100}}
+	pp := PaymentListParams{ListParams: ListParams{Limit: 100}, CustomerID: customerID}
 	for {
-		page, err := v.ListPayments(ctx, customerID, pp)
+		page, err := v.ListPayments(ctx, pp)
 		require.NoError(t, err)
 		payments = append(payments, page.Data...)
 		if !page.HasMore {
@@ -247,7 +247,7 @@ func checkMixedLedger(t *testing.T, v *env, customerID string) {
 	for _, pay := range payments {
 		require.NotEqual(t, subscription.PaymentPending, pay.Status, "payment %s", pay.ID)
 		require.Equal(t, pay.Amount, pay.WalletAmount+pay.ProcessorAmount, "payment %s", pay.ID)
-		refunds, err := v.Refunds(ctx, pay.ID)
+		refunds, err := pageData(v.ListRefunds(ctx, RefundListParams{PaymentID: pay.ID, ListParams: ListParams{Limit: 100}}))
 		require.NoError(t, err)
 		var refunded int64
 		for _, r := range refunds {

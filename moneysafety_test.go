@@ -292,7 +292,7 @@ func TestLateProcessorSuccessIsNeverDropped(t *testing.T) {
 			require.Equal(t, settled.SettledBy, got.SettledBy, "the debt stays settled by the retry")
 			require.Equal(t, DeclineDuplicate, got.DeclineCode)
 			require.Equal(t, int64(10_00), got.ProcessorRefunded)
-			refunds, err := v.Refunds(v.ctx, payID)
+			refunds, err := pageData(v.ListRefunds(v.ctx, RefundListParams{PaymentID: payID}))
 			require.NoError(t, err)
 			require.Len(t, refunds, 1)
 			require.Equal(t, subscription.RefundSucceeded, refunds[0].Status)

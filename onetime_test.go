@@ -64,7 +64,7 @@ func TestChargeOneTime(t *testing.T) {
 		}
 		_, err = v.ChargeOneTime(v.ctx, "cus_missing", OneTimeParams{Amount: 1, Currency: "USD", PaymentMethod: processor.CardOK})
 		require.ErrorIs(t, err, customer.ErrNotFound)
-		list, err := v.ListPayments(v.ctx, c.ID, ListPaymentsParams{})
+		list, err := v.ListPayments(v.ctx, PaymentListParams{CustomerID: c.ID})
 		require.NoError(t, err)
 		require.Len(t, list.Data, 2)
 		v.checkLedger(c.ID)

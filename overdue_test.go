@@ -217,7 +217,7 @@ func TestNoProcessor(t *testing.T) {
 			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
 		require.ErrorIs(t, err, ErrNoProcessor)
 		require.Equal(t, http.StatusServiceUnavailable, HTTPStatus(err), "a missing processor is not a server bug")
-		list, err := e.ListSubscriptions(v.ctx, c.ID, ListParams{})
+		list, err := e.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID})
 		require.NoError(t, err)
 		require.Empty(t, list.Data)
 	})

@@ -20,30 +20,56 @@ func (e *Engine) Payment(ctx context.Context, id string) (subscription.Payment, 
 	return view(ctx, e, func(tx store.Tx) (subscription.Payment, error) { return getPayment(tx, id) })
 }
 
-// ListPaymentsParams filters ListPayments; an empty Statuses lists all.
-type ListPaymentsParams struct {
+// PaymentListParams filters ListPayments. CustomerID "" lists every
+// customer's payments, SubscriptionID "" every subscription's, an empty
+// Statuses every status (several statuses: any of them); Created bounds
+// CreatedAt. Filters combine (AND).
+type PaymentListParams struct {
 	ListParams
-	Statuses []subscription.PaymentStatus `json:"statuses,omitempty"`
+	CustomerID     string                       `json:"customer_id,omitempty"`
+	SubscriptionID string                       `json:"subscription_id,omitempty"`
+	Statuses       []subscription.PaymentStatus `json:"statuses,omitempty"`
+	Created        TimeRange                    `json:"created,omitzero"`
 }
 
-// ListPayments is a customer's payment history, newest first.
-func (e *Engine) ListPayments(ctx context.Context, customerID string, p ListPaymentsParams) (out List[subscription.Payment], err error) {
-	if err := checkCustomerID(customerID); err != nil {
+// ListPayments lists payments newest first (by CreatedAt): one customer's
+// history, one subscription's charges, or the whole account's. A customer
+// or subscription that does not exist is a not-found error; an unknown
+// status a 422 naming "statuses".
+func (e *Engine) ListPayments(ctx context.Context, p PaymentListParams) (out List[subscription.Payment], err error) {
+	if err := checkCustomerID(p.CustomerID); err != nil {
+		return out, err
+	}
+	if err := checkID(subscription.ErrInvalid, "subscription_id", p.SubscriptionID); err != nil {
 		return out, err
 	}
 	if err := checkStatuses(p.Statuses); err != nil {
 		return out, err
 	}
-	q := store.PaymentQuery{CustomerID: customerID, Statuses: p.Statuses}
+	q := store.PaymentListQuery{CustomerID: p.CustomerID, SubscriptionID: p.SubscriptionID, Statuses: p.Statuses}
+	if q.Created, err = p.Created.check("created"); err != nil {
+		return out, err
+	}
 	if q.Page, err = p.page(); err != nil {
 		return out, err
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
-		if _, err := getCustomer(tx, customerID); err != nil {
-			return err
+		if q.CustomerID != "" {
+			if _, err := getCustomer(tx, q.CustomerID); err != nil {
+				return err
+			}
 		}
-		out.Data, out.HasMore, err = tx.ListPayments(q)
-		return listErr(err)
+		if q.SubscriptionID != "" {
+			if _, err := getSubscription(tx, q.SubscriptionID); err != nil {
+				return err
+			}
+		}
+		data, more, err := tx.QueryPayments(q)
+		if err != nil {
+			return listErr(err)
+		}
+		out = newList(data, more, q.Page, func(p subscription.Payment) string { return p.ID })
+		return nil
 	})
 	return out, err
 }

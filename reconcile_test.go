@@ -165,7 +165,7 @@ func TestReconcile(t *testing.T) {
 			require.Zero(t, b.Held)
 			require.Zero(t, v.proc.ChargeCount(), "reconcile never charges")
 			// A network error is soft: the retry policy takes over.
-			atts, err := v.Attempts(v.ctx, s.ID)
+			atts, err := pageData(v.ListAttempts(v.ctx, AttemptListParams{SubscriptionID: s.ID}))
 			require.NoError(t, err)
 			require.Len(t, atts, 1)
 			require.Equal(t, retry.AttemptScheduled, atts[0].Status)
@@ -261,7 +261,7 @@ func TestReconcile(t *testing.T) {
 			rep, err = v.Reconcile(v.ctx)
 			require.NoError(t, err)
 			require.Equal(t, ReconcileReport{Refunds: 1}, rep)
-			refunds, err := v.Refunds(v.ctx, p.ID)
+			refunds, err := pageData(v.ListRefunds(v.ctx, RefundListParams{PaymentID: p.ID}))
 			require.NoError(t, err)
 			require.Len(t, refunds, 1)
 			require.Equal(t, subscription.RefundSucceeded, refunds[0].Status)

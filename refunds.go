@@ -291,18 +291,3 @@ func (e *Engine) failRefund(tx store.Tx, r *subscription.Refund) error {
 	}
 	return e.emit(tx, EventRefundFailed, r.CustomerID, r)
 }
-
-// Refunds lists a payment's refunds, oldest first.
-func (e *Engine) Refunds(ctx context.Context, paymentID string) (out []subscription.Refund, err error) {
-	if err := checkID(subscription.ErrInvalid, "payment_id", paymentID); err != nil {
-		return nil, err
-	}
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		if _, err := getPayment(tx, paymentID); err != nil {
-			return err
-		}
-		out, err = tx.ListRefunds(paymentID)
-		return err
-	})
-	return out, err
-}

@@ -77,7 +77,7 @@ func TestRefunds(t *testing.T) {
 			_, err = v.Refund(v.ctx, p.ID, RefundParams{Amount: 1, IdempotencyKey: "r2"})
 			require.ErrorIs(t, err, subscription.ErrNotRefundable)
 			require.Equal(t, http.StatusConflict, HTTPStatus(err))
-			list, err := v.Refunds(v.ctx, p.ID)
+			list, err := pageData(v.ListRefunds(v.ctx, RefundListParams{PaymentID: p.ID}))
 			require.NoError(t, err)
 			require.Equal(t, []subscription.Refund{r}, list)
 		})
@@ -123,9 +123,9 @@ func TestRefunds(t *testing.T) {
 			}
 			require.Equal(t, p.ProcessorAmount, toCard, "the card gets back exactly what it paid")
 			require.Equal(t, int64(3_00), v.odBalance(cus, "USD").Amount)
-			list, err := v.Refunds(v.ctx, p.ID)
+			list, err := pageData(v.ListRefunds(v.ctx, RefundListParams{PaymentID: p.ID}))
 			require.NoError(t, err)
-			require.Equal(t, []string{r1.ID, r2.ID}, []string{list[0].ID, list[1].ID})
+			require.Equal(t, []string{r2.ID, r1.ID}, []string{list[0].ID, list[1].ID}, "newest first")
 			v.checkLedger(cus)
 		})
 

@@ -28,7 +28,7 @@ func (v *env) rnCounts(customers []string) rnCounts {
 			c.undispatched++
 		}
 	}
-	for _, d := range v.whDeliveries(ListDeliveriesParams{}) {
+	for _, d := range v.whDeliveries(DeliveryListParams{}) {
 		c.deliveries++
 		if d.Status.Active() {
 			c.active++
@@ -143,7 +143,7 @@ func TestRetentionKeepForeverAndValidation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, PruneReport{}, rep)
 	require.Len(t, v.events(), 2)
-	require.Len(t, v.whDeliveries(ListDeliveriesParams{}), 2)
+	require.Len(t, v.whDeliveries(DeliveryListParams{}), 2)
 
 	for _, r := range []Retention{{BatchSize: -1}, {BatchSize: MaxRetentionBatch + 1}} {
 		_, err := New(v.store, WithRetention(r))

@@ -396,14 +396,3 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 	return status, err
 }
 
-// Attempts returns the retry attempts of a subscription, in order.
-func (e *Engine) Attempts(ctx context.Context, subscriptionID string) (out []retry.Attempt, err error) {
-	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {
-		return nil, err
-	}
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		out, err = tx.AttemptsBySubscription(subscriptionID)
-		return err
-	})
-	return out, err
-}

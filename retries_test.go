@@ -58,7 +58,7 @@ func (v *env) rtRunDue() RunReport {
 // attempts returns the retry attempts of a subscription.
 func (v *env) rtAttempts(subID string) []retry.Attempt {
 	v.t.Helper()
-	list, err := v.Attempts(v.ctx, subID)
+	list, err := pageData(v.ListAttempts(v.ctx, AttemptListParams{SubscriptionID: subID}))
 	require.NoError(v.t, err)
 	return list
 }

@@ -88,7 +88,7 @@ func TestRunRunsEveryWorker(t *testing.T) {
 		stopped := make(chan error, 1)
 		go func() { stopped <- v.Run(ctx) }()
 		require.Eventually(t, func() bool {
-			list, err := v.Attempts(v.ctx, sub.ID)
+			list, err := pageData(v.ListAttempts(v.ctx, AttemptListParams{SubscriptionID: sub.ID}))
 			return err == nil && len(list) == 2 && list[0].Status == retry.AttemptFailed && got.Load() >= 3
 		}, 20*time.Second, time.Millisecond, "the retry ran and its payment events were delivered")
 

@@ -209,8 +209,7 @@ func TestSchedulerLeases(t *testing.T) {
 			a := v.rtAttempts(sub.ID)[0]
 			require.Equal(t, retry.AttemptClaimed, a.Status)
 			require.Equal(t, "runner-b", a.LeaseOwner)
-			pending, err := v.ListPayments(v.ctx, sub.CustomerID,
-				ListPaymentsParams{Statuses: []subscription.PaymentStatus{subscription.PaymentPending}})
+			pending, err := v.ListPayments(v.ctx, PaymentListParams{CustomerID: sub.CustomerID, Statuses: []subscription.PaymentStatus{subscription.PaymentPending}})
 			require.NoError(t, err)
 			require.Len(t, pending.Data, 1, "the crashed charge is still pending")
 			v.clock.Set(due.Add(ReconcileAfter))
@@ -333,7 +332,7 @@ func TestSchedulerConcurrentRunners(t *testing.T) {
 			require.Len(t, list, 2)
 			require.Equal(t, retry.AttemptFailed, list[0].Status)
 			require.Equal(t, retry.AttemptScheduled, list[1].Status)
-			pays, err := v.ListPayments(v.ctx, s.CustomerID, ListPaymentsParams{})
+			pays, err := v.ListPayments(v.ctx, PaymentListParams{CustomerID: s.CustomerID})
 			require.NoError(t, err)
 			require.Len(t, pays.Data, 2)
 		}
@@ -459,7 +458,7 @@ func TestSchedulerRunLoop(t *testing.T) {
 		}()
 		// The loop runs on real time (PollInterval); wait for its pass.
 		require.Eventually(t, func() bool {
-			list, err := v.Attempts(v.ctx, sub.ID)
+			list, err := pageData(v.ListAttempts(v.ctx, AttemptListParams{SubscriptionID: sub.ID}))
 			return err == nil && len(list) == 2 && list[0].Status == retry.AttemptFailed
 		}, 10*time.Second, time.Millisecond)
 		cancel()

@@ -38,20 +38,20 @@ func TestEmailFilterAndSearchFoldAlike(t *testing.T) {
 		w.newCustomer(t, customer.Params{Name: customer.String("Dotted"), Email: customer.String("İpek@example.com")})
 		w.newCustomer(t, customer.Params{Name: customer.String("ann"), Email: customer.String("bob@example.com")})
 
-		list, err := w.eng.ListCustomers(w.ctx, ListCustomersParams{Email: " sam@EXAMPLE.com "})
+		list, err := w.eng.ListCustomers(w.ctx, CustomerListParams{Email: " sam@EXAMPLE.com "})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := customerNames(list); fmt.Sprint(got) != "[Long s Upper]" {
 			t.Errorf("email sam@EXAMPLE.com lists %v, want [Long s Upper]", got)
 		}
-		list, err = w.eng.ListCustomers(w.ctx, ListCustomersParams{Email: "ipek@example.com"})
+		list, err = w.eng.ListCustomers(w.ctx, CustomerListParams{Email: "ipek@example.com"})
 		if err != nil || len(list.Data) != 0 {
 			t.Errorf("ipek@ matched İpek@ (%v, %v): İ and i are not one letter under simple folding", customerNames(list), err)
 		}
 		for q, want := range map[string]string{"ſAM": "[Long s Upper]", "sam example": "[Long s Upper]", "İPEK": "[Dotted]",
 			"ann bob@": "[ann]", "annbob": "[]"} {
-			list, err := w.eng.SearchCustomers(w.ctx, q, ListParams{})
+			list, err := w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: q})
 			if err != nil {
 				t.Fatalf("search %q: %v", q, err)
 			}
@@ -60,7 +60,7 @@ func TestEmailFilterAndSearchFoldAlike(t *testing.T) {
 			}
 		}
 		for _, q := range []string{"ann\x01bob", "ann\x00", "\x1b[31m", "x\u0085y\u009f"} {
-			_, err := w.eng.SearchCustomers(w.ctx, q, ListParams{})
+			_, err := w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: q})
 			if HTTPStatus(err) != http.StatusUnprocessableEntity || !errors.Is(err, customer.ErrInvalidSearch) ||
 				!strings.Contains(err.Error(), "search") {
 				t.Errorf("search %q: %v (status %d), want a 422 naming search", q, err, HTTPStatus(err))
@@ -104,7 +104,7 @@ func TestSearchBounds(t *testing.T) {
 			"NUL inside": "a\x00b",
 		} {
 			start := time.Now()
-			_, err := w.eng.SearchCustomers(w.ctx, q, ListParams{})
+			_, err := w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: q})
 			if HTTPStatus(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "search") {
 				t.Errorf("%s: %v (status %d), want a 422 naming search", name, err, HTTPStatus(err))
 			}
@@ -122,14 +122,14 @@ func TestSearchBounds(t *testing.T) {
 		q := strings.Join(terms, " ") + " "
 		q += strings.Repeat("z", customer.MaxSearchLen-len(q))
 		start := time.Now()
-		list, err := w.eng.SearchCustomers(w.ctx, q, ListParams{Limit: 100})
+		list, err := w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: q, ListParams: ListParams{Limit: 100}})
 		if err != nil || len(list.Data) != 0 {
 			t.Fatalf("bounded query: %v, %d results", err, len(list.Data))
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("a bounded query over %d customers took %v", n, d)
 		}
-		list, err = w.eng.SearchCustomers(w.ctx, strings.Join(terms, " ")+" 149", ListParams{Limit: 100})
+		list, err = w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: strings.Join(terms, " ") + " 149", ListParams: ListParams{Limit: 100}})
 		if err != nil || len(list.Data) != 1 || list.Data[0].ID != "cus_search149" {
 			t.Fatalf("bounded matching query: %v, %v", err, customerNames(list))
 		}
@@ -222,7 +222,7 @@ func TestErrorMessagesBounded(t *testing.T) {
 				return err
 			},
 			"delivery status filter": func() error {
-				_, err := w.eng.ListDeliveries(w.ctx, ListDeliveriesParams{Status: webhook.DeliveryStatus(huge)})
+				_, err := w.eng.ListDeliveries(w.ctx, DeliveryListParams{Status: webhook.DeliveryStatus(huge)})
 				return err
 			},
 			"product currency": func() error {
@@ -248,12 +248,12 @@ func TestErrorMessagesBounded(t *testing.T) {
 			"customer id": func() error { _, err := w.eng.Customer(w.ctx, huge); return err },
 			"did":         func() error { _, err := w.eng.CustomerByDID(w.ctx, huge); return err },
 			"email filter": func() error {
-				_, err := w.eng.ListCustomers(w.ctx, ListCustomersParams{Email: huge})
+				_, err := w.eng.ListCustomers(w.ctx, CustomerListParams{Email: huge})
 				return err
 			},
-			"search": func() error { _, err := w.eng.SearchCustomers(w.ctx, huge, ListParams{}); return err },
+			"search": func() error { _, err := w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: huge}); return err },
 			"cursor": func() error {
-				_, err := w.eng.ListCustomers(w.ctx, ListCustomersParams{ListParams: ListParams{StartingAfter: huge}})
+				_, err := w.eng.ListCustomers(w.ctx, CustomerListParams{ListParams: ListParams{StartingAfter: huge}})
 				return err
 			},
 			"product id": func() error {

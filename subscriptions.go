@@ -21,10 +21,21 @@ type ProductParams struct {
 	Description string `json:"description,omitempty"`
 	Price       int64  `json:"price"`
 	Currency    string `json:"currency"`
+	// IdempotencyKey, when not empty, makes the create safe to repeat (an
+	// application that declares its catalog at start-up): the first create
+	// with a key adds the product, later ones with the same key and the
+	// same params return it, and the same key with other params is
+	// subscription.ErrIdempotencyConflict (409). Keys are unique in the
+	// catalog.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
-// CreateProduct adds a product to the catalog.
+// CreateProduct adds a product to the catalog (see
+// ProductParams.IdempotencyKey for repeating it safely).
 func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscription.Product, error) {
+	if err := checkKey(subscription.ErrInvalid, "idempotency_key", p.IdempotencyKey); err != nil {
+		return subscription.Product{}, err
+	}
 	// The name is stored trimmed, so it is validated trimmed.
 	p.Name = strings.TrimSpace(p.Name)
 	if p.Name == "" {
@@ -44,9 +55,31 @@ func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscripti
 		return subscription.Product{}, err
 	}
 	prod := subscription.Product{ID: newID("prod"), Name: p.Name, Description: p.Description,
-		Price: p.Price, Currency: c.Code, CreatedAt: e.clock.Now()}
-	err = e.update(ctx, func(tx store.Tx) error { return tx.PutProduct(prod) })
-	return prod, err
+		Price: p.Price, Currency: c.Code, IdempotencyKey: p.IdempotencyKey, CreatedAt: e.clock.Now()}
+	out := prod
+	err = e.update(ctx, func(tx store.Tx) error {
+		if prod.IdempotencyKey != "" {
+			old, err := tx.ProductByKey(prod.IdempotencyKey)
+			switch {
+			case err == nil:
+				if old.Name != prod.Name || old.Description != prod.Description || old.Price != prod.Price ||
+					old.Currency != prod.Currency {
+					return fmt.Errorf("%w: product idempotency key %s was used for %s", subscription.ErrIdempotencyConflict,
+						text.Quote(prod.IdempotencyKey), old.ID)
+				}
+				out = old
+				return nil
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		out = prod
+		return tx.PutProduct(prod)
+	})
+	if err != nil {
+		return subscription.Product{}, err
+	}
+	return out, nil
 }
 
 // Product returns a catalog product.
@@ -382,21 +415,44 @@ func (e *Engine) Subscription(ctx context.Context, id string) (subscription.Subs
 	return view(ctx, e, func(tx store.Tx) (subscription.Subscription, error) { return getSubscription(tx, id) })
 }
 
-// ListSubscriptions lists a customer's subscriptions, newest first.
-func (e *Engine) ListSubscriptions(ctx context.Context, customerID string, p ListParams) (out List[subscription.Subscription], err error) {
-	if err := checkCustomerID(customerID); err != nil {
+// SubscriptionListParams filters ListSubscriptions: CustomerID "" lists
+// every customer's, Status "" every status; Created bounds CreatedAt.
+type SubscriptionListParams struct {
+	ListParams
+	CustomerID string              `json:"customer_id,omitempty"`
+	Status     subscription.Status `json:"status,omitempty"`
+	Created    TimeRange           `json:"created,omitzero"`
+}
+
+// ListSubscriptions lists subscriptions newest first (by CreatedAt), of
+// one customer (a customer that does not exist is a not-found error) or
+// account-wide. An unknown status is a 422 naming "status".
+func (e *Engine) ListSubscriptions(ctx context.Context, p SubscriptionListParams) (out List[subscription.Subscription], err error) {
+	if err := checkCustomerID(p.CustomerID); err != nil {
 		return out, err
 	}
-	page, err := p.page()
-	if err != nil {
+	if err := checkSubscriptionStatus(p.Status); err != nil {
+		return out, err
+	}
+	q := store.SubscriptionListQuery{CustomerID: p.CustomerID, Status: p.Status}
+	if q.Created, err = p.Created.check("created"); err != nil {
+		return out, err
+	}
+	if q.Page, err = p.page(); err != nil {
 		return out, err
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
-		if _, err := getCustomer(tx, customerID); err != nil {
-			return err
+		if q.CustomerID != "" {
+			if _, err := getCustomer(tx, q.CustomerID); err != nil {
+				return err
+			}
 		}
-		out.Data, out.HasMore, err = tx.ListSubscriptions(customerID, page)
-		return listErr(err)
+		data, more, err := tx.QuerySubscriptions(q)
+		if err != nil {
+			return listErr(err)
+		}
+		out = newList(data, more, q.Page, func(s subscription.Subscription) string { return s.ID })
+		return nil
 	})
 	return out, err
 }

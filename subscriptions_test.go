@@ -63,22 +63,18 @@ func (v *env) odBalance(customerID, currency string) wallet.Balance {
 func (v *env) odPayments(customerID string) []subscription.Payment {
 	v.t.Helper()
 	var out []subscription.Payment
-	p := ListPaymentsParams{ListParams: ListParams{Limit: 100}}
-	for {
-		page, err := v.ListPayments(v.ctx, customerID, p)
+	p := PaymentListParams{CustomerID: customerID, ListParams: ListParams{Limit: 100}}
+	for pay, err := range Iterate(v.ctx, p, v.ListPayments) {
 		require.NoError(v.t, err)
-		out = append(out, page.Data...)
-		if !page.HasMore {
-			return out
-		}
-		p.StartingAfter = page.Data[len(page.Data)-1].ID
+		out = append(out, pay)
 	}
+	return out
 }
 
 // odEntries lists every ledger entry of a customer, newest first.
 func (v *env) odEntries(customerID string) []ledger.Entry {
 	v.t.Helper()
-	page, err := v.ListEntries(v.ctx, customerID, ListEntriesParams{ListParams: ListParams{Limit: 100}})
+	page, err := v.ListEntries(v.ctx, EntryListParams{CustomerID: customerID, ListParams: ListParams{Limit: 100}})
 	require.NoError(v.t, err)
 	require.False(v.t, page.HasMore)
 	return page.Data
@@ -262,7 +258,7 @@ func TestCreateSubscription(t *testing.T) {
 			require.Equal(t, "INR", bs[0].Currency)
 			require.Equal(t, "USD", bs[1].Currency)
 			require.Equal(t, map[string]int{EventCustomerCreated: 1, EventSubscriptionActive: 1}, odDiff(before, v.eventTypes()))
-			list, err := v.ListSubscriptions(v.ctx, c.ID, ListParams{})
+			list, err := v.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID})
 			require.NoError(t, err)
 			require.Len(t, list.Data, 1)
 			require.Equal(t, res.Subscription.ID, list.Data[0].ID)
@@ -322,10 +318,10 @@ func TestCreateSubscription(t *testing.T) {
 			require.Equal(t, http.StatusNotFound, HTTPStatus(err))
 
 			require.Len(t, v.events(), before)
-			list, err := v.ListSubscriptions(v.ctx, c.ID, ListParams{})
+			list, err := v.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID})
 			require.NoError(t, err)
 			require.Empty(t, list.Data)
-			all, err := v.ListCustomers(v.ctx, ListCustomersParams{})
+			all, err := v.ListCustomers(v.ctx, CustomerListParams{})
 			require.NoError(t, err)
 			require.Len(t, all.Data, 1)
 			require.Zero(t, v.proc.ChargeCount())
@@ -527,7 +523,7 @@ func TestCreateSubscription(t *testing.T) {
 			require.False(t, v.odCustomer(c.ID).Delinquent)
 			_, err = v.CancelSubscription(v.ctx, s.ID)
 			require.NoError(t, err)
-			atts, err := v.Attempts(v.ctx, s.ID)
+			atts, err := pageData(v.ListAttempts(v.ctx, AttemptListParams{SubscriptionID: s.ID}))
 			require.NoError(t, err)
 			require.Len(t, atts, 1)
 			require.Equal(t, "cancelled", string(atts[0].Status))
@@ -547,20 +543,20 @@ func TestCreateSubscription(t *testing.T) {
 				ids = append(ids, v.odSubscribe(c.ID, processor.CardOK).ID)
 				v.odSubscribe(other.ID, processor.CardOK)
 			}
-			page, err := v.ListSubscriptions(v.ctx, c.ID, ListParams{Limit: 3})
+			page, err := v.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID, ListParams: ListParams{Limit: 3}})
 			require.NoError(t, err)
 			require.True(t, page.HasMore)
 			require.Equal(t, []string{ids[4], ids[3], ids[2]}, odSubIDs(page.Data))
-			page, err = v.ListSubscriptions(v.ctx, c.ID, ListParams{Limit: 3, StartingAfter: ids[2]})
+			page, err = v.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID, ListParams: ListParams{Limit: 3, StartingAfter: ids[2]}})
 			require.NoError(t, err)
 			require.False(t, page.HasMore)
 			require.Equal(t, []string{ids[1], ids[0]}, odSubIDs(page.Data))
-			page, err = v.ListSubscriptions(v.ctx, c.ID, ListParams{EndingBefore: ids[2]})
+			page, err = v.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID, ListParams: ListParams{EndingBefore: ids[2]}})
 			require.NoError(t, err)
 			require.Equal(t, []string{ids[4], ids[3]}, odSubIDs(page.Data))
-			_, err = v.ListSubscriptions(v.ctx, "cus_missing", ListParams{})
+			_, err = v.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: "cus_missing"})
 			require.ErrorIs(t, err, customer.ErrNotFound)
-			_, err = v.ListSubscriptions(v.ctx, c.ID, ListParams{Limit: 101})
+			_, err = v.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID, ListParams: ListParams{Limit: 101}})
 			require.ErrorIs(t, err, ErrInvalidLimit)
 			require.Equal(t, http.StatusUnprocessableEntity, HTTPStatus(err))
 		})

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
@@ -254,14 +255,20 @@ func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID string, 
 	return out, err
 }
 
-// ListEntriesParams filters ListEntries; Currency "" lists every currency.
-type ListEntriesParams struct {
+// EntryListParams filters ListEntries. CustomerID is required (a ledger
+// is per customer); Currency "" lists every currency.
+type EntryListParams struct {
 	ListParams
-	Currency string `json:"currency,omitempty"`
+	CustomerID string `json:"customer_id"`
+	Currency   string `json:"currency,omitempty"`
 }
 
 // ListEntries lists a customer's ledger entries, newest first.
-func (e *Engine) ListEntries(ctx context.Context, customerID string, p ListEntriesParams) (out List[ledger.Entry], err error) {
+func (e *Engine) ListEntries(ctx context.Context, p EntryListParams) (out List[ledger.Entry], err error) {
+	customerID := p.CustomerID
+	if customerID == "" {
+		return out, &customer.FieldError{Field: "customer_id", Err: fmt.Errorf("%w: customer_id is required", customer.ErrInvalid)}
+	}
 	if err := checkCustomerID(customerID); err != nil {
 		return out, err
 	}
@@ -280,7 +287,8 @@ func (e *Engine) ListEntries(ctx context.Context, customerID string, p ListEntri
 		if _, err := getCustomer(tx, customerID); err != nil {
 			return err
 		}
-		out.Data, out.HasMore, err = tx.ListEntries(q)
+		data, more, err := tx.ListEntries(q)
+		out = newList(data, more, q.Page, func(e ledger.Entry) string { return e.ID })
 		return listErr(err)
 	})
 	return out, err

@@ -44,15 +44,10 @@ func (v *env) checkLedger(customerID string) {
 		require.NoError(v.t, b.Check())
 		var sum int64
 		var entries []ledger.Entry
-		p := ListEntriesParams{Currency: b.Currency, ListParams: ListParams{Limit: 100}}
-		for {
-			page, err := v.ListEntries(v.ctx, customerID, p)
+		p := EntryListParams{CustomerID: customerID, Currency: b.Currency, ListParams: ListParams{Limit: 100}}
+		for e, err := range Iterate(v.ctx, p, v.ListEntries) {
 			require.NoError(v.t, err)
-			entries = append(entries, page.Data...)
-			if !page.HasMore {
-				break
-			}
-			p.StartingAfter = page.Data[len(page.Data)-1].ID
+			entries = append(entries, e)
 		}
 		keys := map[string]bool{}
 		for i := len(entries) - 1; i >= 0; i-- { // oldest first
@@ -110,7 +105,7 @@ func TestLedger(t *testing.T) {
 			require.Len(t, v.events(), before)
 			b, _ := v.Balance(v.ctx, c.ID, "USD")
 			require.Equal(t, int64(100), b.Amount)
-			list, err := v.ListEntries(v.ctx, c.ID, ListEntriesParams{})
+			list, err := v.ListEntries(v.ctx, EntryListParams{CustomerID: c.ID})
 			require.NoError(t, err)
 			require.Len(t, list.Data, 1)
 			// The failed key was not consumed: it may be used for a fitting request.
@@ -184,7 +179,7 @@ func TestLedger(t *testing.T) {
 				_, err := v.CreateEntry(v.ctx, c.ID, credit(int64(i+1), cur, fmt.Sprint("k", i)))
 				require.NoError(t, err)
 			}
-			usd, err := v.ListEntries(v.ctx, c.ID, ListEntriesParams{Currency: "usd", ListParams: ListParams{Limit: 10}})
+			usd, err := v.ListEntries(v.ctx, EntryListParams{CustomerID: c.ID, Currency: "usd", ListParams: ListParams{Limit: 10}})
 			require.NoError(t, err)
 			require.Len(t, usd.Data, 10)
 			require.True(t, usd.HasMore)
@@ -192,14 +187,14 @@ func TestLedger(t *testing.T) {
 			for _, e := range usd.Data {
 				require.Equal(t, "USD", e.Currency)
 			}
-			rest, err := v.ListEntries(v.ctx, c.ID, ListEntriesParams{Currency: "USD", ListParams: ListParams{Limit: 10, StartingAfter: usd.Data[9].ID}})
+			rest, err := v.ListEntries(v.ctx, EntryListParams{CustomerID: c.ID, Currency: "USD", ListParams: ListParams{Limit: 10, StartingAfter: usd.Data[9].ID}})
 			require.NoError(t, err)
 			require.Len(t, rest.Data, 5)
 			require.False(t, rest.HasMore)
-			all, err := v.ListEntries(v.ctx, c.ID, ListEntriesParams{ListParams: ListParams{Limit: 100}})
+			all, err := v.ListEntries(v.ctx, EntryListParams{CustomerID: c.ID, ListParams: ListParams{Limit: 100}})
 			require.NoError(t, err)
 			require.Len(t, all.Data, 30)
-			_, err = v.ListEntries(v.ctx, "cus_missing", ListEntriesParams{})
+			_, err = v.ListEntries(v.ctx, EntryListParams{CustomerID: "cus_missing"})
 			require.ErrorIs(t, err, customer.ErrNotFound)
 			v.checkLedger(c.ID)
 		})

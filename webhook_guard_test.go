@@ -111,7 +111,7 @@ func TestDispatchLastErrorHidesURLSecrets(t *testing.T) {
 			unknown.ID: "dns:",
 			body.ID:    "HTTP 502 Bad Gateway",
 		}
-		page, err := v.ListDeliveries(v.ctx, ListDeliveriesParams{})
+		page, err := v.ListDeliveries(v.ctx, DeliveryListParams{})
 		require.NoError(t, err)
 		require.Len(t, page.Data, 3)
 		for _, dl := range page.Data {
@@ -227,7 +227,7 @@ func TestEndpointURLRefusesCredentials(t *testing.T) {
 		got, err := v.Endpoint(v.ctx, ep.ID)
 		require.NoError(t, err)
 		require.Equal(t, "https://example.com/hooks", got.URL, "failed updates change nothing")
-		list, err := v.ListEndpoints(v.ctx)
+		list, err := pageData(v.ListEndpoints(v.ctx, EndpointListParams{}))
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 	})

@@ -58,7 +58,7 @@ func TestEndpointReadsHideSecrets(t *testing.T) {
 		require.NoError(t, err)
 		read, err := v.Endpoint(v.ctx, created.ID)
 		require.NoError(t, err)
-		list, err := v.ListEndpoints(v.ctx)
+		list, err := pageData(v.ListEndpoints(v.ctx, EndpointListParams{}))
 		require.NoError(t, err)
 		require.Len(t, list, 2)
 
@@ -76,7 +76,7 @@ func TestEndpointReadsHideSecrets(t *testing.T) {
 		}
 		require.Equal(t, webhook.MaskSecret(current), read.SecretHint)
 		require.Equal(t, "whsec_****"+current[len(current)-4:], read.SecretHint)
-		require.Equal(t, webhook.MaskSecret(genSecret), list[1].SecretHint)
+		require.Equal(t, webhook.MaskSecret(genSecret), list[0].SecretHint, "newest first")
 
 		_, err = v.EndpointSecret(v.ctx, "ep_missing")
 		require.ErrorIs(t, err, ErrEndpointNotFound)
@@ -93,7 +93,10 @@ func TestExpiredPreviousSecretIsCleared(t *testing.T) {
 	}
 	paths := []path{
 		{"read", func(v *env, id string) { _, err := v.Endpoint(v.ctx, id); require.NoError(v.t, err) }},
-		{"list", func(v *env, id string) { _, err := v.ListEndpoints(v.ctx); require.NoError(v.t, err) }},
+		{"list", func(v *env, id string) {
+			_, err := pageData(v.ListEndpoints(v.ctx, EndpointListParams{}))
+			require.NoError(v.t, err)
+		}},
 		{"update", func(v *env, id string) {
 			d := "x"
 			_, err := v.UpdateEndpoint(v.ctx, id, UpdateEndpointParams{Description: &d})

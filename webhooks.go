@@ -4,12 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/cofferhq/coffer/internal/text"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer/internal/text"
+
 	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
 	"github.com/cofferhq/coffer/webhook"
 )
 
@@ -58,6 +61,14 @@ type EndpointParams struct {
 	// Empty generates one (webhook.NewSecret); pass one only to keep a
 	// secret the receiver already has.
 	Secret string `json:"secret,omitempty"`
+	// IdempotencyKey, when not empty, makes the create safe to repeat (an
+	// application that registers its endpoint at start-up): the first
+	// create with a key registers the endpoint, later ones with the same
+	// key and the same URL, description, event types (and Secret, when
+	// given) return it, and the same key with other params is
+	// subscription.ErrIdempotencyConflict (409). Keys are unique among
+	// endpoints; a deleted endpoint frees its key.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // UpdateEndpointParams changes the given fields of an endpoint; nil fields
@@ -83,6 +94,9 @@ type UpdateEndpointParams struct {
 // receiver the secret it passed in p, or the generated one from
 // EndpointSecret.
 func (e *Engine) CreateEndpoint(ctx context.Context, p EndpointParams) (webhook.Endpoint, error) {
+	if err := checkKey(ErrInvalidEndpoint, "idempotency_key", p.IdempotencyKey); err != nil {
+		return webhook.Endpoint{}, err
+	}
 	u, err := checkEndpointURL(p.URL)
 	if err != nil {
 		return webhook.Endpoint{}, err
@@ -105,12 +119,32 @@ func (e *Engine) CreateEndpoint(ctx context.Context, p EndpointParams) (webhook.
 	now := e.clock.Now()
 	ep := webhook.Endpoint{
 		ID: newID("ep"), URL: u, Description: p.Description, Secret: secret, EventTypes: types,
-		CreatedAt: now, UpdatedAt: now,
+		IdempotencyKey: p.IdempotencyKey, CreatedAt: now, UpdatedAt: now,
 	}
-	if err := e.update(ctx, func(tx store.Tx) error { return tx.PutEndpoint(ep) }); err != nil {
+	out := ep
+	err = e.update(ctx, func(tx store.Tx) error {
+		if ep.IdempotencyKey != "" {
+			old, err := tx.EndpointByKey(ep.IdempotencyKey)
+			switch {
+			case err == nil:
+				if old.URL != ep.URL || old.Description != ep.Description || !slices.Equal(old.EventTypes, ep.EventTypes) ||
+					(p.Secret != "" && p.Secret != old.Secret && p.Secret != old.PreviousSecret) {
+					return fmt.Errorf("%w: endpoint idempotency key %s was used for %s", subscription.ErrIdempotencyConflict,
+						text.Quote(ep.IdempotencyKey), old.ID)
+				}
+				out = old
+				return nil
+			case !errors.Is(err, store.ErrNotFound):
+				return err
+			}
+		}
+		out = ep
+		return tx.PutEndpoint(ep)
+	})
+	if err != nil {
 		return webhook.Endpoint{}, err
 	}
-	return ep.Redacted(now), nil
+	return out.Redacted(now), nil
 }
 
 // Endpoint returns a registered endpoint, redacted (see
@@ -150,28 +184,34 @@ func (e *Engine) EndpointSecret(ctx context.Context, id string) (string, error) 
 	return ep.Secret, nil
 }
 
-// ListEndpoints returns every registered endpoint, oldest first and
-// redacted (see Endpoint). There are few endpoints per application, so the
-// list is not paged.
-func (e *Engine) ListEndpoints(ctx context.Context) (out []webhook.Endpoint, err error) {
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		out, err = tx.Endpoints()
-		return err
-	})
+// EndpointListParams pages ListEndpoints.
+type EndpointListParams struct {
+	ListParams
+}
+
+// ListEndpoints lists the registered endpoints newest first (by
+// CreatedAt), redacted (see Endpoint).
+func (e *Engine) ListEndpoints(ctx context.Context, p EndpointListParams) (out List[webhook.Endpoint], err error) {
+	q := store.EndpointListQuery{}
+	if q.Page, err = p.page(); err != nil {
+		return out, err
+	}
+	out, err = listView(ctx, e, q.Page, func(ep webhook.Endpoint) string { return ep.ID },
+		func(tx store.Tx) ([]webhook.Endpoint, bool, error) { return tx.QueryEndpoints(q) })
 	if err != nil {
-		return nil, err
+		return List[webhook.Endpoint]{}, err
 	}
 	now := e.clock.Now()
-	for _, ep := range out {
+	for _, ep := range out.Data {
 		if ep.RetirePreviousSecret(now) { // ep is a copy
 			if err := e.retirePreviousSecrets(ctx, now); err != nil {
-				return nil, err
+				return List[webhook.Endpoint]{}, err
 			}
 			break
 		}
 	}
-	for i := range out {
-		out[i] = out[i].Redacted(now)
+	for i := range out.Data {
+		out.Data[i] = out.Data[i].Redacted(now)
 	}
 	return out, nil
 }
@@ -339,9 +379,9 @@ func (e *Engine) RotateEndpointSecret(ctx context.Context, id string, p RotateSe
 	return out, nil
 }
 
-// ListDeliveriesParams filters ListDeliveries; empty fields match every
+// DeliveryListParams filters ListDeliveries; empty fields match every
 // delivery.
-type ListDeliveriesParams struct {
+type DeliveryListParams struct {
 	ListParams
 	EventID    string                 `json:"event_id,omitempty"`
 	EndpointID string                 `json:"endpoint_id,omitempty"`
@@ -350,7 +390,7 @@ type ListDeliveriesParams struct {
 
 // ListDeliveries lists webhook deliveries, newest first: for one event,
 // one endpoint, and/or one status (DeliveryFailed lists the dead letters).
-func (e *Engine) ListDeliveries(ctx context.Context, p ListDeliveriesParams) (out List[webhook.Delivery], err error) {
+func (e *Engine) ListDeliveries(ctx context.Context, p DeliveryListParams) (out List[webhook.Delivery], err error) {
 	if err := checkID(ErrInvalid, "event_id", p.EventID); err != nil {
 		return out, err
 	}
@@ -367,7 +407,8 @@ func (e *Engine) ListDeliveries(ctx context.Context, p ListDeliveriesParams) (ou
 		return out, err
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
-		out.Data, out.HasMore, err = tx.ListDeliveries(q)
+		data, more, err := tx.ListDeliveries(q)
+		out = newList(data, more, q.Page, func(d webhook.Delivery) string { return d.ID })
 		return listErr(err)
 	})
 	return out, err

@@ -153,7 +153,7 @@ func (v *env) whCredit(customerID string, amount int64) {
 }
 
 // whDeliveries lists every delivery matching q, newest first.
-func (v *env) whDeliveries(p ListDeliveriesParams) []webhook.Delivery {
+func (v *env) whDeliveries(p DeliveryListParams) []webhook.Delivery {
 	v.t.Helper()
 	var out []webhook.Delivery
 	p.Limit = 100
@@ -171,7 +171,7 @@ func (v *env) whDeliveries(p ListDeliveriesParams) []webhook.Delivery {
 // whOnly returns the single delivery of an endpoint.
 func (v *env) whOnly(endpointID string) webhook.Delivery {
 	v.t.Helper()
-	list := v.whDeliveries(ListDeliveriesParams{EndpointID: endpointID})
+	list := v.whDeliveries(DeliveryListParams{EndpointID: endpointID})
 	require.Len(v.t, list, 1)
 	return list[0]
 }
@@ -218,9 +218,9 @@ func TestEndpointCRUD(t *testing.T) {
 		got, err := v.Endpoint(v.ctx, a.ID)
 		require.NoError(t, err)
 		require.Equal(t, a, got)
-		list, err := v.ListEndpoints(v.ctx)
+		list, err := pageData(v.ListEndpoints(v.ctx, EndpointListParams{}))
 		require.NoError(t, err)
-		require.Equal(t, []webhook.Endpoint{a, b}, list, "oldest first")
+		require.Equal(t, []webhook.Endpoint{b, a}, list, "newest first")
 
 		v.clock.Advance(time.Second)
 		url, desc, none := "https://example.com/v2", "", []string{}
@@ -249,7 +249,7 @@ func TestEndpointCRUD(t *testing.T) {
 		_, err = v.Endpoint(v.ctx, a.ID)
 		require.ErrorIs(t, err, ErrEndpointNotFound)
 		require.Equal(t, http.StatusNotFound, HTTPStatus(err))
-		list, err = v.ListEndpoints(v.ctx)
+		list, err = pageData(v.ListEndpoints(v.ctx, EndpointListParams{}))
 		require.NoError(t, err)
 		require.Len(t, list, 1)
 
@@ -309,7 +309,7 @@ func TestEndpointValidation(t *testing.T) {
 			}
 		})
 	}
-	list, err := v.ListEndpoints(v.ctx)
+	list, err := pageData(v.ListEndpoints(v.ctx, EndpointListParams{}))
 	require.NoError(t, err)
 	require.Empty(t, list, "nothing stored for an invalid request")
 
@@ -419,11 +419,11 @@ func TestWebhookDeliveryAPI(t *testing.T) {
 		require.ErrorIs(t, err, ErrDeliveryNotFound)
 		_, err = v.Redeliver(v.ctx, "dlv_missing")
 		require.ErrorIs(t, err, ErrDeliveryNotFound)
-		_, err = v.ListDeliveries(v.ctx, ListDeliveriesParams{Status: "lost"})
+		_, err = v.ListDeliveries(v.ctx, DeliveryListParams{Status: "lost"})
 		require.ErrorIs(t, err, ErrInvalid)
-		_, err = v.ListDeliveries(v.ctx, ListDeliveriesParams{ListParams: ListParams{Limit: 101}})
+		_, err = v.ListDeliveries(v.ctx, DeliveryListParams{ListParams: ListParams{Limit: 101}})
 		require.ErrorIs(t, err, ErrInvalidLimit)
-		_, err = v.ListDeliveries(v.ctx, ListDeliveriesParams{ListParams: ListParams{StartingAfter: "dlv_nope"}})
+		_, err = v.ListDeliveries(v.ctx, DeliveryListParams{ListParams: ListParams{StartingAfter: "dlv_nope"}})
 		require.ErrorIs(t, err, ErrInvalidCursor)
 
 		c := v.whCustomer("Ada")
@@ -434,16 +434,16 @@ func TestWebhookDeliveryAPI(t *testing.T) {
 		rep := v.whDispatch(d)
 		require.Equal(t, DispatchReport{Events: 2, Queued: 2, Attempted: 2, Succeeded: 2}, rep)
 
-		all := v.whDeliveries(ListDeliveriesParams{})
+		all := v.whDeliveries(DeliveryListParams{})
 		require.Len(t, all, 2)
-		byEvent := v.whDeliveries(ListDeliveriesParams{EventID: evs[0].ID})
+		byEvent := v.whDeliveries(DeliveryListParams{EventID: evs[0].ID})
 		require.Len(t, byEvent, 1)
 		require.Equal(t, ep.ID, byEvent[0].EndpointID)
 		got, err := v.Delivery(v.ctx, byEvent[0].ID)
 		require.NoError(t, err)
 		require.Equal(t, byEvent[0], got)
-		require.Len(t, v.whDeliveries(ListDeliveriesParams{EndpointID: ep.ID, Status: webhook.DeliverySucceeded}), 2)
-		require.Empty(t, v.whDeliveries(ListDeliveriesParams{Status: webhook.DeliveryFailed}))
+		require.Len(t, v.whDeliveries(DeliveryListParams{EndpointID: ep.ID, Status: webhook.DeliverySucceeded}), 2)
+		require.Empty(t, v.whDeliveries(DeliveryListParams{Status: webhook.DeliveryFailed}))
 
 		// Manual redelivery of a succeeded delivery: same webhook-id and
 		// body, a fresh signature, the attempt count restarted.
@@ -485,7 +485,7 @@ func TestWebhookDeliveryAPI(t *testing.T) {
 		_, err = v.Redeliver(v.ctx, got.ID)
 		require.ErrorIs(t, err, ErrEndpointNotFound)
 		// Deleting an endpoint keeps its delivery history listable.
-		require.Len(t, v.whDeliveries(ListDeliveriesParams{EndpointID: ep.ID}), 2)
+		require.Len(t, v.whDeliveries(DeliveryListParams{EndpointID: ep.ID}), 2)
 	})
 }
 

@@ -171,6 +171,11 @@ type CustomerReader interface {
 	Customer(id string) (customer.Customer, error)
 	CustomerByDID(did string) (customer.Customer, error)
 	ListCustomers(q CustomerQuery) (list []customer.Customer, hasMore bool, err error)
+	// QueryCustomers lists one page of customers through an index, in the
+	// order and with the filter combinations store/query.go documents (the
+	// Query methods of every reader do the same): its cost grows with the
+	// page, not the table.
+	QueryCustomers(q CustomerListQuery) (list []customer.Customer, hasMore bool, err error)
 }
 
 // Customers stores customers. The DID, when not empty, is unique.
@@ -213,6 +218,13 @@ type BillingReader interface {
 	ListRefunds(paymentID string) ([]subscription.Refund, error) // oldest first
 	// PendingRefunds lists refunds in status pending, oldest first.
 	PendingRefunds(limit int) ([]subscription.Refund, error)
+	QueryPayments(q PaymentListQuery) (list []subscription.Payment, hasMore bool, err error)
+	QuerySubscriptions(q SubscriptionListQuery) (list []subscription.Subscription, hasMore bool, err error)
+	QueryProducts(q ProductListQuery) (list []subscription.Product, hasMore bool, err error)
+	QueryRefunds(q RefundListQuery) (list []subscription.Refund, hasMore bool, err error)
+	// ProductByKey finds the product created with an idempotency key
+	// (unique per account when not empty; ErrNotFound for none or "").
+	ProductByKey(idempotencyKey string) (subscription.Product, error)
 }
 
 // Billing stores products, subscriptions, payments and refunds. A payment's
@@ -239,6 +251,7 @@ type OutboxReader interface {
 	// until it ends: a concurrent Update's UndispatchedEvents does not
 	// return them (it passes over them, or waits).
 	UndispatchedEvents(limit int) ([]webhook.Event, error)
+	QueryEvents(q EventListQuery) (list []webhook.Event, hasMore bool, err error)
 }
 
 // Outbox stores the events every state change writes. InsertEvent assigns
@@ -263,6 +276,7 @@ type RetryReader interface {
 	// not yet Notified whose RunAt <= now, ascending RunAt, through an
 	// index: its cost grows with the attempts due, not the attempts stored.
 	DueNotices(now time.Time, limit int) ([]retry.Attempt, error)
+	QueryAttempts(q AttemptListQuery) (list []retry.Attempt, hasMore bool, err error)
 }
 
 // Retries stores the durable retry attempts of failed payments.
@@ -311,6 +325,12 @@ type WebhookReader interface {
 	// ClaimDueDeliveries.
 	DueDeliveries(now time.Time, limit int) ([]webhook.Delivery, error)
 	ListDeliveries(q DeliveryQuery) (list []webhook.Delivery, hasMore bool, err error)
+
+	// QueryEndpoints lists endpoints through an index (see Lists below).
+	QueryEndpoints(q EndpointListQuery) (list []webhook.Endpoint, hasMore bool, err error)
+	// EndpointByKey finds the endpoint created with an idempotency key
+	// (unique per account when not empty; ErrNotFound for none or "").
+	EndpointByKey(idempotencyKey string) (webhook.Endpoint, error)
 }
 
 // Webhooks stores webhook endpoints and deliveries.

@@ -36,12 +36,16 @@ var (
 
 // Product is a catalog item a subscription refers to.
 type Product struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	Description string    `json:"description,omitempty"`
-	Price       int64     `json:"price"`
-	Currency    string    `json:"currency"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Price       int64  `json:"price"`
+	Currency    string `json:"currency"`
+	// IdempotencyKey, when not empty, is the key the product was created
+	// with: unique in the catalog, so a second create with it returns this
+	// product.
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
 }
 
 // Status of a subscription.

@@ -40,11 +40,15 @@ type Endpoint struct {
 	// SecretHint tells secrets apart without revealing them: the prefix and
 	// the last four characters, as in "whsec_****Ab9=". Redacted sets it;
 	// it is not stored.
-	SecretHint string    `json:"secret_hint,omitempty"`
-	EventTypes []string  `json:"event_types,omitempty"` // empty: every event
-	Disabled   bool      `json:"disabled"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	SecretHint string   `json:"secret_hint,omitempty"`
+	EventTypes []string `json:"event_types,omitempty"` // empty: every event
+	Disabled   bool     `json:"disabled"`
+	// IdempotencyKey, when not empty, is the key the endpoint was created
+	// with: unique among endpoints, so a second create with it returns this
+	// endpoint.
+	IdempotencyKey string    `json:"idempotency_key,omitempty"`
+	CreatedAt      time.Time `json:"created_at"`
+	UpdatedAt      time.Time `json:"updated_at"`
 }
 
 // Redacted returns ep as it may leave the process: without Secret and

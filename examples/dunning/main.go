@@ -147,10 +147,11 @@ func run(ctx context.Context, zone *time.Location) error {
 		if len(over.Due) > 0 {
 			due = "overdue " + over.Due[0].String()
 		}
-		attempts, err := eng.Attempts(ctx, sub.ID)
+		page, err := eng.ListAttempts(ctx, coffer.AttemptListParams{SubscriptionID: sub.ID})
 		if err != nil {
 			return err
 		}
+		attempts := page.Data
 		fmt.Printf("  %-6s subscription %-8s delinquent=%-5v %s; retries: %s\n",
 			name, sub.Status, over.Delinquent, due, summary(attempts))
 	}
@@ -163,11 +164,10 @@ func run(ctx context.Context, zone *time.Location) error {
 // next moment a scheduler pass has something to do.
 func nextRunAt(ctx context.Context, eng *coffer.Engine, subs map[string]string) (at time.Time, ok bool, err error) {
 	for _, id := range subs {
-		list, err := eng.Attempts(ctx, id)
-		if err != nil {
-			return at, false, err
-		}
-		for _, a := range list {
+		for a, err := range coffer.Iterate(ctx, coffer.AttemptListParams{SubscriptionID: id}, eng.ListAttempts) {
+			if err != nil {
+				return at, false, err
+			}
 			if a.Status.Active() && (!ok || a.RunAt.Before(at)) {
 				at, ok = a.RunAt, true
 			}

@@ -145,7 +145,7 @@ func run() error {
 	}
 
 	// What is on record.
-	pays, err := eng.ListPayments(ctx, c.ID, coffer.ListPaymentsParams{})
+	pays, err := eng.ListPayments(ctx, coffer.PaymentListParams{CustomerID: c.ID})
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func run() error {
 		fmt.Printf("  %s  %-18s %10s  wallet %s  card %s  refunded %s %s\n", p.ID, p.Status, usd(p.Amount),
 			usd(p.WalletAmount), usd(p.ProcessorAmount), usd(p.RefundedAmount), p.DeclineCode)
 	}
-	entries, err := eng.ListEntries(ctx, c.ID, coffer.ListEntriesParams{})
+	entries, err := eng.ListEntries(ctx, coffer.EntryListParams{CustomerID: c.ID})
 	if err != nil {
 		return err
 	}

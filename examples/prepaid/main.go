@@ -103,7 +103,7 @@ func main() {
 		fmt.Printf("  %s %12s  (held %s)\n", b.Currency, money.Format(b.Amount, b.Currency), money.Format(b.Held, b.Currency))
 	}
 	fmt.Println("\nledger (newest first):")
-	list, err := eng.ListEntries(ctx, c.ID, coffer.ListEntriesParams{ListParams: coffer.ListParams{Limit: 100}})
+	list, err := eng.ListEntries(ctx, coffer.EntryListParams{CustomerID: c.ID, ListParams: coffer.ListParams{Limit: 100}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -80,14 +80,14 @@ func main() {
 		next.Status, money.Format(next.WalletAmount, "USD"), money.Format(next.ProcessorAmount, "USD"))
 
 	fmt.Println("\nledger (newest first):")
-	list, err := eng.ListEntries(ctx, sub.CustomerID, coffer.ListEntriesParams{})
+	list, err := eng.ListEntries(ctx, coffer.EntryListParams{CustomerID: sub.CustomerID})
 	check(err)
 	for _, e := range list.Data {
 		fmt.Printf("  %-6s %8s USD  %8s -> %-8s %-40s (%s %s)\n", e.Type, money.Format(e.Amount, "USD"), money.Format(e.BalanceBefore, "USD"),
 			money.Format(e.BalanceAfter, "USD"), e.Reason, e.Reference.Type, e.Reference.ID)
 	}
 	fmt.Println("\npayments (newest first):")
-	pays, err := eng.ListPayments(ctx, sub.CustomerID, coffer.ListPaymentsParams{})
+	pays, err := eng.ListPayments(ctx, coffer.PaymentListParams{CustomerID: sub.CustomerID})
 	check(err)
 	for _, p := range pays.Data {
 		fmt.Printf("  %s  %-18s %8s USD  refunded %s\n", p.ID, p.Status, money.Format(p.Amount, "USD"), money.Format(p.RefundedAmount, "USD"))

@@ -332,7 +332,7 @@ func demo(rc *receiver, secret string) (bool, error) {
 	}
 
 	fmt.Println("5. a redelivery of the payment event (same webhook-id)")
-	list, err := eng.ListDeliveries(ctx, coffer.ListDeliveriesParams{EventID: paid.ID})
+	list, err := eng.ListDeliveries(ctx, coffer.DeliveryListParams{EventID: paid.ID})
 	if err != nil || len(list.Data) != 1 {
 		return false, fmt.Errorf("deliveries of %s: %v", paid.ID, err)
 	}

@@ -126,9 +126,11 @@ func initLayout(btx *bbolt.Tx) error {
 		}
 	}
 	if backfill {
-		return backfillRetention(btx)
+		if err := backfillRetention(btx); err != nil {
+			return err
+		}
 	}
-	return nil
+	return backfillLists(btx)
 }
 
 func countBuckets(btx *bbolt.Tx) int {

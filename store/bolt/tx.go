@@ -25,6 +25,8 @@ type tx struct {
 	// dueScanned counts due-index keys visited, so tests can check that a
 	// due query reads only what it returns.
 	dueScanned int
+	// listScanned counts list-index keys visited (lists.go), likewise.
+	listScanned int
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -320,7 +322,7 @@ func primary(t *tx, k kind) source { return source{bucket: t.b(k.primary)} }
 var decodeCustomer = decodeAs[customer.Customer]("customer")
 
 func customerKeys(c customer.Customer, seq uint64) []ikey {
-	var ks []ikey
+	ks := customerListKeys(c, seq)
 	if c.Email != "" {
 		ks = append(ks, listKey(bCustomerEmail, scope(customer.Fold(c.Email)), seq))
 	}
@@ -526,7 +528,8 @@ func (t *tx) PutProduct(p subscription.Product) error {
 	if err != nil {
 		return err
 	}
-	return t.upsert(kProducts, p.ID, v, noKeys, noOldKeys)
+	return t.upsert(kProducts, p.ID, v, func(seq uint64) []ikey { return productKeys(p, seq) },
+		oldKeysOf(decodeProduct, productKeys))
 }
 
 func (t *tx) Product(id string) (subscription.Product, error) {
@@ -538,7 +541,7 @@ func (t *tx) Product(id string) (subscription.Product, error) {
 var decodeSubscription = decodeAs[subscription.Subscription]("subscription")
 
 func subscriptionKeys(s subscription.Subscription, seq uint64) []ikey {
-	return []ikey{listKey(bSubCustomer, scope(s.CustomerID), seq)}
+	return append(subscriptionListKeys(s, seq), listKey(bSubCustomer, scope(s.CustomerID), seq))
 }
 
 func (t *tx) InsertSubscription(s subscription.Subscription) error {
@@ -577,7 +580,7 @@ func (t *tx) ListSubscriptions(customerID string, p store.Page) ([]subscription.
 // ---- payments ----
 
 func paymentKeys(p subscription.Payment, seq uint64) []ikey {
-	ks := make([]ikey, 0, 4)
+	ks := paymentListKeys(p, seq)
 	ks = append(ks,
 		listKey(bPaymentCustomer, scope(p.CustomerID), seq),
 		listKey(bPaymentStatus, scope(string(p.Status)), seq),
@@ -665,7 +668,7 @@ func containsString(list []string, s string) bool {
 func refundPending(r subscription.Refund) bool { return r.Status == subscription.RefundPending }
 
 func refundKeys(r subscription.Refund, seq uint64) []ikey {
-	ks := make([]ikey, 0, 3)
+	ks := refundListKeys(r, seq)
 	ks = append(ks, listKey(bRefundPayment, scope(r.PaymentID), seq))
 	if r.IdempotencyKey != "" {
 		ks = append(ks, uniqueKey(bRefundKey, scope(r.PaymentID, r.IdempotencyKey)))
@@ -723,10 +726,11 @@ func (t *tx) PendingRefunds(limit int) ([]subscription.Refund, error) {
 // ---- events ----
 
 func eventKeys(e webhook.Event, seq uint64) []ikey {
+	ks := eventListKeys(e, seq)
 	if e.Dispatched {
-		return []ikey{listKey(bEventDone, appendTime(nil, e.CreatedAt), seq)}
+		return append(ks, listKey(bEventDone, appendTime(nil, e.CreatedAt), seq))
 	}
-	return []ikey{listKey(bEventUndispatched, nil, seq)}
+	return append(ks, listKey(bEventUndispatched, nil, seq))
 }
 
 func (t *tx) InsertEvent(e webhook.Event) error {
@@ -785,7 +789,7 @@ func appendInt(b []byte, n int64) []byte {
 }
 
 func attemptKeys(a retry.Attempt, seq uint64) []ikey {
-	ks := make([]ikey, 0, 4)
+	ks := attemptListKeys(a, seq)
 	ks = append(ks, listKey(bAttemptSubscription, appendInt(scope(a.SubscriptionID), int64(a.Number)), seq))
 	if a.Status.Active() {
 		ks = append(ks, listKey(bAttemptDue, appendTime(nil, a.RunAt), seq))
@@ -893,7 +897,8 @@ func (t *tx) PutEndpoint(e webhook.Endpoint) error {
 	if err != nil {
 		return err
 	}
-	return t.upsert(kEndpoints, e.ID, v, noKeys, noOldKeys)
+	return t.upsert(kEndpoints, e.ID, v, func(seq uint64) []ikey { return endpointKeys(e, seq) },
+		oldKeysOf(decodeEndpoint, endpointKeys))
 }
 
 func (t *tx) Endpoint(id string) (webhook.Endpoint, error) {
@@ -904,9 +909,18 @@ func (t *tx) DeleteEndpoint(id string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	seq, err := t.seqOf(kEndpoints, id)
+	seq, v, err := t.lookup(kEndpoints, id)
 	if err != nil {
 		return err
+	}
+	old, err := oldKeysOf(decodeEndpoint, endpointKeys)(seq, v)
+	if err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := t.b(k.bucket).Delete(k.key); err != nil {
+			return fmt.Errorf("bolt: %w", err)
+		}
 	}
 	if err := t.b(kEndpoints.primary).Delete(seqKey(seq)); err != nil {
 		return fmt.Errorf("bolt: %w", err)

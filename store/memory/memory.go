@@ -115,6 +115,8 @@ type Store struct {
 	delDue     *skiplist[*delNode]
 	delDone    *skiplist[*delNode] // finished deliveries by UpdatedAt, for PruneDeliveries
 
+	lists lists // the ordered indexes of the account-wide lists (lists.go)
+
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log
 }

@@ -61,6 +61,7 @@ func (t *tx) InsertCustomer(c customer.Customer) error {
 	s.customers[c.ID] = n
 	s.custList = append(s.custList, n)
 	s.custIndexAdd(n, n.v)
+	s.lists.add(customerEntry(n.v, n.seq), c.ID)
 	s.w.add(opInsertCustomer, n, "", 0)
 	return nil
 }
@@ -97,8 +98,10 @@ func (t *tx) UpdateCustomer(c customer.Customer) error {
 	}
 	s.w.add(opUpdateCustomer, n, "", push(&s.w.cust, n.v))
 	s.custIndexDel(n, n.v)
+	old := customerEntry(n.v, n.seq)
 	n.v = copyCustomer(c)
 	s.custIndexAdd(n, n.v)
+	s.lists.move(old, customerEntry(n.v, n.seq), c.ID)
 	return nil
 }
 
@@ -255,12 +258,22 @@ func (t *tx) PutProduct(p subscription.Product) error {
 		return err
 	}
 	s := t.s
-	if n, ok := s.products[p.ID]; ok {
+	n := s.products[p.ID]
+	if s.lists.productKeyTaken(p.IdempotencyKey, n) {
+		return duplicate("product idempotency key", p.IdempotencyKey)
+	}
+	if n != nil {
 		s.w.add(opUpdateProduct, n, "", push(&s.w.prod, n.v))
+		old := n.v
 		n.v = p
+		s.lists.setProductKey(old.IdempotencyKey, p.IdempotencyKey, n)
+		s.lists.move(productEntry(old, n.seq), productEntry(p, n.seq), p.ID)
 		return nil
 	}
-	s.products[p.ID] = &prodNode{seq: s.nextSeq(), v: p}
+	n = &prodNode{seq: s.nextSeq(), v: p}
+	s.products[p.ID] = n
+	s.lists.setProductKey("", p.IdempotencyKey, n)
+	s.lists.add(productEntry(p, n.seq), p.ID)
 	s.w.add(opInsertProduct, nil, p.ID, 0)
 	return nil
 }
@@ -287,6 +300,7 @@ func (t *tx) InsertSubscription(sub subscription.Subscription) error {
 	s.subs[sub.ID] = n
 	ci := s.idx(sub.CustomerID)
 	ci.subs = append(ci.subs, n)
+	s.lists.add(subEntry(n.v, n.seq), sub.ID)
 	s.w.add(opInsertSub, n, sub.CustomerID, 0)
 	return nil
 }
@@ -311,7 +325,9 @@ func (t *tx) UpdateSubscription(sub subscription.Subscription) error {
 		return notFound("subscription", sub.ID)
 	}
 	s.w.add(opUpdateSub, n, "", push(&s.w.sub, n.v))
+	old := subEntry(n.v, n.seq)
 	n.v = copySub(sub)
+	s.lists.move(old, subEntry(n.v, n.seq), sub.ID)
 	return nil
 }
 
@@ -363,6 +379,7 @@ func (t *tx) InsertPayment(p subscription.Payment) error {
 	ci := s.idx(p.CustomerID)
 	ci.payments = append(ci.payments, n)
 	s.payIndexAdd(n, n.v)
+	s.lists.add(paymentEntry(n.v, n.seq), p.ID)
 	s.w.add(opInsertPayment, n, p.CustomerID, 0)
 	return nil
 }
@@ -402,8 +419,10 @@ func (t *tx) UpdatePayment(p subscription.Payment) error {
 	}
 	s.w.add(opUpdatePayment, n, "", push(&s.w.pay, n.v))
 	s.payIndexDel(n, n.v)
+	old := paymentEntry(n.v, n.seq)
 	n.v = copyPayment(p)
 	s.payIndexAdd(n, n.v)
+	s.lists.move(old, paymentEntry(n.v, n.seq), p.ID)
 	return nil
 }
 
@@ -467,6 +486,7 @@ func (t *tx) InsertRefund(r subscription.Refund) error {
 	s.refunds[r.ID] = n
 	s.refsByPay[r.PaymentID] = append(s.refsByPay[r.PaymentID], n)
 	s.refIndexAdd(n, n.v)
+	s.lists.add(refundEntry(r, n.seq), r.ID)
 	s.w.add(opInsertRefund, n, r.PaymentID, 0)
 	return nil
 }
@@ -505,8 +525,10 @@ func (t *tx) UpdateRefund(r subscription.Refund) error {
 	}
 	s.w.add(opUpdateRefund, n, "", push(&s.w.ref, n.v))
 	s.refIndexDel(n, n.v)
+	old := refundEntry(n.v, n.seq)
 	n.v = r
 	s.refIndexAdd(n, n.v)
+	s.lists.move(old, refundEntry(r, n.seq), r.ID)
 	return nil
 }
 
@@ -550,6 +572,7 @@ func (t *tx) InsertEvent(e webhook.Event) error {
 	s.evSeq++
 	e.Seq = s.evSeq
 	i := s.events.insert(&e)
+	s.lists.addEvent(e, i)
 	if !e.Dispatched {
 		s.undispatched = append(s.undispatched, i)
 		s.undLive++
@@ -652,14 +675,17 @@ func (t *tx) PutAttempt(a retry.Attempt) error {
 	if n, ok := s.attempts[a.ID]; ok {
 		s.w.add(opUpdateAttempt, n, "", push(&s.w.att, n.v))
 		s.attIndexDel(n, n.v)
+		old := attemptEntry(n.v, n.seq)
 		n.v = a
 		s.attIndexAdd(n, a)
+		s.lists.move(old, attemptEntry(a, n.seq), a.ID)
 		return nil
 	}
 	n := &attNode{seq: s.nextSeq(), v: a}
 	s.attempts[a.ID] = n
 	s.attBySub[a.SubscriptionID] = append(s.attBySub[a.SubscriptionID], n)
 	s.attIndexAdd(n, a)
+	s.lists.add(attemptEntry(a, n.seq), a.ID)
 	s.w.add(opInsertAttempt, n, a.SubscriptionID, 0)
 	return nil
 }
@@ -700,14 +726,23 @@ func (t *tx) PutEndpoint(e webhook.Endpoint) error {
 	}
 	s := t.s
 	e = copyEndpoint(e)
-	if n, ok := s.endpoints[e.ID]; ok {
+	n := s.endpoints[e.ID]
+	if s.lists.endpointKeyTaken(e.IdempotencyKey, n) {
+		return duplicate("endpoint idempotency key", e.IdempotencyKey)
+	}
+	if n != nil {
 		s.w.add(opUpdateEndpoint, n, "", push(&s.w.ep, n.v))
+		old := n.v
 		n.v = e
+		s.lists.setEndpointKey(old.IdempotencyKey, e.IdempotencyKey, n)
+		s.lists.move(endpointEntry(old, n.seq), endpointEntry(e, n.seq), e.ID)
 		return nil
 	}
-	n := &epNode{seq: s.nextSeq(), v: e}
+	n = &epNode{seq: s.nextSeq(), v: e}
 	s.endpoints[e.ID] = n
 	s.epList = append(s.epList, n)
+	s.lists.setEndpointKey("", e.IdempotencyKey, n)
+	s.lists.add(endpointEntry(e, n.seq), e.ID)
 	s.w.add(opInsertEndpoint, n, "", 0)
 	return nil
 }
@@ -731,6 +766,8 @@ func (t *tx) DeleteEndpoint(id string) error {
 	}
 	delete(s.endpoints, id)
 	s.epList = removeNode(s.epList, n)
+	s.lists.setEndpointKey(n.v.IdempotencyKey, "", n)
+	s.lists.del(endpointEntry(n.v, n.seq))
 	s.w.add(opDeleteEndpoint, n, "", 0)
 	return nil
 }

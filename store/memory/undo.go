@@ -139,13 +139,16 @@ func (w *wstate) rollback(s *Store) {
 		case opInsertCustomer:
 			n := op.ref.(*custNode)
 			s.custIndexDel(n, n.v)
+			s.lists.del(customerEntry(n.v, n.seq))
 			delete(s.customers, n.v.ID)
 			s.custList = popLast(s.custList, n)
 		case opUpdateCustomer:
 			n := op.ref.(*custNode)
 			s.custIndexDel(n, n.v)
+			now := customerEntry(n.v, n.seq)
 			n.v = w.cust[op.i]
 			s.custIndexAdd(n, n.v)
+			s.lists.move(now, customerEntry(n.v, n.seq), n.v.ID)
 		case opInsertBalance:
 			ci := op.ref.(*custIdx)
 			j, ok := findBalance(ci.balances, op.key)
@@ -166,19 +169,31 @@ func (w *wstate) rollback(s *Store) {
 		case opUpdateHold:
 			op.ref.(*holdNode).v = w.hold[op.i]
 		case opInsertProduct:
+			n := s.products[op.key]
+			s.lists.setProductKey(n.v.IdempotencyKey, "", n)
+			s.lists.del(productEntry(n.v, n.seq))
 			delete(s.products, op.key)
 		case opUpdateProduct:
-			op.ref.(*prodNode).v = w.prod[op.i]
+			n := op.ref.(*prodNode)
+			now := n.v
+			n.v = w.prod[op.i]
+			s.lists.setProductKey(now.IdempotencyKey, n.v.IdempotencyKey, n)
+			s.lists.move(productEntry(now, n.seq), productEntry(n.v, n.seq), n.v.ID)
 		case opInsertSub:
 			n := op.ref.(*subNode)
+			s.lists.del(subEntry(n.v, n.seq))
 			delete(s.subs, n.v.ID)
 			ci := s.cust[op.key]
 			ci.subs = popLast(ci.subs, n)
 		case opUpdateSub:
-			op.ref.(*subNode).v = w.sub[op.i]
+			n := op.ref.(*subNode)
+			now := subEntry(n.v, n.seq)
+			n.v = w.sub[op.i]
+			s.lists.move(now, subEntry(n.v, n.seq), n.v.ID)
 		case opInsertPayment:
 			n := op.ref.(*payNode)
 			s.payIndexDel(n, n.v)
+			s.lists.del(paymentEntry(n.v, n.seq))
 			delete(s.payments, n.v.ID)
 			s.payList = popLast(s.payList, n)
 			ci := s.cust[op.key]
@@ -186,20 +201,26 @@ func (w *wstate) rollback(s *Store) {
 		case opUpdatePayment:
 			n := op.ref.(*payNode)
 			s.payIndexDel(n, n.v)
+			now := paymentEntry(n.v, n.seq)
 			n.v = w.pay[op.i]
 			s.payIndexAdd(n, n.v)
+			s.lists.move(now, paymentEntry(n.v, n.seq), n.v.ID)
 		case opInsertRefund:
 			n := op.ref.(*refNode)
 			s.refIndexDel(n, n.v)
+			s.lists.del(refundEntry(n.v, n.seq))
 			delete(s.refunds, n.v.ID)
 			popFrom(s.refsByPay, op.key, n)
 		case opUpdateRefund:
 			n := op.ref.(*refNode)
 			s.refIndexDel(n, n.v)
+			now := refundEntry(n.v, n.seq)
 			n.v = w.ref[op.i]
 			s.refIndexAdd(n, n.v)
+			s.lists.move(now, refundEntry(n.v, n.seq), n.v.ID)
 		case opInsertEvent:
 			i := uint32(op.i)
+			s.lists.delEvent(s.events.get(i))
 			if !s.events.recs.at(i).dispatched {
 				s.undispatched = popLast(s.undispatched, i)
 				s.undLive--
@@ -220,22 +241,33 @@ func (w *wstate) rollback(s *Store) {
 		case opInsertAttempt:
 			n := op.ref.(*attNode)
 			s.attIndexDel(n, n.v)
+			s.lists.del(attemptEntry(n.v, n.seq))
 			delete(s.attempts, n.v.ID)
 			popFrom(s.attBySub, op.key, n)
 		case opUpdateAttempt:
 			n := op.ref.(*attNode)
 			s.attIndexDel(n, n.v)
+			now := attemptEntry(n.v, n.seq)
 			n.v = w.att[op.i]
 			s.attIndexAdd(n, n.v)
+			s.lists.move(now, attemptEntry(n.v, n.seq), n.v.ID)
 		case opInsertEndpoint:
 			n := op.ref.(*epNode)
 			delete(s.endpoints, n.v.ID)
 			s.epList = removeNode(s.epList, n)
+			s.lists.setEndpointKey(n.v.IdempotencyKey, "", n)
+			s.lists.del(endpointEntry(n.v, n.seq))
 		case opUpdateEndpoint:
-			op.ref.(*epNode).v = w.ep[op.i]
+			n := op.ref.(*epNode)
+			now := n.v
+			n.v = w.ep[op.i]
+			s.lists.setEndpointKey(now.IdempotencyKey, n.v.IdempotencyKey, n)
+			s.lists.move(endpointEntry(now, n.seq), endpointEntry(n.v, n.seq), n.v.ID)
 		case opDeleteEndpoint:
 			n := op.ref.(*epNode)
 			s.endpoints[n.v.ID] = n
+			s.lists.setEndpointKey("", n.v.IdempotencyKey, n)
+			s.lists.add(endpointEntry(n.v, n.seq), n.v.ID)
 			j, _ := slices.BinarySearchFunc(s.epList, n.seq, func(e *epNode, seq int64) int { return cmpInt(e.seq, seq) })
 			s.epList = slices.Insert(s.epList, j, n)
 		case opInsertDelivery:

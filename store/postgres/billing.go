@@ -13,32 +13,29 @@ import (
 
 // ---- products ----
 
-const productCols = `id, name, description, price, currency, created_at`
+const productCols = `id, name, description, price, currency, created_at, idempotency_key`
 
 var getProduct = lockable(`SELECT ` + productCols + ` FROM products WHERE id = $1`)
 
 const (
-	upsertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6)
+	upsertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,
-		price = EXCLUDED.price, currency = EXCLUDED.currency, created_at = EXCLUDED.created_at`
-	insertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6)
+		price = EXCLUDED.price, currency = EXCLUDED.currency, created_at = EXCLUDED.created_at,
+		idempotency_key = EXCLUDED.idempotency_key`
+	insertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT DO NOTHING`
 )
 
 // PutProduct stores a product.
 func (t *tx) PutProduct(p subscription.Product) error {
 	return t.put("p\x00"+p.ID, putSQL{upsert: upsertProduct, insert: insertProduct},
-		p.ID, p.Name, p.Description, p.Price, p.Currency, timeArg(p.CreatedAt))
+		p.ID, p.Name, p.Description, p.Price, p.Currency, timeArg(p.CreatedAt), p.IdempotencyKey)
 }
 
 // Product reads (in Update: locks) a product.
 func (t *tx) Product(id string) (subscription.Product, error) {
 	var p subscription.Product
-	err := t.getOne("product", id, t.lock(getProduct), []any{id}, func(r pgx.Rows) error {
-		err := r.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Currency, &p.CreatedAt)
-		p.CreatedAt = p.CreatedAt.UTC()
-		return err
-	})
+	err := t.getOne("product", id, t.lock(getProduct), []any{id}, func(r pgx.Rows) error { return scanProduct(r, &p) })
 	t.noteRead("p\x00"+id, err)
 	return p, err
 }

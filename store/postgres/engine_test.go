@@ -80,7 +80,7 @@ func TestEnginesDebitOneWallet(t *testing.T) {
 	b, err := eb.Balance(ctx, c.ID, "USD")
 	require.NoError(t, err)
 	require.Equal(t, 1000-want*debit, b.Amount)
-	list, err := ea.ListEntries(ctx, c.ID, coffer.ListEntriesParams{ListParams: coffer.ListParams{Limit: 100}})
+	list, err := ea.ListEntries(ctx, coffer.EntryListParams{CustomerID: c.ID, ListParams: coffer.ListParams{Limit: 100}})
 	require.NoError(t, err)
 	require.Len(t, list.Data, int(want)+1)
 	sum, keysSeen := int64(0), map[string]bool{}

@@ -13,3 +13,6 @@ var (
 	PruneEventsSQL     = pruneEvents
 	PruneDeliveriesSQL = pruneDeliveries
 )
+
+// SetListSQLHook lets the external tests see the SQL of list queries.
+func SetListSQLHook(f func(sql string, args []any)) { listSQLHook = f }

@@ -174,19 +174,20 @@ func (t *tx) AttemptsBySubscription(subscriptionID string) ([]retry.Attempt, err
 // ---- webhook endpoints ----
 
 const endpointCols = `id, url, description, secret, previous_secret, previous_expires_at, event_types,
-	disabled, created_at, updated_at`
+	disabled, created_at, updated_at, idempotency_key`
 
 var getEndpoint = lockable(`SELECT ` + endpointCols + ` FROM webhook_endpoints WHERE id = $1`)
 
 const (
 	upsertEndpoint = `INSERT INTO webhook_endpoints (` + endpointCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, description = EXCLUDED.description,
 		secret = EXCLUDED.secret, previous_secret = EXCLUDED.previous_secret,
 		previous_expires_at = EXCLUDED.previous_expires_at, event_types = EXCLUDED.event_types,
-		disabled = EXCLUDED.disabled, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`
+		disabled = EXCLUDED.disabled, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at,
+		idempotency_key = EXCLUDED.idempotency_key`
 	insertEndpoint = `INSERT INTO webhook_endpoints (` + endpointCols + `)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`
 	deleteEndpoint = `DELETE FROM webhook_endpoints WHERE id = $1`
 	listEndpoints  = `SELECT ` + endpointCols + ` FROM webhook_endpoints ORDER BY seq`
 )
@@ -194,7 +195,7 @@ const (
 func scanEndpoint(r pgx.Rows, e *webhook.Endpoint) error {
 	var expires pgtype.Timestamptz
 	err := r.Scan(&e.ID, &e.URL, &e.Description, &e.Secret, &e.PreviousSecret, &expires, &e.EventTypes,
-		&e.Disabled, &e.CreatedAt, &e.UpdatedAt)
+		&e.Disabled, &e.CreatedAt, &e.UpdatedAt, &e.IdempotencyKey)
 	e.PreviousExpiresAt = fromNullTime(expires)
 	e.CreatedAt, e.UpdatedAt = e.CreatedAt.UTC(), e.UpdatedAt.UTC()
 	return err
@@ -204,7 +205,7 @@ func scanEndpoint(r pgx.Rows, e *webhook.Endpoint) error {
 func (t *tx) PutEndpoint(e webhook.Endpoint) error {
 	return t.put("w\x00"+e.ID, putSQL{upsert: upsertEndpoint, insert: insertEndpoint}, e.ID, e.URL, e.Description, e.Secret,
 		e.PreviousSecret, nullTimeArg(e.PreviousExpiresAt), cloneStrings(e.EventTypes), e.Disabled,
-		timeArg(e.CreatedAt), timeArg(e.UpdatedAt))
+		timeArg(e.CreatedAt), timeArg(e.UpdatedAt), e.IdempotencyKey)
 }
 
 // Endpoint reads (in Update: locks) an endpoint.

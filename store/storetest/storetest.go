@@ -98,6 +98,7 @@ func RunWebhooks(t *testing.T, newStore func(t *testing.T) store.Store) {
 func RunTransactions(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore) })
 	t.Run("Pagination", func(t *testing.T) { testPagination(t, newStore) })
+	t.Run("Lists", func(t *testing.T) { testLists(t, newStore) })
 	t.Run("Values", func(t *testing.T) { testValues(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { testTransactions(t, newStore) })
 	t.Run("Concurrency", func(t *testing.T) { testConcurrency(t, newStore) })

@@ -197,7 +197,7 @@ func (r *Runner) NewCustomer(ctx context.Context) error {
 // which makes that charge at most once (idempotent by its key). Then the
 // customer is acked.
 func (r *Runner) ResumeCustomer(ctx context.Context, op Op) error {
-	list, err := r.Eng.ListSubscriptions(ctx, op.Customer, coffer.ListParams{Limit: 100})
+	list, err := r.Eng.ListSubscriptions(ctx, coffer.SubscriptionListParams{CustomerID: op.Customer, ListParams: coffer.ListParams{Limit: 100}})
 	if err != nil {
 		return fmt.Errorf("resume customer %s: %w", op.Customer, err)
 	}
@@ -440,12 +440,12 @@ func (r *Runner) list(ctx context.Context, c Cust, rnd *rand.Rand) error {
 	r.Counts.Lists.Add(1)
 	switch rnd.IntN(5) {
 	case 0:
-		l, err := r.Eng.ListCustomers(ctx, coffer.ListCustomersParams{ListParams: coffer.ListParams{Limit: 10}})
+		l, err := r.Eng.ListCustomers(ctx, coffer.CustomerListParams{ListParams: coffer.ListParams{Limit: 10}})
 		if err != nil || len(l.Data) > 10 {
 			return fmt.Errorf("list customers: %d rows, %v", len(l.Data), err)
 		}
 	case 1:
-		l, err := r.Eng.ListEntries(ctx, c.ID, coffer.ListEntriesParams{ListParams: coffer.ListParams{Limit: 20}})
+		l, err := r.Eng.ListEntries(ctx, coffer.EntryListParams{CustomerID: c.ID, ListParams: coffer.ListParams{Limit: 20}})
 		if err != nil {
 			return fmt.Errorf("list entries: %w", err)
 		}
@@ -455,7 +455,7 @@ func (r *Runner) list(ctx context.Context, c Cust, rnd *rand.Rand) error {
 			}
 		}
 	case 2:
-		if _, err := r.Eng.ListPayments(ctx, c.ID, coffer.ListPaymentsParams{ListParams: coffer.ListParams{Limit: 20}}); err != nil {
+		if _, err := r.Eng.ListPayments(ctx, coffer.PaymentListParams{CustomerID: c.ID, ListParams: coffer.ListParams{Limit: 20}}); err != nil {
 			return fmt.Errorf("list payments: %w", err)
 		}
 	case 3:
@@ -469,7 +469,7 @@ func (r *Runner) list(ctx context.Context, c Cust, rnd *rand.Rand) error {
 			}
 		}
 	default:
-		if _, err := r.Eng.SearchCustomers(ctx, "crash", coffer.ListParams{Limit: 5}); err != nil {
+		if _, err := r.Eng.SearchCustomers(ctx, coffer.CustomerSearchParams{Query: "crash", ListParams: coffer.ListParams{Limit: 5}}); err != nil {
 			return fmt.Errorf("search customers: %w", err)
 		}
 	}
