@@ -105,12 +105,21 @@ type (
 type receiver struct {
 	verifier *webhook.Verifier
 	out      io.Writer
+	outMu    sync.Mutex
 
 	mu         sync.Mutex
 	seen       map[string]bool // webhook-id of processed events; use a store with expiry in production
 	processed  int
 	duplicates int
 	rejected   int
+}
+
+// printf writes one line of the receiver's output; deliveries arrive
+// concurrently, so the writes are serialized.
+func (rc *receiver) printf(format string, args ...any) {
+	rc.outMu.Lock()
+	defer rc.outMu.Unlock()
+	fmt.Fprintf(rc.out, format, args...)
 }
 
 func newReceiver(secret string, out io.Writer) (*receiver, error) {
@@ -138,7 +147,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.mu.Lock()
 		rc.rejected++
 		rc.mu.Unlock()
-		fmt.Fprintf(rc.out, "  receiver: rejected %q: %v\n", id, err)
+		rc.printf("  receiver: rejected %q: %v\n", id, err)
 		status := http.StatusUnauthorized
 		if errors.Is(err, webhook.ErrMissingHeaders) || errors.Is(err, webhook.ErrInvalidTimestamp) {
 			status = http.StatusBadRequest
@@ -161,7 +170,7 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rc.mu.Unlock()
 	if dup {
 		// Already processed: acknowledge so the sender stops retrying.
-		fmt.Fprintf(rc.out, "  receiver: duplicate %s (%s) acknowledged, not processed again\n", id, env.Type)
+		rc.printf("  receiver: duplicate %s (%s) acknowledged, not processed again\n", id, env.Type)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -169,14 +178,14 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// A payload this receiver cannot read: answering non-2xx makes
 		// coffer retry, and the delivery shows up as failing.
-		fmt.Fprintf(rc.out, "  receiver: %s %s: %v\n", id, env.Type, err)
+		rc.printf("  receiver: %s %s: %v\n", id, env.Type, err)
 		http.Error(w, "unreadable event data", http.StatusUnprocessableEntity)
 		return
 	}
 	rc.mu.Lock()
 	rc.processed++
 	rc.mu.Unlock()
-	fmt.Fprintf(rc.out, "  receiver: verified %s: %s\n", env.Type, what)
+	rc.printf("  receiver: verified %s: %s\n", env.Type, what)
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -90,10 +90,12 @@ var customerLocks = map[string]customerLock{
 // customer's rows (or, for events, rows no transaction waits on with a
 // customer's rows locked: events are written once and then only flagged).
 var notCustomerScoped = map[string]bool{
-	getProduct.lock:  true,
-	getEvent.lock:    true,
-	getEndpoint.lock: true,
-	getDelivery.lock: true,
+	getProduct.lock:       true,
+	getProductByKey.lock:  true,
+	getEndpointByKey.lock: true,
+	getEvent.lock:         true,
+	getEndpoint.lock:      true,
+	getDelivery.lock:      true,
 }
 
 // lockCustomerFor queues, in front of the locking read sql, the advisory
