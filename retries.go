@@ -395,4 +395,3 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 	})
 	return status, err
 }
-
