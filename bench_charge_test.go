@@ -51,7 +51,7 @@ func benchCharge(b *testing.B, s store.Store, wallet, parallel bool) {
 	}
 	subs := make([]string, 64)
 	for i := range subs {
-		c, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String(fmt.Sprint("bench ", i))})
+		c, err := eng.CreateCustomer(ctx, customer.Params{Name: new(fmt.Sprint("bench ", i))})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -62,14 +62,14 @@ func benchCharge(b *testing.B, s store.Store, wallet, parallel bool) {
 			}
 		}
 		res, err := eng.CreateSubscription(ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		subs[i] = res.Subscription.ID
 	}
 	charge := func(i int64) {
-		p, err := eng.Charge(ctx, subs[i%int64(len(subs))], ChargeParams{ProductPrice: Int64(1_00)})
+		p, err := eng.Charge(ctx, subs[i%int64(len(subs))], ChargeParams{ProductPrice: new(int64(1_00))})
 		if err != nil {
 			b.Error(err)
 			return

@@ -58,7 +58,7 @@ func benchLedger(b *testing.B, s store.Store, writers, wallets int) {
 	}
 	ids := make([]string, wallets)
 	for i := range ids {
-		c, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String(fmt.Sprint("bench ", i))})
+		c, err := eng.CreateCustomer(ctx, customer.Params{Name: new(fmt.Sprint("bench ", i))})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -33,12 +33,6 @@ type ChargeParams struct {
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
-// Int64 returns a pointer to v, for building params.
-func Int64(v int64) *int64 { return &v }
-
-// Bool returns a pointer to v, for building params.
-func Bool(v bool) *bool { return &v }
-
 // chargeInput is one charge to make on a subscription.
 type chargeInput struct {
 	subID        string

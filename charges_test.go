@@ -35,12 +35,12 @@ func TestChargeValidation(t *testing.T) {
 			status int
 		}{
 			{"no price", s.ID, ChargeParams{}, subscription.ErrMissingPrice, 422},
-			{"price 0", s.ID, ChargeParams{ProductPrice: Int64(0)}, subscription.ErrInvalidPrice, 422},
-			{"negative price", s.ID, ChargeParams{ProductPrice: Int64(-5)}, subscription.ErrInvalidPrice, 422},
-			{"disabled currency", s.ID, ChargeParams{ProductPrice: Int64(5), ProductCurrency: "EUR"}, money.ErrCurrencyDisabled, 422},
-			{"unknown currency", s.ID, ChargeParams{ProductPrice: Int64(5), ProductCurrency: "ABC"}, money.ErrUnknownCurrency, 422},
-			{"bad metadata", s.ID, ChargeParams{ProductPrice: Int64(5), Metadata: map[string]string{"": "x"}}, customer.ErrInvalidMeta, 422},
-			{"unknown subscription", "sub_missing", ChargeParams{ProductPrice: Int64(5)}, subscription.ErrNotFound, 404},
+			{"price 0", s.ID, ChargeParams{ProductPrice: new(int64(0))}, subscription.ErrInvalidPrice, 422},
+			{"negative price", s.ID, ChargeParams{ProductPrice: new(int64(-5))}, subscription.ErrInvalidPrice, 422},
+			{"disabled currency", s.ID, ChargeParams{ProductPrice: new(int64(5)), ProductCurrency: "EUR"}, money.ErrCurrencyDisabled, 422},
+			{"unknown currency", s.ID, ChargeParams{ProductPrice: new(int64(5)), ProductCurrency: "ABC"}, money.ErrUnknownCurrency, 422},
+			{"bad metadata", s.ID, ChargeParams{ProductPrice: new(int64(5)), Metadata: map[string]string{"": "x"}}, customer.ErrInvalidMeta, 422},
+			{"unknown subscription", "sub_missing", ChargeParams{ProductPrice: new(int64(5))}, subscription.ErrNotFound, 404},
 		} {
 			_, err := v.Charge(v.ctx, tc.sub, tc.p)
 			require.ErrorIs(t, err, tc.want, tc.name)
@@ -60,12 +60,12 @@ func TestChargeDefaultsAndOverrides(t *testing.T) {
 		res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 			ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardOK,
 			Metadata: map[string]string{"plan": "beans"},
-			OnDemand: &OnDemand{MandateOnly: Bool(true), ProductDescription: "Beans on demand", AdaptiveCurrencyFeesInclusive: true},
+			OnDemand: &OnDemand{MandateOnly: new(true), ProductDescription: "Beans on demand", AdaptiveCurrencyFeesInclusive: true},
 		})
 		require.NoError(t, err)
 		s := res.Subscription
 
-		p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(120_00)})
+		p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(120_00))})
 		require.NoError(t, err)
 		require.Equal(t, subscription.PaymentSucceeded, p.Status)
 		require.Equal(t, "INR", p.Currency)
@@ -80,8 +80,8 @@ func TestChargeDefaultsAndOverrides(t *testing.T) {
 		require.Equal(t, p.ID, ch.IdempotencyKey)
 		require.Equal(t, s.MandateID, ch.MandateID)
 
-		p, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(3_25), ProductCurrency: "usd",
-			ProductDescription: "Espresso cups", AdaptiveCurrencyFeesInclusive: Bool(false),
+		p, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(3_25)), ProductCurrency: "usd",
+			ProductDescription: "Espresso cups", AdaptiveCurrencyFeesInclusive: new(false),
 			Metadata: map[string]string{"order": "42"}})
 		require.NoError(t, err)
 		require.Equal(t, "USD", p.Currency)
@@ -111,7 +111,7 @@ func TestChargeWalletFirst(t *testing.T) {
 			v.odFund(c.ID, 10_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			before := v.eventTypes()
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(6_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(6_00))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentSucceeded, p.Status)
 			require.Equal(t, int64(6_00), p.WalletAmount)
@@ -142,7 +142,7 @@ func TestChargeWalletFirst(t *testing.T) {
 			v.odFund(c.ID, 50_00, "INR") // another currency is not applied
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			before := v.eventTypes()
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentSucceeded, p.Status)
 			require.Equal(t, int64(4_00), p.WalletAmount)
@@ -166,7 +166,7 @@ func TestChargeWalletFirst(t *testing.T) {
 			c := v.customer()
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			before := v.eventTypes()
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.NoError(t, err)
 			require.Zero(t, p.WalletAmount)
 			require.Equal(t, int64(10_00), p.ProcessorAmount)
@@ -184,11 +184,11 @@ func TestChargeWalletFirst(t *testing.T) {
 			// The first charge's answer is lost and its process crashes:
 			// its hold stays in place.
 			v.crashAfterCharge = func(string) error { return errODCrash }
-			first, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(8_00)})
+			first, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(8_00))})
 			require.ErrorIs(t, err, errODCrash)
 			v.crashAfterCharge = nil
 			require.Equal(t, int64(5_00), v.odBalance(c.ID, "USD").Held)
-			second, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(3_00)})
+			second, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(3_00))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentSucceeded, second.Status)
 			require.Zero(t, second.WalletAmount)
@@ -241,7 +241,7 @@ func TestChargeDeclines(t *testing.T) {
 					v.proc.Script(tc.token, tc.code)
 				}
 				before := v.eventTypes()
-				p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+				p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 				require.NoError(t, err, "a decline is not an error")
 				require.Equal(t, subscription.PaymentFailed, p.Status)
 				require.Equal(t, tc.want, p.DeclineCode)
@@ -285,7 +285,7 @@ func TestChargeDeclines(t *testing.T) {
 					// An on-hold subscription cannot be charged; nothing is written.
 					before = v.eventTypes()
 					n := v.proc.ChargeCount()
-					_, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(1_00)})
+					_, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(1_00))})
 					require.ErrorIs(t, err, subscription.ErrNotActive)
 					require.Equal(t, http.StatusConflict, HTTPStatus(err))
 					require.Equal(t, before, v.eventTypes())
@@ -305,11 +305,11 @@ func TestChargeIdempotency(t *testing.T) {
 			c := v.customer()
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			s2 := v.odSubscribe(c.ID, processor.CardOK)
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(5_00), IdempotencyKey: "order-1"})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(5_00)), IdempotencyKey: "order-1"})
 			require.NoError(t, err)
 			require.Equal(t, "order-1", p.IdempotencyKey)
 			before := len(v.events())
-			again, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(5_00), IdempotencyKey: "order-1"})
+			again, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(5_00)), IdempotencyKey: "order-1"})
 			require.NoError(t, err)
 			require.Equal(t, p, again)
 			require.Equal(t, 1, v.proc.ChargeCount())
@@ -318,10 +318,10 @@ func TestChargeIdempotency(t *testing.T) {
 				sub string
 				p   ChargeParams
 			}{
-				"other amount":       {s.ID, ChargeParams{ProductPrice: Int64(5_01), IdempotencyKey: "order-1"}},
-				"other currency":     {s.ID, ChargeParams{ProductPrice: Int64(5_00), ProductCurrency: "INR", IdempotencyKey: "order-1"}},
-				"other description":  {s.ID, ChargeParams{ProductPrice: Int64(5_00), ProductDescription: "x", IdempotencyKey: "order-1"}},
-				"other subscription": {s2.ID, ChargeParams{ProductPrice: Int64(5_00), IdempotencyKey: "order-1"}},
+				"other amount":       {s.ID, ChargeParams{ProductPrice: new(int64(5_01)), IdempotencyKey: "order-1"}},
+				"other currency":     {s.ID, ChargeParams{ProductPrice: new(int64(5_00)), ProductCurrency: "INR", IdempotencyKey: "order-1"}},
+				"other description":  {s.ID, ChargeParams{ProductPrice: new(int64(5_00)), ProductDescription: "x", IdempotencyKey: "order-1"}},
+				"other subscription": {s2.ID, ChargeParams{ProductPrice: new(int64(5_00)), IdempotencyKey: "order-1"}},
 			} {
 				_, err := v.Charge(v.ctx, tc.sub, tc.p)
 				require.ErrorIs(t, err, subscription.ErrIdempotencyConflict, name)
@@ -332,7 +332,7 @@ func TestChargeIdempotency(t *testing.T) {
 			// Keys are per customer.
 			other := v.customer()
 			os := v.odSubscribe(other.ID, processor.CardOK)
-			op, err := v.Charge(v.ctx, os.ID, ChargeParams{ProductPrice: Int64(5_00), IdempotencyKey: "order-1"})
+			op, err := v.Charge(v.ctx, os.ID, ChargeParams{ProductPrice: new(int64(5_00)), IdempotencyKey: "order-1"})
 			require.NoError(t, err)
 			require.NotEqual(t, p.ID, op.ID)
 		})
@@ -341,10 +341,10 @@ func TestChargeIdempotency(t *testing.T) {
 			v := newEnv(t, newStore)
 			c := v.customer()
 			s := v.odSubscribe(c.ID, processor.CardInsufficientFunds)
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(5_00), IdempotencyKey: "k"})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(5_00)), IdempotencyKey: "k"})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentFailed, p.Status)
-			again, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(5_00), IdempotencyKey: "k"})
+			again, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(5_00)), IdempotencyKey: "k"})
 			require.NoError(t, err)
 			require.Equal(t, p, again)
 			require.Equal(t, 1, v.proc.ChargeCount())
@@ -360,7 +360,7 @@ func TestChargeIdempotency(t *testing.T) {
 				wg.Add(1)
 				go func(i int) {
 					defer wg.Done()
-					p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(2_00), IdempotencyKey: "same"})
+					p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(2_00)), IdempotencyKey: "same"})
 					if err != nil {
 						t.Error(err)
 						return
@@ -397,7 +397,7 @@ func TestChargeConcurrentWallet(t *testing.T) {
 					sub = bad.ID
 				}
 				for i := 0; i < each; i++ {
-					if _, err := v.Charge(v.ctx, sub, ChargeParams{ProductPrice: Int64(1_50)}); err != nil {
+					if _, err := v.Charge(v.ctx, sub, ChargeParams{ProductPrice: new(int64(1_50))}); err != nil {
 						t.Error(err)
 					}
 				}
@@ -453,7 +453,7 @@ func TestChargeLostResponse(t *testing.T) {
 		v.odFund(c.ID, 1_00, "USD")
 		s := v.odSubscribe(c.ID, processor.CardOK)
 		v.proc.FailAfterCharge(1)
-		p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(5_00)})
+		p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(5_00))})
 		require.NoError(t, err)
 		require.Equal(t, subscription.PaymentSucceeded, p.Status, "resolved inline by LookupCharge")
 		require.Equal(t, 1, v.proc.ChargeCount())
@@ -464,7 +464,7 @@ func TestChargeLostResponse(t *testing.T) {
 		// Lost response of a decline.
 		v.proc.FailAfterCharge(1)
 		v.proc.Script(processor.CardOK, processor.InsufficientFunds)
-		p, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(2_00)})
+		p, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(2_00))})
 		require.NoError(t, err)
 		require.Equal(t, subscription.PaymentFailed, p.Status)
 		require.Equal(t, processor.InsufficientFunds, p.DeclineCode)
@@ -491,7 +491,7 @@ func TestChargeTimeoutIsUnknownNotDeclined(t *testing.T) {
 		c := v.customer()
 		v.odFund(c.ID, 2_00, "USD")
 		s := v.odSubscribe(c.ID, processor.CardOK)
-		p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(5_00)})
+		p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(5_00))})
 		require.NoError(t, err)
 		// The processor charged: the payment must not be failed (and its
 		// hold released) on a timeout whose outcome is unknown.
@@ -517,7 +517,7 @@ func TestPayments(t *testing.T) {
 			v.odFund(c.ID, 2_50, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			v.clock.Advance(time.Minute)
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00), Metadata: map[string]string{"order": "7"}})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), Metadata: map[string]string{"order": "7"}})
 			require.NoError(t, err)
 			require.True(t, strings.HasPrefix(p.ID, "pay_"), p.ID)
 			require.Equal(t, c.ID, p.CustomerID)
@@ -558,13 +558,13 @@ func TestPayments(t *testing.T) {
 				if i%4 == 3 {
 					v.proc.Script(processor.CardOK, processor.StolenCard)
 				}
-				p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(int64(100 + i))})
+				p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(int64(100 + i)))})
 				require.NoError(t, err)
 				ids = append(ids, p.ID)
 				if i%4 == 3 { // the stolen card put it on hold; take a fresh one
 					s = v.odSubscribe(c.ID, processor.CardOK)
 				}
-				_, err = v.Charge(v.ctx, os.ID, ChargeParams{ProductPrice: Int64(1)})
+				_, err = v.Charge(v.ctx, os.ID, ChargeParams{ProductPrice: new(int64(1))})
 				require.NoError(t, err)
 			}
 			page, err := v.ListPayments(v.ctx, PaymentListParams{CustomerID: c.ID, ListParams: ListParams{Limit: 5}})

@@ -20,10 +20,10 @@ func (v *env) heldSubscription() (subscription.Subscription, subscription.Paymen
 	require.NoError(v.t, err)
 	c := v.customer()
 	res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-		PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+		PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 	require.NoError(v.t, err)
 	v.proc.Script(processor.CardOK, processor.DoNotHonor)
-	pay, err := v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(30_00)})
+	pay, err := v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(30_00))})
 	require.NoError(v.t, err)
 	require.Equal(v.t, subscription.PaymentFailed, pay.Status)
 	sub, err := v.Subscription(v.ctx, res.Subscription.ID)
@@ -98,8 +98,8 @@ func TestCollectOverdue(t *testing.T) {
 			v := newEnv(t, newStore)
 			prod, _ := v.CreateProduct(v.ctx, ProductParams{Name: "Plan", Price: 5_00, Currency: "USD"})
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1,
-				Customer: &customer.Params{Name: customer.String("R")}, PaymentMethod: processor.CardInsufficientFunds,
-				OnDemand: &OnDemand{MandateOnly: Bool(false)}})
+				Customer: &customer.Params{Name: new("R")}, PaymentMethod: processor.CardInsufficientFunds,
+				OnDemand: &OnDemand{MandateOnly: new(false)}})
 			require.NoError(t, err)
 			require.NotNil(t, res.Payment)
 			require.Equal(t, subscription.PaymentFailed, res.Payment.Status)
@@ -115,7 +115,7 @@ func TestCollectOverdue(t *testing.T) {
 			prod, _ := v.CreateProduct(v.ctx, ProductParams{Name: "Plan", Price: 5_00, Currency: "USD"})
 			c := v.customer()
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-				PaymentMethod: "pm_card_made_up", OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				PaymentMethod: "pm_card_made_up", OnDemand: &OnDemand{MandateOnly: new(true)}})
 			require.ErrorIs(t, err, subscription.ErrInvalid)
 			require.Equal(t, http.StatusUnprocessableEntity, HTTPStatus(err))
 			require.Equal(t, subscription.StatusFailed, res.Subscription.Status)
@@ -127,10 +127,10 @@ func TestCollectOverdue(t *testing.T) {
 			v := newEnv(t, newStore)
 			prod, _ := v.CreateProduct(v.ctx, ProductParams{Name: "Plan", Price: 5_00, Currency: "USD"})
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1,
-				Customer: &customer.Params{Name: customer.String("M")}, PaymentMethod: processor.CardOK,
-				OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				Customer: &customer.Params{Name: new("M")}, PaymentMethod: processor.CardOK,
+				OnDemand: &OnDemand{MandateOnly: new(true)}})
 			require.NoError(t, err)
-			p := ChargeParams{ProductPrice: Int64(100), Metadata: map[string]string{"order": "1"}, IdempotencyKey: "o-1"}
+			p := ChargeParams{ProductPrice: new(int64(100)), Metadata: map[string]string{"order": "1"}, IdempotencyKey: "o-1"}
 			first, err := v.Charge(v.ctx, res.Subscription.ID, p)
 			require.NoError(t, err)
 			again, err := v.Charge(v.ctx, res.Subscription.ID, p)
@@ -140,7 +140,7 @@ func TestCollectOverdue(t *testing.T) {
 			_, err = v.Charge(v.ctx, res.Subscription.ID, p)
 			require.ErrorIs(t, err, subscription.ErrIdempotencyConflict)
 			p.Metadata = map[string]string{"order": "1"}
-			p.AdaptiveCurrencyFeesInclusive = Bool(true)
+			p.AdaptiveCurrencyFeesInclusive = new(true)
 			_, err = v.Charge(v.ctx, res.Subscription.ID, p)
 			require.ErrorIs(t, err, subscription.ErrIdempotencyConflict)
 			require.Equal(t, 1, v.proc.ChargeCount())

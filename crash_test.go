@@ -481,16 +481,16 @@ func TestCrashReconcileManyPendingRefunds(t *testing.T) {
 		proc := &stuckRefunds{Test: processor.NewTest(clk), stuck: map[string]bool{}, all: true}
 		eng, err := coffer.New(memory.New(), coffer.WithClock(clk), coffer.WithProcessor(proc))
 		require.NoError(t, err)
-		c, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Many refunds")})
+		c, err := eng.CreateCustomer(ctx, customer.Params{Name: new("Many refunds")})
 		require.NoError(t, err)
 		prod, err := eng.CreateProduct(ctx, coffer.ProductParams{Name: "Plan", Price: 100, Currency: "USD"})
 		require.NoError(t, err)
 		sub, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: processor.CardOK, OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &coffer.OnDemand{MandateOnly: new(true)}})
 		require.NoError(t, err)
 		var ids []string
 		for i := range n {
-			p, err := eng.Charge(ctx, sub.Subscription.ID, coffer.ChargeParams{ProductPrice: coffer.Int64(100)})
+			p, err := eng.Charge(ctx, sub.Subscription.ID, coffer.ChargeParams{ProductPrice: new(int64(100))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentSucceeded, p.Status)
 			r, err := eng.Refund(ctx, p.ID, coffer.RefundParams{IdempotencyKey: fmt.Sprint("refund-", i)})

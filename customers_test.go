@@ -17,7 +17,7 @@ func TestCustomers(t *testing.T) {
 		t.Run("create gets a zero wallet per enabled currency", func(t *testing.T) {
 			v := newEnv(t, newStore)
 			c, err := v.CreateCustomer(v.ctx, customer.Params{
-				Name: customer.String("Ada Lovelace"), Email: customer.String("ada@example.com"),
+				Name: new("Ada Lovelace"), Email: new("ada@example.com"),
 				Address: &customer.Address{City: "London", Country: "gb"}, Metadata: map[string]string{"plan": "pro"},
 			})
 			require.NoError(t, err)
@@ -38,7 +38,7 @@ func TestCustomers(t *testing.T) {
 
 		t.Run("retrieve by id and did; unknown is 404", func(t *testing.T) {
 			v := newEnv(t, newStore)
-			c, err := v.CreateCustomer(v.ctx, customer.Params{Name: customer.String("Bo"), DID: customer.String("did:web:bo.example")})
+			c, err := v.CreateCustomer(v.ctx, customer.Params{Name: new("Bo"), DID: new("did:web:bo.example")})
 			require.NoError(t, err)
 			got, err := v.Customer(v.ctx, c.ID)
 			require.NoError(t, err)
@@ -55,15 +55,15 @@ func TestCustomers(t *testing.T) {
 
 		t.Run("duplicate did on create and update is 409 and changes nothing", func(t *testing.T) {
 			v := newEnv(t, newStore)
-			a, err := v.CreateCustomer(v.ctx, customer.Params{DID: customer.String("did:x:1")})
+			a, err := v.CreateCustomer(v.ctx, customer.Params{DID: new("did:x:1")})
 			require.NoError(t, err)
-			b, err := v.CreateCustomer(v.ctx, customer.Params{DID: customer.String("did:x:2")})
+			b, err := v.CreateCustomer(v.ctx, customer.Params{DID: new("did:x:2")})
 			require.NoError(t, err)
 			before := len(v.events())
-			_, err = v.CreateCustomer(v.ctx, customer.Params{DID: customer.String("did:x:1")})
+			_, err = v.CreateCustomer(v.ctx, customer.Params{DID: new("did:x:1")})
 			require.ErrorIs(t, err, customer.ErrDuplicateDID)
 			require.Equal(t, http.StatusConflict, HTTPStatus(err))
-			_, err = v.UpdateCustomer(v.ctx, b.ID, customer.Params{DID: customer.String("did:x:1")})
+			_, err = v.UpdateCustomer(v.ctx, b.ID, customer.Params{DID: new("did:x:1")})
 			require.ErrorIs(t, err, customer.ErrDuplicateDID)
 			got, err := v.Customer(v.ctx, b.ID)
 			require.NoError(t, err)
@@ -73,19 +73,19 @@ func TestCustomers(t *testing.T) {
 			require.Len(t, list.Data, 2)
 			require.Len(t, v.events(), before, "a rejected change writes no event")
 			// Updating a customer with its own DID is fine.
-			_, err = v.UpdateCustomer(v.ctx, a.ID, customer.Params{DID: customer.String("did:x:1"), Name: customer.String("A")})
+			_, err = v.UpdateCustomer(v.ctx, a.ID, customer.Params{DID: new("did:x:1"), Name: new("A")})
 			require.NoError(t, err)
 		})
 
 		t.Run("partial update keeps omitted fields and moves updated_at", func(t *testing.T) {
 			v := newEnv(t, newStore)
 			c, err := v.CreateCustomer(v.ctx, customer.Params{
-				Name: customer.String("Cy"), Email: customer.String("cy@example.com"), Phone: customer.String("+44 20 7946 0000"),
+				Name: new("Cy"), Email: new("cy@example.com"), Phone: new("+44 20 7946 0000"),
 				Metadata: map[string]string{"a": "1", "b": "2"},
 			})
 			require.NoError(t, err)
 			v.clock.Advance(90 * 1e9)
-			u, err := v.UpdateCustomer(v.ctx, c.ID, customer.Params{Description: customer.String("VIP"), Metadata: map[string]string{"a": "", "c": "3"}})
+			u, err := v.UpdateCustomer(v.ctx, c.ID, customer.Params{Description: new("VIP"), Metadata: map[string]string{"a": "", "c": "3"}})
 			require.NoError(t, err)
 			require.Equal(t, "Cy", u.Name)
 			require.Equal(t, "cy@example.com", u.Email)
@@ -103,7 +103,7 @@ func TestCustomers(t *testing.T) {
 
 		t.Run("invalid input is 422 and changes nothing", func(t *testing.T) {
 			v := newEnv(t, newStore)
-			c, err := v.CreateCustomer(v.ctx, customer.Params{Email: customer.String("ok@example.com")})
+			c, err := v.CreateCustomer(v.ctx, customer.Params{Email: new("ok@example.com")})
 			require.NoError(t, err)
 			bigMeta := map[string]string{}
 			for i := 0; i < 51; i++ {
@@ -114,7 +114,7 @@ func TestCustomers(t *testing.T) {
 				p    customer.Params
 				want error
 			}{
-				{"email", customer.Params{Email: customer.String("not-an-email")}, customer.ErrInvalidEmail},
+				{"email", customer.Params{Email: new("not-an-email")}, customer.ErrInvalidEmail},
 				{"country", customer.Params{Address: &customer.Address{Country: "XX"}}, customer.ErrInvalidCountry},
 				{"shipping country", customer.Params{Shipping: &customer.Shipping{Address: customer.Address{Country: "USA"}}}, customer.ErrInvalidCountry},
 				{"metadata keys", customer.Params{Metadata: bigMeta}, customer.ErrInvalidMeta},
@@ -146,8 +146,8 @@ func TestCustomers(t *testing.T) {
 				if i%10 == 3 {
 					email = "shared@example.com"
 				}
-				c, err := v.CreateCustomer(v.ctx, customer.Params{Name: customer.String(fmt.Sprintf("Zed-%02d", i)), Email: customer.String(email),
-					Description: customer.String(map[bool]string{true: "gold member", false: ""}[i%7 == 0])})
+				c, err := v.CreateCustomer(v.ctx, customer.Params{Name: new(fmt.Sprintf("Zed-%02d", i)), Email: new(email),
+					Description: new(map[bool]string{true: "gold member", false: ""}[i%7 == 0])})
 				require.NoError(t, err)
 				ids = append(ids, c.ID) // same timestamp for all: order comes from insertion
 			}
@@ -214,7 +214,7 @@ func TestCustomers(t *testing.T) {
 func TestUpdateCustomerMergesAddress(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		v := newEnv(t, newStore)
-		c, err := v.CreateCustomer(v.ctx, customer.Params{Name: customer.String("Ada"),
+		c, err := v.CreateCustomer(v.ctx, customer.Params{Name: new("Ada"),
 			Address: &customer.Address{Line1: "1 Main St", City: "London", Country: "GB"}})
 		require.NoError(t, err)
 		got, err := v.UpdateCustomer(v.ctx, c.ID, customer.Params{Address: &customer.Address{City: "Paris"}})

@@ -729,7 +729,7 @@ func TestDispatchDueCancelled(t *testing.T) {
 }
 
 func whParams(i int) customer.Params {
-	return customer.Params{Name: customer.String(fmt.Sprintf("customer %d", i))}
+	return customer.Params{Name: new(fmt.Sprintf("customer %d", i))}
 }
 
 // TestDispatchImmediateRetries: with a schedule of immediate retries one
@@ -772,9 +772,9 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	v.whEndpoint(rc)
 	ctx := v.ctx
 
-	c, err := v.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada Lovelace"), Email: customer.String("ada@example.com")})
+	c, err := v.CreateCustomer(ctx, customer.Params{Name: new("Ada Lovelace"), Email: new("ada@example.com")})
 	require.NoError(t, err)
-	_, err = v.UpdateCustomer(ctx, c.ID, customer.Params{Phone: customer.String("+14155550100")})
+	_, err = v.UpdateCustomer(ctx, c.ID, customer.Params{Phone: new("+14155550100")})
 	require.NoError(t, err)
 	_, err = v.CreateEntry(ctx, c.ID, EntryParams{Amount: 20_00, Currency: "USD", Type: ledger.Credit, Reason: "Top-up", IdempotencyKey: "topup-1"})
 	require.NoError(t, err)
@@ -785,7 +785,7 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	require.NoError(t, err)
 	sub := func(pm string, link bool) SubscriptionResult {
 		res, err := v.CreateSubscription(ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: pm, PaymentLink: link, ReturnURL: "https://shop.example/done", OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: pm, PaymentLink: link, ReturnURL: "https://shop.example/done", OnDemand: &OnDemand{MandateOnly: new(true)}})
 		require.NoError(t, err)
 		return res
 	}
@@ -796,7 +796,7 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	require.NoError(t, err)
 	sub(processor.CardStolen, false)
 
-	paid, err := v.Charge(ctx, pending.Subscription.ID, ChargeParams{ProductPrice: Int64(9_00), IdempotencyKey: "order-1"})
+	paid, err := v.Charge(ctx, pending.Subscription.ID, ChargeParams{ProductPrice: new(int64(9_00)), IdempotencyKey: "order-1"})
 	require.NoError(t, err)
 	_, err = v.Refund(ctx, paid.ID, RefundParams{Amount: 2_00, Reason: "goodwill", IdempotencyKey: "refund-1"})
 	require.NoError(t, err)
@@ -806,7 +806,7 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	v.Engine.processor = v.proc
 
 	soft := sub(processor.CardInsufficientFunds, false)
-	failed, err := v.Charge(ctx, soft.Subscription.ID, ChargeParams{ProductPrice: Int64(7_00), IdempotencyKey: "order-2"})
+	failed, err := v.Charge(ctx, soft.Subscription.ID, ChargeParams{ProductPrice: new(int64(7_00)), IdempotencyKey: "order-2"})
 	require.NoError(t, err)
 	require.False(t, failed.NextRetryAt.IsZero())
 	attempts, err := pageData(v.ListAttempts(ctx, AttemptListParams{SubscriptionID: soft.Subscription.ID}))
@@ -816,7 +816,7 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	require.NoError(t, err)
 
 	v.proc.Script(processor.CardRequiresAction, processor.Fraudulent) // a hard decline
-	_, err = v.Charge(ctx, pending.Subscription.ID, ChargeParams{ProductPrice: Int64(3_00), IdempotencyKey: "order-3"})
+	_, err = v.Charge(ctx, pending.Subscription.ID, ChargeParams{ProductPrice: new(int64(3_00)), IdempotencyKey: "order-3"})
 	require.NoError(t, err)
 	_, err = v.CancelSubscription(ctx, soft.Subscription.ID)
 	require.NoError(t, err)

@@ -18,7 +18,7 @@
 //	eng, err := coffer.Open("billing.db")
 //	if err != nil { ... }
 //	defer eng.Close()
-//	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
+//	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")})
 //	res, err := eng.CreateEntry(ctx, c.ID, EntryParams{
 //		Amount: 500, Currency: "USD", Type: ledger.Credit,
 //		Reason: "Welcome bonus", IdempotencyKey: "welcome-" + c.ID,

@@ -17,13 +17,13 @@ import (
 func ExampleAsError() {
 	ctx := context.Background()
 	eng, _ := coffer.New(memory.New())
-	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
+	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")})
 
 	_, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 900, Currency: "USD", Type: ledger.Debit, Reason: "Purchase"})
 	e := coffer.AsError(err)
 	fmt.Println(e.Code, e.HTTPStatus(), errors.Is(err, wallet.ErrInsufficientFunds))
 
-	_, err = eng.CreateCustomer(ctx, customer.Params{Email: customer.String("not an address")})
+	_, err = eng.CreateCustomer(ctx, customer.Params{Email: new("not an address")})
 	e = coffer.AsError(err)
 	fmt.Println(e.Code, e.Param, e.HTTPStatus())
 

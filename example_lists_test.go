@@ -16,7 +16,7 @@ func ExampleIterate() {
 	ctx := context.Background()
 	eng, _ := newExampleEngine()
 	for _, name := range []string{"Ada", "Alan", "Grace", "Edsger", "Barbara"} {
-		if _, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String(name)}); err != nil {
+		if _, err := eng.CreateCustomer(ctx, customer.Params{Name: new(name)}); err != nil {
 			panic(err)
 		}
 	}
@@ -51,8 +51,8 @@ func ExampleEngine_ListPayments() {
 		}
 		_, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 			ProductID: prod.ID, Quantity: 1, PaymentMethod: pm,
-			Customer: &customer.Params{Name: customer.String(name)},
-			OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(false)},
+			Customer: &customer.Params{Name: new(name)},
+			OnDemand: &coffer.OnDemand{MandateOnly: new(false)},
 		})
 		if err != nil {
 			panic(err)

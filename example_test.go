@@ -39,7 +39,7 @@ func exampleAmount(minor int64, code string) string {
 func ExampleEngine_CreateEntry() {
 	ctx := context.Background()
 	eng, _ := newExampleEngine()
-	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
+	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")})
 
 	res, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{
 		Amount: 20_00, Currency: "USD", Type: ledger.Credit, Reason: "Prepaid deposit", IdempotencyKey: "deposit-1",
@@ -78,8 +78,8 @@ func ExampleEngine_CreateSubscription() {
 
 	res, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 		ProductID: prod.ID, Quantity: 2, PaymentMethod: processor.CardOK,
-		Customer: &customer.Params{Name: customer.String("Ada"), Email: customer.String("ada@example.com")},
-		OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(false)},
+		Customer: &customer.Params{Name: new("Ada"), Email: new("ada@example.com")},
+		OnDemand: &coffer.OnDemand{MandateOnly: new(false)},
 	})
 	if err != nil {
 		panic(err)
@@ -106,15 +106,15 @@ func ExampleEngine_CreateSubscription() {
 func ExampleEngine_Charge() {
 	ctx := context.Background()
 	eng, proc := newExampleEngine()
-	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
+	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")})
 	_, _ = eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 4_00, Currency: "USD", Type: ledger.Credit, Reason: "Welcome bonus"})
 	prod, _ := eng.CreateProduct(ctx, coffer.ProductParams{Name: "Coffee beans", Price: 12_00, Currency: "USD"})
 	res, _ := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 		ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardOK,
-		OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(true)},
+		OnDemand: &coffer.OnDemand{MandateOnly: new(true)},
 	})
 
-	p, err := eng.Charge(ctx, res.Subscription.ID, coffer.ChargeParams{ProductPrice: coffer.Int64(10_00)})
+	p, err := eng.Charge(ctx, res.Subscription.ID, coffer.ChargeParams{ProductPrice: new(int64(10_00))})
 	if err != nil {
 		panic(err)
 	}
@@ -122,7 +122,7 @@ func ExampleEngine_Charge() {
 		exampleAmount(p.WalletAmount, "USD"), exampleAmount(p.ProcessorAmount, "USD"), p.ProcessorID)
 
 	proc.Script(processor.CardOK, processor.InsufficientFunds)
-	p, _ = eng.Charge(ctx, res.Subscription.ID, coffer.ChargeParams{ProductPrice: coffer.Int64(6_00)})
+	p, _ = eng.Charge(ctx, res.Subscription.ID, coffer.ChargeParams{ProductPrice: new(int64(6_00))})
 	fmt.Println(p.Status, p.DeclineCode, "next retry", p.NextRetryAt.Format(time.RFC3339))
 
 	_, err = eng.Charge(ctx, res.Subscription.ID, coffer.ChargeParams{})
@@ -138,11 +138,11 @@ func ExampleEngine_Charge() {
 func ExampleEngine_Refund() {
 	ctx := context.Background()
 	eng, _ := newExampleEngine()
-	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")})
+	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")})
 	prod, _ := eng.CreateProduct(ctx, coffer.ProductParams{Name: "Coffee beans", Price: 12_00, Currency: "USD"})
 	res, _ := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 		ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardOK,
-		OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(false)},
+		OnDemand: &coffer.OnDemand{MandateOnly: new(false)},
 	})
 	pay := res.Payment
 

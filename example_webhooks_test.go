@@ -55,7 +55,7 @@ func ExampleEngine_CreateEndpoint() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada")}); err != nil {
+	if _, err := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")}); err != nil {
 		log.Fatal(err)
 	}
 

@@ -410,7 +410,7 @@ func FuzzCreateEntry(f *testing.F) {
 		if w.iters%512 == 1 {
 			// A fresh wallet now and then keeps audits cheap and lets the
 			// balance leave the overflow ceiling.
-			w.cust = w.newCustomer(t, customer.Params{Name: customer.String("fuzz")}).ID
+			w.cust = w.newCustomer(t, customer.Params{Name: new("fuzz")}).ID
 		}
 		w.clk.Advance(time.Second)
 		cust := w.cust
@@ -522,7 +522,7 @@ func FuzzCreateCustomer(f *testing.F) {
 		f.Add(s.mask, s.name, s.email, s.phone, s.desc, s.did, s.country, s.mk, s.mv, s.pre, s.nmeta, s.live)
 	}
 	w := newFzWorld(f)
-	w.newCustomer(f, customer.Params{Name: customer.String("other"), DID: customer.String("did:other")})
+	w.newCustomer(f, customer.Params{Name: new("other"), DID: new("did:other")})
 	f.Fuzz(func(t *testing.T, mask uint16, name, email, phone, desc, did, country, mk, mv, prefix string, nmeta uint8, live bool) {
 		w.clk.Advance(time.Second)
 		p := fzCustomerParams(mask, name, email, phone, desc, did, country, mk, mv, prefix, nmeta, live)
@@ -576,15 +576,15 @@ func FuzzUpdateCustomer(f *testing.F) {
 		f.Add(s.mask, s.name, s.email, s.phone, s.desc, s.did, s.country, s.mk, s.mv, s.pre, s.nmeta, s.live)
 	}
 	w := newFzWorld(f)
-	w.newCustomer(f, customer.Params{Name: customer.String("other"), DID: customer.String("did:other")})
+	w.newCustomer(f, customer.Params{Name: new("other"), DID: new("did:other")})
 	var victim string
 	f.Fuzz(func(t *testing.T, mask uint16, name, email, phone, desc, did, country, mk, mv, prefix string, nmeta uint8, live bool) {
 		w.iters++
 		if w.iters%256 == 1 {
 			// A fresh victim now and then: metadata merges, so an old one
 			// ends up full.
-			victim = w.newCustomer(t, customer.Params{Name: customer.String("victim"),
-				Email: customer.String("victim@example.com"), Metadata: map[string]string{"tier": "gold"}}).ID
+			victim = w.newCustomer(t, customer.Params{Name: new("victim"),
+				Email: new("victim@example.com"), Metadata: map[string]string{"tier": "gold"}}).ID
 		}
 		w.clk.Advance(time.Second)
 		id := victim
@@ -662,14 +662,14 @@ func (w *fzChargeWorld) reset(t testing.TB) {
 	}
 	sub := func(cust, pm string, meta map[string]string) string {
 		res, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: cust,
-			PaymentMethod: pm, Metadata: meta, OnDemand: &OnDemand{MandateOnly: Bool(true), ProductDescription: "fuzz plan"}})
+			PaymentMethod: pm, Metadata: meta, OnDemand: &OnDemand{MandateOnly: new(true), ProductDescription: "fuzz plan"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res.Subscription.ID
 	}
-	w.cust = w.newCustomer(t, customer.Params{Name: customer.String("payer")}).ID
-	w.decl = w.newCustomer(t, customer.Params{Name: customer.String("decliner")}).ID
+	w.cust = w.newCustomer(t, customer.Params{Name: new("payer")}).ID
+	w.decl = w.newCustomer(t, customer.Params{Name: new("decliner")}).ID
 	w.ok = sub(w.cust, processor.CardOK, map[string]string{"plan": "fuzz"})
 	w.declining = sub(w.decl, processor.CardDoNotHonor, nil)
 	w.inactive = sub(w.cust, processor.CardRequiresAction, nil) // stays pending
@@ -712,9 +712,9 @@ func FuzzChargeParams(f *testing.F) {
 		}
 		switch fees % 3 {
 		case 1:
-			p.AdaptiveCurrencyFeesInclusive = Bool(true)
+			p.AdaptiveCurrencyFeesInclusive = new(true)
 		case 2:
-			p.AdaptiveCurrencyFeesInclusive = Bool(false)
+			p.AdaptiveCurrencyFeesInclusive = new(false)
 		}
 		subID, cust := w.ok, w.cust
 		switch target % 8 {
@@ -854,7 +854,7 @@ func FuzzSubscriptionParams(f *testing.F) {
 		productID, pm string, newCust bool, name, email, country string, nmeta uint8, text string) {
 		w.iters++
 		if w.iters%256 == 1 {
-			cust = w.newCustomer(t, customer.Params{Name: customer.String("subscriber")}).ID
+			cust = w.newCustomer(t, customer.Params{Name: new("subscriber")}).ID
 		}
 		w.clk.Advance(time.Second)
 		p := SubscriptionParams{Quantity: int(quantity), PaymentMethod: pm, ReturnURL: text, PaymentLink: nmeta%2 == 1,
@@ -868,7 +868,7 @@ func FuzzSubscriptionParams(f *testing.F) {
 			p.ProductID = prods[1]
 		}
 		if mandate%3 != 0 {
-			p.OnDemand = &OnDemand{MandateOnly: Bool(mandate%3 == 1), ProductCurrency: currency, ProductDescription: text,
+			p.OnDemand = &OnDemand{MandateOnly: new(mandate%3 == 1), ProductCurrency: currency, ProductDescription: text,
 				AdaptiveCurrencyFeesInclusive: nmeta%4 >= 2}
 			if hasPrice {
 				p.OnDemand.ProductPrice = &price
@@ -1023,7 +1023,7 @@ func FuzzEndpointParams(f *testing.F) {
 			up.EventTypes = &typeList
 		}
 		if op&16 != 0 {
-			up.Disabled = Bool(op&32 != 0)
+			up.Disabled = new(op&32 != 0)
 		}
 		id := victim
 		if op&64 != 0 {
@@ -1152,7 +1152,7 @@ func TestUnstorableInputRejected(t *testing.T) {
 		do   func(w *fzWorld, fx fixture) error
 	}{
 		{"customer name NUL", func(w *fzWorld, fx fixture) error {
-			_, err := w.eng.CreateCustomer(w.ctx, customer.Params{Name: customer.String("a\x00b")})
+			_, err := w.eng.CreateCustomer(w.ctx, customer.Params{Name: new("a\x00b")})
 			return err
 		}},
 		{"customer metadata value NUL", func(w *fzWorld, fx fixture) error {
@@ -1176,42 +1176,42 @@ func TestUnstorableInputRejected(t *testing.T) {
 			return err
 		}},
 		{"charge description invalid UTF-8", func(w *fzWorld, fx fixture) error {
-			_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: Int64(100), ProductDescription: "a\xffb"})
+			_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: new(int64(100)), ProductDescription: "a\xffb"})
 			return err
 		}},
 		{"charge key invalid UTF-8", func(w *fzWorld, fx fixture) error {
-			_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: Int64(100), IdempotencyKey: "k\xff"})
+			_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: new(int64(100)), IdempotencyKey: "k\xff"})
 			return err
 		}},
 		{"charge key 4 KiB", func(w *fzWorld, fx fixture) error {
-			_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: Int64(100), IdempotencyKey: long})
+			_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: new(int64(100)), IdempotencyKey: long})
 			return err
 		}},
 		{"subscription payment method NUL", func(w *fzWorld, fx fixture) error {
 			_, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: fx.prod, Quantity: 1, CustomerID: fx.cust,
-				PaymentMethod: processor.CardOK + "\x00", OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				PaymentMethod: processor.CardOK + "\x00", OnDemand: &OnDemand{MandateOnly: new(true)}})
 			return err
 		}},
 		{"subscription billing line invalid UTF-8", func(w *fzWorld, fx fixture) error {
 			_, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: fx.prod, Quantity: 1, CustomerID: fx.cust,
 				PaymentMethod: processor.CardOK, BillingAddress: &customer.Address{Line1: "a\xffb"},
-				OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				OnDemand: &OnDemand{MandateOnly: new(true)}})
 			return err
 		}},
 		{"subscription return_url invalid UTF-8", func(w *fzWorld, fx fixture) error {
 			_, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: fx.prod, Quantity: 1, CustomerID: fx.cust,
-				PaymentMethod: processor.CardOK, ReturnURL: "https://shop.test/\xae", OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				PaymentMethod: processor.CardOK, ReturnURL: "https://shop.test/\xae", OnDemand: &OnDemand{MandateOnly: new(true)}})
 			return err
 		}},
 		{"subscription description NUL", func(w *fzWorld, fx fixture) error {
 			_, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: fx.prod, Quantity: 1, CustomerID: fx.cust,
-				PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true), ProductDescription: "a\x00b"}})
+				PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true), ProductDescription: "a\x00b"}})
 			return err
 		}},
 		{"subscription quantity beyond int32", func(w *fzWorld, fx fixture) error {
 			// subscriptions.quantity is a PostgreSQL integer.
 			_, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: fx.prod, Quantity: 1 << 40, CustomerID: fx.cust,
-				PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 			return err
 		}},
 		{"product name NUL", func(w *fzWorld, fx fixture) error {
@@ -1261,13 +1261,13 @@ func TestUnstorableInputRejected(t *testing.T) {
 			// charge of its own, so what an earlier case wrongly accepted
 			// cannot get in its way.
 			newFixture := func(t *testing.T) fixture {
-				c := w.newCustomer(t, customer.Params{Name: customer.String("victim")})
+				c := w.newCustomer(t, customer.Params{Name: new("victim")})
 				res, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-					PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+					PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 				if err != nil {
 					t.Fatal(err)
 				}
-				pay, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(100)})
+				pay, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(100))})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -1313,7 +1313,7 @@ func TestAcceptedTextReadsBack(t *testing.T) {
 		t.Run(sk, func(t *testing.T) {
 			t.Setenv("COFFER_FUZZ_STORE", sk)
 			w := newFzWorld(t)
-			c := w.newCustomer(t, customer.Params{Name: customer.String("reader")})
+			c := w.newCustomer(t, customer.Params{Name: new("reader")})
 			prod, err := w.eng.CreateProduct(w.ctx, ProductParams{Name: "plan", Price: 100, Currency: "USD"})
 			if err != nil {
 				t.Fatal(err)
@@ -1332,7 +1332,7 @@ func TestAcceptedTextReadsBack(t *testing.T) {
 			}
 			res, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
 				PaymentMethod: processor.CardOK, BillingAddress: &customer.Address{Line1: "a\xffb"},
-				OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				OnDemand: &OnDemand{MandateOnly: new(true)}})
 			if err == nil {
 				got, gerr := w.eng.Subscription(w.ctx, res.Subscription.ID)
 				if gerr != nil {
@@ -1343,11 +1343,11 @@ func TestAcceptedTextReadsBack(t *testing.T) {
 				check("billing line", err, nil, nil)
 			}
 			res, err = w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-				PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			pay, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(100), ProductDescription: "\xff(\x82"})
+			pay, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(100)), ProductDescription: "\xff(\x82"})
 			var stored any
 			if err == nil {
 				p, gerr := w.eng.Payment(w.ctx, pay.ID)

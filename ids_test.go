@@ -86,7 +86,7 @@ func idCalls() []idCall {
 		return err
 	})
 	add("UpdateCustomer", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.UpdateCustomer(w.ctx, bad, customer.Params{Name: customer.String("x")})
+		_, err := w.eng.UpdateCustomer(w.ctx, bad, customer.Params{Name: new("x")})
 		return err
 	})
 	add("CreateEntry", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -159,11 +159,11 @@ func idCalls() []idCall {
 		return err
 	})
 	add("Charge", "subscription_id", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.Charge(w.ctx, bad, ChargeParams{ProductPrice: Int64(100)})
+		_, err := w.eng.Charge(w.ctx, bad, ChargeParams{ProductPrice: new(int64(100))})
 		return err
 	})
 	add("Charge idempotency_key", "idempotency_key", func(w *fzWorld, fx idFixture, bad string) error {
-		_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: Int64(100), IdempotencyKey: bad})
+		_, err := w.eng.Charge(w.ctx, fx.sub, ChargeParams{ProductPrice: new(int64(100)), IdempotencyKey: bad})
 		return err
 	})
 	add("ChargeOneTime", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -185,7 +185,7 @@ func idCalls() []idCall {
 	})
 	add("CreateSubscription product_id", "product_id", func(w *fzWorld, fx idFixture, bad string) error {
 		_, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: bad, Quantity: 1, CustomerID: fx.cust,
-			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		return err
 	})
 	add("CreateSubscription customer_id", "customer_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -194,7 +194,7 @@ func idCalls() []idCall {
 			return err
 		}
 		_, err = w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.Data[0].ProductID, Quantity: 1,
-			CustomerID: bad, PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			CustomerID: bad, PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		return err
 	})
 	add("ConfirmMandate", "subscription_id", func(w *fzWorld, fx idFixture, bad string) error {
@@ -261,13 +261,13 @@ func TestMalformedIDs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := w.newCustomer(t, customer.Params{Name: customer.String("victim"), DID: customer.String("did:example:victim")})
+		c := w.newCustomer(t, customer.Params{Name: new("victim"), DID: new("did:example:victim")})
 		res, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		pay, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(100)})
+		pay, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(100))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -44,7 +44,7 @@ func TestAccountWideLists(t *testing.T) {
 		mk := func(name, email string) customer.Customer {
 			v.clock.Advance(time.Minute)
 			c, err := v.CreateCustomer(v.ctx, customer.Params{Name: &name, Email: &email,
-				DID: customer.String("did:example:" + strings.ToLower(strings.Fields(name)[0]))})
+				DID: new("did:example:" + strings.ToLower(strings.Fields(name)[0]))})
 			require.NoError(t, err)
 			return c
 		}
@@ -68,7 +68,7 @@ func TestAccountWideLists(t *testing.T) {
 		v.proc.Script(processor.CardInsufficientFunds, processor.InsufficientFunds)
 		subL, payL := v.rtSubscribe(alan.ID, processor.CardInsufficientFunds)
 		v.clock.Advance(time.Minute)
-		payA2, err := v.Charge(v.ctx, subA.ID, ChargeParams{ProductPrice: Int64(7_00)})
+		payA2, err := v.Charge(v.ctx, subA.ID, ChargeParams{ProductPrice: new(int64(7_00))})
 		require.NoError(t, err)
 		v.clock.Advance(time.Minute)
 		subB := v.odSubscribe(bob.ID, processor.CardOK)

@@ -69,12 +69,12 @@ func TestMixedLoadOneWallet(t *testing.T) {
 		} else if testing.Short() {
 			ops = min(ops, 8)
 		}
-		c, err := v.CreateCustomer(v.ctx, customer.Params{Name: customer.String("Hot wallet")})
+		c, err := v.CreateCustomer(v.ctx, customer.Params{Name: new("Hot wallet")})
 		require.NoError(t, err)
 		prod, err := v.CreateProduct(v.ctx, ProductParams{Name: "Refill", Price: 100, Currency: "USD"})
 		require.NoError(t, err)
 		res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		require.NoError(t, err)
 		sub := res.Subscription
 		_, err = v.CreateEntry(v.ctx, c.ID, EntryParams{Amount: 10_000, Currency: "USD", Type: ledger.Credit,
@@ -122,7 +122,7 @@ func TestMixedLoadOneWallet(t *testing.T) {
 					key := fmt.Sprintf("g%d-%d", g, i)
 					switch n := rnd.IntN(100); {
 					case n < 35:
-						p, err := v.Charge(ctx, sub.ID, ChargeParams{ProductPrice: Int64(50 + rnd.Int64N(350)), IdempotencyKey: key})
+						p, err := v.Charge(ctx, sub.ID, ChargeParams{ProductPrice: new(int64(50 + rnd.Int64N(350))), IdempotencyKey: key})
 						if err == nil && p.Status != subscription.PaymentSucceeded {
 							err = fmt.Errorf("charge %s is %s (%s)", p.ID, p.Status, p.DeclineCode)
 						}

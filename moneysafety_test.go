@@ -173,7 +173,7 @@ func (v *env) msPending(e *Engine, gate *msGate) (subscription.Subscription, str
 	gate.mu.Unlock()
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(10_00)})
+		_, err := e.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 		done <- err
 	}()
 	select {
@@ -308,7 +308,7 @@ func TestLateProcessorSuccessIsNeverDropped(t *testing.T) {
 			sub, first := v.rtSubscribe("", processor.CardOK)
 			require.Equal(t, subscription.PaymentSucceeded, first.Status)
 			v.proc.Script(processor.CardOK, processor.InsufficientFunds)
-			p, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(rtPrice)})
+			p, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(rtPrice))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentFailed, p.Status)
 			v.clock.Set(v.rtPayment(p.ID).NextRetryAt)
@@ -352,12 +352,12 @@ func TestCollectOverdueKeys(t *testing.T) {
 		// a soft decline, then a hard one that puts the subscription on
 		// hold and cancels the first one's retry.
 		res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		require.NoError(t, err)
 		var debts []subscription.Payment
 		for _, code := range []string{processor.InsufficientFunds, processor.DoNotHonor} {
 			v.proc.Script(processor.CardOK, code)
-			p, err := v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(30_00)})
+			p, err := v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(30_00))})
 			require.NoError(t, err)
 			debts = append(debts, p)
 		}
@@ -383,7 +383,7 @@ func TestCollectOverdueKeys(t *testing.T) {
 
 		// A payment that is not overdue is a typed error, whatever the key
 		// finds, and changes nothing.
-		ok, err := v.Charge(v.ctx, subs[0].ID, ChargeParams{ProductPrice: Int64(1_00), IdempotencyKey: "paid"})
+		ok, err := v.Charge(v.ctx, subs[0].ID, ChargeParams{ProductPrice: new(int64(1_00)), IdempotencyKey: "paid"})
 		require.NoError(t, err)
 		require.Equal(t, subscription.PaymentSucceeded, ok.Status)
 		evs := len(v.events())

@@ -34,12 +34,12 @@ func TestOverdue(t *testing.T) {
 			require.False(t, o.Delinquent)
 
 			soft := v.odSubscribe(c.ID, processor.CardInsufficientFunds)
-			a, err := v.Charge(v.ctx, soft.ID, ChargeParams{ProductPrice: Int64(5_00)})
+			a, err := v.Charge(v.ctx, soft.ID, ChargeParams{ProductPrice: new(int64(5_00))})
 			require.NoError(t, err)
-			b, err := v.Charge(v.ctx, soft.ID, ChargeParams{ProductPrice: Int64(300_00), ProductCurrency: "INR"})
+			b, err := v.Charge(v.ctx, soft.ID, ChargeParams{ProductPrice: new(int64(300_00)), ProductCurrency: "INR"})
 			require.NoError(t, err)
 			ok := v.odSubscribe(c.ID, processor.CardOK)
-			_, err = v.Charge(v.ctx, ok.ID, ChargeParams{ProductPrice: Int64(1_00)}) // paid: not overdue
+			_, err = v.Charge(v.ctx, ok.ID, ChargeParams{ProductPrice: new(int64(1_00))}) // paid: not overdue
 			require.NoError(t, err)
 			o, err = v.Overdue(v.ctx, c.ID)
 			require.NoError(t, err)
@@ -51,7 +51,7 @@ func TestOverdue(t *testing.T) {
 			}
 
 			v.proc.Script(processor.CardOK, processor.Fraudulent)
-			d, err := v.Charge(v.ctx, ok.ID, ChargeParams{ProductPrice: Int64(7_25)})
+			d, err := v.Charge(v.ctx, ok.ID, ChargeParams{ProductPrice: new(int64(7_25))})
 			require.NoError(t, err)
 			o, err = v.Overdue(v.ctx, c.ID)
 			require.NoError(t, err)
@@ -75,7 +75,7 @@ func TestOverdue(t *testing.T) {
 			c := v.customer()
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			v.proc.Script(processor.CardOK, processor.InsufficientFunds) // the retry then succeeds
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(8_00), Metadata: map[string]string{"order": "1"}})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(8_00)), Metadata: map[string]string{"order": "1"}})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentFailed, p.Status)
 			o, err := v.Overdue(v.ctx, c.ID)
@@ -110,7 +110,7 @@ func TestOverdue(t *testing.T) {
 			v := newEnv(t, newStore, WithRetryPolicy(retry.Policy{Schedule: []time.Duration{0, retry.Day}, MaxAttempts: 2}))
 			c := v.customer()
 			s := v.odSubscribe(c.ID, processor.CardIssuerUnavailable)
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(4_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(4_00))})
 			require.NoError(t, err)
 			require.False(t, v.odCustomer(c.ID).Delinquent)
 			v.clock.Set(p.NextRetryAt)
@@ -137,17 +137,17 @@ func TestBillingEvents(t *testing.T) {
 		c := v.customer()
 		v.odFund(c.ID, 2_00, "USD")
 		s := v.odSubscribe(c.ID, processor.CardOK)
-		paid, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(5_00)})
+		paid, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(5_00))})
 		require.NoError(t, err)
 		_, err = v.Refund(v.ctx, paid.ID, RefundParams{Amount: 1_00, Destination: subscription.ToWallet, IdempotencyKey: "r"})
 		require.NoError(t, err)
 		v.proc.Script(processor.CardOK, processor.PickupCard)
-		failed, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(3_00)})
+		failed, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(3_00))})
 		require.NoError(t, err)
 
 		// Rejected requests write nothing.
 		n := len(v.events())
-		_, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(1_00)})
+		_, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(1_00))})
 		require.ErrorIs(t, err, subscription.ErrNotActive)
 		_, err = v.Refund(v.ctx, failed.ID, RefundParams{IdempotencyKey: "x"})
 		require.ErrorIs(t, err, subscription.ErrNotRefundable)
@@ -214,7 +214,7 @@ func TestNoProcessor(t *testing.T) {
 		c := v.customer()
 		prod := v.odProduct(1_00, "USD")
 		_, err = e.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		require.ErrorIs(t, err, ErrNoProcessor)
 		require.Equal(t, http.StatusServiceUnavailable, HTTPStatus(err), "a missing processor is not a server bug")
 		list, err := e.ListSubscriptions(v.ctx, SubscriptionListParams{CustomerID: c.ID})

@@ -44,7 +44,7 @@ func TestReconcile(t *testing.T) {
 			var crashed string
 			v.crashAfterCharge = func(id string) error { crashed = id; return errODCrash }
 			before := v.eventTypes()
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00), IdempotencyKey: "order-9"})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), IdempotencyKey: "order-9"})
 			require.ErrorIs(t, err, errODCrash)
 			require.Equal(t, p.ID, crashed)
 			v.crashAfterCharge = nil
@@ -60,7 +60,7 @@ func TestReconcile(t *testing.T) {
 			require.Empty(t, odDiff(before, v.eventTypes()), "nothing settled, nothing emitted")
 
 			// A replay of the request while pending returns the pending payment.
-			again, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00), IdempotencyKey: "order-9"})
+			again, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), IdempotencyKey: "order-9"})
 			require.NoError(t, err)
 			require.Equal(t, p.ID, again.ID)
 			require.Equal(t, subscription.PaymentPending, again.Status)
@@ -97,7 +97,7 @@ func TestReconcile(t *testing.T) {
 			rep, err = v.Reconcile(v.ctx)
 			require.NoError(t, err)
 			require.Equal(t, ReconcileReport{}, rep)
-			again, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00), IdempotencyKey: "order-9"})
+			again, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), IdempotencyKey: "order-9"})
 			require.NoError(t, err)
 			require.Equal(t, p, again)
 			require.Equal(t, map[string]int{EventPaymentSucceeded: 1, EventBalanceChanged: 1}, odDiff(before, v.eventTypes()))
@@ -111,7 +111,7 @@ func TestReconcile(t *testing.T) {
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			v.proc.Script(processor.CardOK, processor.LostCard)
 			v.crashAfterCharge = func(string) error { return errODCrash }
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.ErrorIs(t, err, errODCrash)
 			v.crashAfterCharge = nil
 			v.clock.Advance(ReconcileAfter)
@@ -143,7 +143,7 @@ func TestReconcile(t *testing.T) {
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			dp.drop.Store(true)
 			v.crashAfterCharge = func(string) error { return errODCrash }
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.ErrorIs(t, err, errODCrash)
 			v.crashAfterCharge = nil
 			dp.drop.Store(false)
@@ -180,7 +180,7 @@ func TestReconcile(t *testing.T) {
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			v.proc.SetUnavailable(true)
 			before := v.eventTypes()
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentPending, p.Status)
 			require.Equal(t, int64(3_00), v.odBalance(c.ID, "USD").Held)
@@ -215,7 +215,7 @@ func TestReconcile(t *testing.T) {
 			v.odFund(c.ID, 3_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			v.crashAfterCharge = func(string) error { return errODCrash }
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.ErrorIs(t, err, errODCrash)
 			v.crashAfterCharge = nil
 			v.clock.Advance(ReconcileAfter)
@@ -240,7 +240,7 @@ func TestReconcile(t *testing.T) {
 			c := v.customer()
 			v.odFund(c.ID, 2_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(10_00)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.NoError(t, err)
 			v.proc.SetUnavailable(true)
 			r, err := v.Refund(v.ctx, p.ID, RefundParams{IdempotencyKey: "r1"})

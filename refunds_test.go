@@ -26,7 +26,7 @@ func (v *env) odPaid(amount, walletPart int64) (string, subscription.Payment) {
 		v.odFund(c.ID, walletPart, "USD")
 	}
 	s := v.odSubscribe(c.ID, processor.CardOK)
-	p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(amount)})
+	p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(amount))})
 	require.NoError(v.t, err)
 	require.Equal(v.t, subscription.PaymentSucceeded, p.Status)
 	require.Equal(v.t, walletPart, p.WalletAmount)
@@ -201,7 +201,7 @@ func TestRefunds(t *testing.T) {
 			v := newEnv(t, newStore)
 			c := v.customer()
 			s := v.odSubscribe(c.ID, processor.CardInsufficientFunds)
-			failed, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(1_00)})
+			failed, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(1_00))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentFailed, failed.Status)
 			_, paid := v.odPaid(1_00, 0)

@@ -31,7 +31,7 @@ func TestSpendingReport(t *testing.T) {
 		// only way to get payment and refund entries (a manual entry's
 		// reference type is always manual).
 		sub := v.odSubscribe(c.ID, processor.CardOK)
-		pay, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(5_00)})
+		pay, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(5_00))})
 		require.NoError(t, err)
 		require.Equal(t, int64(5_00), pay.WalletAmount)
 		_, err = v.Refund(v.ctx, pay.ID, RefundParams{Destination: subscription.ToWallet, IdempotencyKey: "r"})

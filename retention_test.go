@@ -72,7 +72,7 @@ func TestPruneRetention(t *testing.T) {
 			v.whCredit(c.ID, 10_00)
 		}
 		sub := v.odSubscribe(customers[0], processor.CardOK)
-		_, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(15_00)})
+		_, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(15_00))})
 		require.NoError(t, err)
 		v.whDispatch(v.whDispatcher(WebhookOptions{}))
 		before := v.rnCounts(customers)

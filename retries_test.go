@@ -37,9 +37,9 @@ func (v *env) rtProduct() subscription.Product {
 func (v *env) rtSubscribe(customerID, pm string) (subscription.Subscription, subscription.Payment) {
 	v.t.Helper()
 	p := SubscriptionParams{ProductID: v.rtProduct().ID, Quantity: 1, PaymentMethod: pm, CustomerID: customerID,
-		OnDemand: &OnDemand{MandateOnly: Bool(false)}}
+		OnDemand: &OnDemand{MandateOnly: new(false)}}
 	if customerID == "" {
-		p.Customer = &customer.Params{Name: customer.String("Ada"), Email: customer.String("ada@example.com")}
+		p.Customer = &customer.Params{Name: new("Ada"), Email: new("ada@example.com")}
 	}
 	res, err := v.CreateSubscription(v.ctx, p)
 	require.NoError(v.t, err)
@@ -432,7 +432,7 @@ func TestRetryOnHoldCancelsOtherChains(t *testing.T) {
 		// A second charge on the same subscription is declined hard.
 		v.clock.Advance(time.Hour)
 		v.proc.Script(processor.CardInsufficientFunds, processor.StolenCard)
-		second, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(5_00)})
+		second, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(5_00))})
 		require.NoError(t, err)
 		require.Equal(t, subscription.PaymentFailed, second.Status)
 		require.Equal(t, subscription.StatusOnHold, v.rtSub(sub.ID).Status)
@@ -513,12 +513,12 @@ func TestRetryAnchoring(t *testing.T) {
 			v := newEnv(t, newStore)
 			v.clock.Set(rtAuthorised)
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: v.rtProduct().ID, Quantity: 1,
-				Customer: &customer.Params{Name: customer.String("Bo")}, PaymentMethod: processor.CardInsufficientFunds,
-				OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+				Customer: &customer.Params{Name: new("Bo")}, PaymentMethod: processor.CardInsufficientFunds,
+				OnDemand: &OnDemand{MandateOnly: new(true)}})
 			require.NoError(t, err)
 			charged := time.Date(2026, 3, 4, 18, 45, 0, 0, time.UTC)
 			v.clock.Set(charged)
-			pay, err := v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(7_00)})
+			pay, err := v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(7_00))})
 			require.NoError(t, err)
 			require.Equal(t, subscription.PaymentFailed, pay.Status)
 			a := v.rtAttempts(res.Subscription.ID)[0]
@@ -536,11 +536,11 @@ func TestRetryAnchoring(t *testing.T) {
 			paid := time.Date(2026, 3, 5, 10, 20, 30, 0, time.UTC)
 			v.clock.Set(paid)
 			v.proc.Script(processor.CardInsufficientFunds, "")
-			_, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(1_00)})
+			_, err := v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(1_00))})
 			require.NoError(t, err)
 			require.Equal(t, paid, v.rtSub(sub.ID).LastPaymentAt)
 			v.clock.Set(time.Date(2026, 3, 9, 16, 0, 0, 0, time.UTC))
-			_, err = v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(2_00)})
+			_, err = v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(2_00))})
 			require.NoError(t, err)
 			a := v.rtAttempts(sub.ID)[0]
 			require.Equal(t, time.Date(2026, 3, 12, 10, 20, 30, 0, time.UTC), a.DueAt)

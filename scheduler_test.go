@@ -41,8 +41,8 @@ func (v *env) rtFailedCustomers(n int) []subscription.Subscription {
 	subs := make([]subscription.Subscription, n)
 	for i := range subs {
 		res, err := v.CreateSubscription(v.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1,
-			Customer: &customer.Params{Name: customer.String(fmt.Sprintf("c%d", i))}, PaymentMethod: processor.CardInsufficientFunds,
-			OnDemand: &OnDemand{MandateOnly: Bool(false)}})
+			Customer: &customer.Params{Name: new(fmt.Sprintf("c%d", i))}, PaymentMethod: processor.CardInsufficientFunds,
+			OnDemand: &OnDemand{MandateOnly: new(false)}})
 		require.NoError(v.t, err)
 		require.Equal(v.t, subscription.PaymentFailed, res.Payment.Status)
 		subs[i] = res.Subscription

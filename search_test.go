@@ -33,10 +33,10 @@ func customerNames(list List[customer.Customer]) []string {
 func TestEmailFilterAndSearchFoldAlike(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		w := newFzWorldOn(t, newStore(t))
-		w.newCustomer(t, customer.Params{Name: customer.String("Upper"), Email: customer.String("SAM@example.com")})
-		w.newCustomer(t, customer.Params{Name: customer.String("Long s"), Email: customer.String("ſam@example.com")})
-		w.newCustomer(t, customer.Params{Name: customer.String("Dotted"), Email: customer.String("İpek@example.com")})
-		w.newCustomer(t, customer.Params{Name: customer.String("ann"), Email: customer.String("bob@example.com")})
+		w.newCustomer(t, customer.Params{Name: new("Upper"), Email: new("SAM@example.com")})
+		w.newCustomer(t, customer.Params{Name: new("Long s"), Email: new("ſam@example.com")})
+		w.newCustomer(t, customer.Params{Name: new("Dotted"), Email: new("İpek@example.com")})
+		w.newCustomer(t, customer.Params{Name: new("ann"), Email: new("bob@example.com")})
 
 		list, err := w.eng.ListCustomers(w.ctx, CustomerListParams{Email: " sam@EXAMPLE.com "})
 		if err != nil {
@@ -80,8 +80,8 @@ func TestSearchBounds(t *testing.T) {
 		err := w.st.Update(w.ctx, func(tx store.Tx) error {
 			for i := range n {
 				c, err := customer.New(fmt.Sprintf("cus_search%03d", i), customer.Params{
-					Name: customer.String(fmt.Sprintf("Customer %d Ångström", i)), Email: customer.String(fmt.Sprintf("c%d@example.com", i)),
-					Description: customer.String(strings.Repeat("lorem ipsum ", 40))}, t0)
+					Name: new(fmt.Sprintf("Customer %d Ångström", i)), Email: new(fmt.Sprintf("c%d@example.com", i)),
+					Description: new(strings.Repeat("lorem ipsum ", 40))}, t0)
 				if err != nil {
 					return err
 				}
@@ -146,7 +146,7 @@ func TestAddressStoredAsValidated(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		w := newFzWorldOn(t, newStore(t))
 		want := customer.Address{Line1: "1 Main St", City: "Springfield", Country: "US"}
-		c := w.newCustomer(t, customer.Params{DID: customer.String(" did:example:pad "),
+		c := w.newCustomer(t, customer.Params{DID: new(" did:example:pad "),
 			Address: &customer.Address{Line1: " 1 Main St", City: "Springfield ", Country: " us "}})
 		if *c.Address != want {
 			t.Errorf("customer address %+v, want %+v", *c.Address, want)
@@ -158,7 +158,7 @@ func TestAddressStoredAsValidated(t *testing.T) {
 		}
 		res, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
 			PaymentMethod: " " + processor.CardOK + " ", BillingAddress: &customer.Address{Line1: " 1 Main St", City: "Springfield ", Country: " us "},
-			OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			OnDemand: &OnDemand{MandateOnly: new(true)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,13 +185,13 @@ func TestErrorMessagesBounded(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		w := newFzWorldOn(t, newStore(t))
 		huge := strings.Repeat("k", 1<<20)
-		c := w.newCustomer(t, customer.Params{Name: customer.String("echo")})
+		c := w.newCustomer(t, customer.Params{Name: new("echo")})
 		prod, err := w.eng.CreateProduct(w.ctx, ProductParams{Name: "plan", Price: 100, Currency: "USD"})
 		if err != nil {
 			t.Fatal(err)
 		}
 		res, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
-			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+			PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +205,7 @@ func TestErrorMessagesBounded(t *testing.T) {
 				return err
 			},
 			"subscription metadata key": func() error {
-				_, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(1), Metadata: map[string]string{huge: "v"}})
+				_, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(1)), Metadata: map[string]string{huge: "v"}})
 				return err
 			},
 			"country": func() error {
@@ -238,7 +238,7 @@ func TestErrorMessagesBounded(t *testing.T) {
 				return err
 			},
 			"charge idempotency key": func() error {
-				_, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(1), IdempotencyKey: huge})
+				_, err := w.eng.Charge(w.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(1)), IdempotencyKey: huge})
 				return err
 			},
 			"collect idempotency key": func() error {
@@ -258,7 +258,7 @@ func TestErrorMessagesBounded(t *testing.T) {
 			},
 			"product id": func() error {
 				_, err := w.eng.CreateSubscription(w.ctx, SubscriptionParams{ProductID: huge, Quantity: 1, CustomerID: c.ID,
-					PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: Bool(true)}})
+					PaymentMethod: processor.CardOK, OnDemand: &OnDemand{MandateOnly: new(true)}})
 				return err
 			},
 		}

@@ -37,7 +37,7 @@ func (v *env) odSubscribe(customerID, pm string) subscription.Subscription {
 	prod := v.odProduct(5_00, "USD")
 	res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 		ProductID: prod.ID, Quantity: 1, CustomerID: customerID, PaymentMethod: pm,
-		OnDemand: &OnDemand{MandateOnly: Bool(true)},
+		OnDemand: &OnDemand{MandateOnly: new(true)},
 	})
 	require.NoError(v.t, err)
 	return res.Subscription
@@ -158,7 +158,7 @@ func TestCreateSubscription(t *testing.T) {
 				ProductID: prod.ID, Quantity: 2, CustomerID: c.ID, PaymentMethod: processor.CardOK,
 				ReturnURL: "https://shop.test/back", Metadata: map[string]string{"plan": "beans"},
 				BillingAddress: &customer.Address{Line1: "1 Main St", City: "Austin", Country: "us"},
-				OnDemand:       &OnDemand{MandateOnly: Bool(true), ProductDescription: "Monthly beans", AdaptiveCurrencyFeesInclusive: true},
+				OnDemand:       &OnDemand{MandateOnly: new(true), ProductDescription: "Monthly beans", AdaptiveCurrencyFeesInclusive: true},
 			})
 			require.NoError(t, err)
 			require.Nil(t, res.Payment)
@@ -197,7 +197,7 @@ func TestCreateSubscription(t *testing.T) {
 			before := v.eventTypes()
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 				ProductID: prod.ID, Quantity: 3, CustomerID: c.ID, PaymentMethod: processor.CardOK,
-				OnDemand: &OnDemand{MandateOnly: Bool(false)},
+				OnDemand: &OnDemand{MandateOnly: new(false)},
 			})
 			require.NoError(t, err)
 			require.Equal(t, subscription.StatusActive, res.Subscription.Status)
@@ -223,7 +223,7 @@ func TestCreateSubscription(t *testing.T) {
 			prod := v.odProduct(5_00, "USD")
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 				ProductID: prod.ID, Quantity: 2, CustomerID: c.ID, PaymentMethod: processor.CardOK,
-				OnDemand: &OnDemand{MandateOnly: Bool(false), ProductPrice: Int64(250_00), ProductCurrency: "inr"},
+				OnDemand: &OnDemand{MandateOnly: new(false), ProductPrice: new(int64(250_00)), ProductCurrency: "inr"},
 			})
 			require.NoError(t, err)
 			s, p := res.Subscription, *res.Payment
@@ -245,8 +245,8 @@ func TestCreateSubscription(t *testing.T) {
 			before := v.eventTypes()
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 				ProductID: prod.ID, Quantity: 1, PaymentMethod: processor.CardOK,
-				Customer: &customer.Params{Name: customer.String("Ada"), Email: customer.String("ada@example.com")},
-				OnDemand: &OnDemand{MandateOnly: Bool(true)},
+				Customer: &customer.Params{Name: new("Ada"), Email: new("ada@example.com")},
+				OnDemand: &OnDemand{MandateOnly: new(true)},
 			})
 			require.NoError(t, err)
 			c := v.odCustomer(res.Subscription.CustomerID)
@@ -271,7 +271,7 @@ func TestCreateSubscription(t *testing.T) {
 			free := v.odProduct(0, "USD")
 			ok := func(mod func(p *SubscriptionParams)) SubscriptionParams {
 				p := SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardOK,
-					OnDemand: &OnDemand{MandateOnly: Bool(false)}}
+					OnDemand: &OnDemand{MandateOnly: new(false)}}
 				mod(&p)
 				return p
 			}
@@ -294,13 +294,13 @@ func TestCreateSubscription(t *testing.T) {
 				{"unknown currency", ok(func(p *SubscriptionParams) { p.OnDemand.ProductCurrency = "XYZ" }), money.ErrUnknownCurrency},
 				{"no customer", ok(func(p *SubscriptionParams) { p.CustomerID = "" }), subscription.ErrMissingCustomer},
 				{"no payment method", ok(func(p *SubscriptionParams) { p.PaymentMethod = " " }), subscription.ErrMissingMethod},
-				{"price 0", ok(func(p *SubscriptionParams) { p.OnDemand.ProductPrice = Int64(0) }), subscription.ErrInvalidPrice},
+				{"price 0", ok(func(p *SubscriptionParams) { p.OnDemand.ProductPrice = new(int64(0)) }), subscription.ErrInvalidPrice},
 				{"free product charged", ok(func(p *SubscriptionParams) { p.ProductID = free.ID }), subscription.ErrInvalidPrice},
 				{"metadata empty key", ok(func(p *SubscriptionParams) { p.Metadata = map[string]string{"": "x"} }), customer.ErrInvalidMeta},
 				{"metadata too many keys", ok(func(p *SubscriptionParams) { p.Metadata = tooMany }), customer.ErrInvalidMeta},
 				{"billing country", ok(func(p *SubscriptionParams) { p.BillingAddress = &customer.Address{Country: "XX"} }), customer.ErrInvalidCountry},
 				{"new customer email", ok(func(p *SubscriptionParams) {
-					p.CustomerID, p.Customer = "", &customer.Params{Email: customer.String("not-an-email")}
+					p.CustomerID, p.Customer = "", &customer.Params{Email: new("not-an-email")}
 				}), customer.ErrInvalidEmail},
 			}
 			before := len(v.events())
@@ -334,7 +334,7 @@ func TestCreateSubscription(t *testing.T) {
 			prod := v.odProduct(7_00, "USD")
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 				ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardRequiresAction,
-				PaymentLink: true, ReturnURL: "https://shop.test/done", OnDemand: &OnDemand{MandateOnly: Bool(false)},
+				PaymentLink: true, ReturnURL: "https://shop.test/done", OnDemand: &OnDemand{MandateOnly: new(false)},
 			})
 			require.NoError(t, err)
 			s := res.Subscription
@@ -345,7 +345,7 @@ func TestCreateSubscription(t *testing.T) {
 			require.Equal(t, 1, v.eventTypes()[EventSubscriptionPending])
 
 			// Charging a pending subscription is refused.
-			_, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(100)})
+			_, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(100))})
 			require.ErrorIs(t, err, subscription.ErrNotActive)
 
 			// Not completed yet: confirming changes nothing.
@@ -384,7 +384,7 @@ func TestCreateSubscription(t *testing.T) {
 			prod := v.odProduct(7_00, "USD")
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 				ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardRequiresAction,
-				PaymentLink: true, OnDemand: &OnDemand{MandateOnly: Bool(false)},
+				PaymentLink: true, OnDemand: &OnDemand{MandateOnly: new(false)},
 			})
 			require.NoError(t, err)
 			_, err = v.proc.CompleteMandate(res.Subscription.MandateID, false)
@@ -412,14 +412,14 @@ func TestCreateSubscription(t *testing.T) {
 				prod := v.odProduct(5_00, "USD")
 				res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 					ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: token,
-					OnDemand: &OnDemand{MandateOnly: Bool(false)},
+					OnDemand: &OnDemand{MandateOnly: new(false)},
 				})
 				require.NoError(t, err, token)
 				require.Nil(t, res.Payment)
 				require.Equal(t, subscription.StatusFailed, res.Subscription.Status, token)
 				require.Equal(t, code, res.Subscription.DeclineCode)
 				require.Equal(t, map[string]int{EventSubscriptionFailed: 1}, odDiff(before, v.eventTypes()), token)
-				_, err = v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: Int64(100)})
+				_, err = v.Charge(v.ctx, res.Subscription.ID, ChargeParams{ProductPrice: new(int64(100))})
 				require.ErrorIs(t, err, subscription.ErrNotActive)
 				require.Equal(t, http.StatusConflict, HTTPStatus(err))
 			}
@@ -434,7 +434,7 @@ func TestCreateSubscription(t *testing.T) {
 			v.proc.SetUnavailable(true)
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 				ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardOK,
-				OnDemand: &OnDemand{MandateOnly: Bool(false)},
+				OnDemand: &OnDemand{MandateOnly: new(false)},
 			})
 			require.ErrorIs(t, err, processor.ErrUnavailable)
 			require.Equal(t, subscription.StatusPending, res.Subscription.Status)
@@ -454,7 +454,7 @@ func TestCreateSubscription(t *testing.T) {
 			prod := v.odProduct(5_00, "USD")
 			res, err := v.CreateSubscription(v.ctx, SubscriptionParams{
 				ProductID: prod.ID, Quantity: 2, CustomerID: c.ID, PaymentMethod: processor.CardRequiresAction,
-				OnDemand: &OnDemand{MandateOnly: Bool(false)},
+				OnDemand: &OnDemand{MandateOnly: new(false)},
 			})
 			require.NoError(t, err)
 			_, err = v.proc.CompleteMandate(res.Subscription.MandateID, true)
@@ -500,7 +500,7 @@ func TestCreateSubscription(t *testing.T) {
 			require.Equal(t, 1, v.eventTypes()[EventSubscriptionCancelled])
 
 			before = v.eventTypes()
-			_, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(100)})
+			_, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(100))})
 			require.ErrorIs(t, err, subscription.ErrNotActive)
 			require.Equal(t, http.StatusConflict, HTTPStatus(err))
 			require.Equal(t, before, v.eventTypes())
@@ -517,7 +517,7 @@ func TestCreateSubscription(t *testing.T) {
 			v := newEnv(t, newStore)
 			c := v.customer()
 			s := v.odSubscribe(c.ID, processor.CardInsufficientFunds)
-			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: Int64(300)})
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(300))})
 			require.NoError(t, err)
 			require.False(t, p.NextRetryAt.IsZero())
 			require.False(t, v.odCustomer(c.ID).Delinquent)

@@ -20,7 +20,7 @@ import (
 
 func (v *env) customer() customer.Customer {
 	v.t.Helper()
-	c, err := v.CreateCustomer(v.ctx, customer.Params{Name: customer.String("Test")})
+	c, err := v.CreateCustomer(v.ctx, customer.Params{Name: new("Test")})
 	require.NoError(v.t, err)
 	return c
 }

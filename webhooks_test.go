@@ -141,7 +141,7 @@ func (v *env) whDispatch(d *Dispatcher) DispatchReport {
 
 func (v *env) whCustomer(name string) customer.Customer {
 	v.t.Helper()
-	c, err := v.CreateCustomer(v.ctx, customer.Params{Name: customer.String(name)})
+	c, err := v.CreateCustomer(v.ctx, customer.Params{Name: new(name)})
 	require.NoError(v.t, err)
 	return c
 }

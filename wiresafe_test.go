@@ -103,7 +103,7 @@ func TestReservedIdempotencyKeys(t *testing.T) {
 	for _, key := range []string{"retry:att_1", "initial:" + sub.ID, "duplicate:" + p.ID, "hold:h", "refund:re_1", "late:pay_1"} {
 		_, err := v.CreateEntry(v.ctx, c.ID, credit(1, "USD", key))
 		require.ErrorIs(t, err, ledger.ErrInvalidKey, key)
-		_, err = v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: Int64(1), IdempotencyKey: key})
+		_, err = v.Charge(v.ctx, sub.ID, ChargeParams{ProductPrice: new(int64(1)), IdempotencyKey: key})
 		require.ErrorIs(t, err, ErrInvalidID, key)
 		_, err = v.ChargeOneTime(v.ctx, c.ID, OneTimeParams{Amount: 1, Currency: "USD", PaymentMethod: "pm_card_ok", IdempotencyKey: key})
 		require.ErrorIs(t, err, ErrInvalidID, key)

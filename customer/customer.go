@@ -110,9 +110,6 @@ func mergeAddress(base, upd Address) Address {
 	return base
 }
 
-// String returns a pointer to s, for building Params.
-func String(s string) *string { return &s }
-
 // New builds a validated customer from create params.
 func New(id string, p Params, now time.Time) (Customer, error) {
 	c := Customer{ID: id, Livemode: p.Livemode, CreatedAt: now.UTC(), UpdatedAt: now.UTC()}

@@ -18,7 +18,7 @@ var (
 	t1 = t0.Add(90 * time.Minute)
 )
 
-func str(s string) *string { return customer.String(s) }
+func str(s string) *string { return new(s) }
 
 func fullParams() customer.Params {
 	return customer.Params{

@@ -11,13 +11,13 @@ import (
 func ExampleNew() {
 	now := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	c, err := customer.New("cus_123", customer.Params{
-		Name:    customer.String("Ada Lovelace"),
-		Email:   customer.String("ada@example.com"),
+		Name:    new("Ada Lovelace"),
+		Email:   new("ada@example.com"),
 		Address: &customer.Address{City: "London", Country: "gb"},
 	}, now)
 	fmt.Println(c.Name, c.Email, c.Address.Country, err)
 
-	_, err = customer.New("cus_124", customer.Params{Email: customer.String("not-an-email")}, now)
+	_, err = customer.New("cus_124", customer.Params{Email: new("not-an-email")}, now)
 	var fe *customer.FieldError
 	fmt.Println(errors.As(err, &fe), fe.Field, errors.Is(err, customer.ErrInvalidEmail), errors.Is(err, customer.ErrInvalid))
 	// Output:
@@ -28,13 +28,13 @@ func ExampleNew() {
 func ExampleCustomer_Apply() {
 	created := time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)
 	c, _ := customer.New("cus_123", customer.Params{
-		Name:     customer.String("Ada"),
+		Name:     new("Ada"),
 		Metadata: map[string]string{"plan": "gold", "ref": "42"},
 	}, created)
 
 	// Omitted fields stay; metadata merges and an empty value deletes a key.
 	c, _ = c.Apply(customer.Params{
-		Email:    customer.String("ada@example.com"),
+		Email:    new("ada@example.com"),
 		Metadata: map[string]string{"ref": "", "tier": "1"},
 	}, created.Add(time.Hour))
 	fmt.Println(c.Name, c.Email, c.Metadata, c.UpdatedAt.Sub(c.CreatedAt))

@@ -112,8 +112,8 @@ func TestErrorsDoNotEchoMegabytes(t *testing.T) {
 		"metadata value key": {Metadata: map[string]string{huge[:30] + "\x00": huge}},
 		"country":            {Address: &customer.Address{Country: huge}},
 		"shipping country":   {Shipping: &customer.Shipping{Address: customer.Address{Country: huge}}},
-		"email":              {Email: customer.String(huge)},
-		"name":               {Name: customer.String(huge)},
+		"email":              {Email: new(huge)},
+		"name":               {Name: new(huge)},
 	} {
 		_, err := customer.New("cus_1", p, t0)
 		require.ErrorIs(t, err, customer.ErrInvalid, name)

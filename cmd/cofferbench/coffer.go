@@ -129,7 +129,7 @@ func (cc *cofferContender) op(ctx context.Context) error {
 			Reason: "bench", IdempotencyKey: key})
 		return err
 	}
-	p, err := cc.eng.Charge(ctx, id, coffer.ChargeParams{ProductPrice: coffer.Int64(chargeAmount), IdempotencyKey: key})
+	p, err := cc.eng.Charge(ctx, id, coffer.ChargeParams{ProductPrice: new(int64(chargeAmount)), IdempotencyKey: key})
 	if err != nil {
 		return err
 	}
@@ -146,7 +146,7 @@ func (cc *cofferContender) mixedOp(ctx context.Context, w int, key string) error
 	switch n := rand.IntN(100); {
 	case n < 35:
 		var p subscription.Payment
-		p, err = cc.eng.Charge(ctx, cc.ids[w], coffer.ChargeParams{ProductPrice: coffer.Int64(50 + rand.Int64N(350)),
+		p, err = cc.eng.Charge(ctx, cc.ids[w], coffer.ChargeParams{ProductPrice: new(int64(50 + rand.Int64N(350))),
 			IdempotencyKey: key})
 		if err == nil && p.Status != subscription.PaymentSucceeded {
 			return fmt.Errorf("charge %s: %s", p.ID, p.Status)

@@ -99,8 +99,8 @@ func run(ctx context.Context, zone *time.Location) error {
 	} {
 		res, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 			ProductID: prod.ID, Quantity: 1, PaymentMethod: c.card,
-			Customer: &customer.Params{Name: customer.String(c.name)},
-			OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(false)}, // charge now: attempt 1
+			Customer: &customer.Params{Name: new(c.name)},
+			OnDemand: &coffer.OnDemand{MandateOnly: new(false)}, // charge now: attempt 1
 		})
 		if err != nil {
 			return err

@@ -65,7 +65,7 @@ func run() error {
 	defer eng.Close()
 
 	// 1. Customer, welcome bonus, mandate.
-	c, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada Lovelace"), Email: customer.String("ada@example.com")})
+	c, err := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada Lovelace"), Email: new("ada@example.com")})
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func run() error {
 	}
 	res, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 		ProductID: prod.ID, Quantity: 1, CustomerID: c.ID, PaymentMethod: processor.CardOK,
-		OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(true)},
+		OnDemand: &coffer.OnDemand{MandateOnly: new(true)},
 	})
 	if err != nil {
 		return err
@@ -92,7 +92,7 @@ func run() error {
 	}
 
 	// 2. A charge partly paid by the wallet.
-	paid, err := eng.Charge(ctx, sub.ID, coffer.ChargeParams{ProductPrice: coffer.Int64(12_00), IdempotencyKey: "order-1001",
+	paid, err := eng.Charge(ctx, sub.ID, coffer.ChargeParams{ProductPrice: new(int64(12_00)), IdempotencyKey: "order-1001",
 		Metadata: map[string]string{"order": "1001"}})
 	if err != nil {
 		return err
@@ -107,7 +107,7 @@ func run() error {
 
 	// 3. A declined charge: the card is short of funds this time.
 	proc.Script(processor.CardOK, processor.InsufficientFunds)
-	declined, err := eng.Charge(ctx, sub.ID, coffer.ChargeParams{ProductPrice: coffer.Int64(8_00), IdempotencyKey: "order-1002"})
+	declined, err := eng.Charge(ctx, sub.ID, coffer.ChargeParams{ProductPrice: new(int64(8_00)), IdempotencyKey: "order-1002"})
 	if err != nil {
 		return err
 	}

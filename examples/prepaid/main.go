@@ -42,7 +42,7 @@ func main() {
 	defer eng.Close()
 
 	c, err := eng.CreateCustomer(ctx, customer.Params{
-		Name: customer.String("Priya Sharma"), Email: customer.String("priya@example.com"),
+		Name: new("Priya Sharma"), Email: new("priya@example.com"),
 	})
 	if err != nil {
 		log.Fatal(err)

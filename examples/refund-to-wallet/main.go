@@ -46,8 +46,8 @@ func main() {
 	check(err)
 	res, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 		ProductID: prod.ID, Quantity: 1, PaymentMethod: processor.CardOK,
-		Customer: &customer.Params{Name: customer.String("Lin Chen"), Email: customer.String("lin@example.com")},
-		OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(false)},
+		Customer: &customer.Params{Name: new("Lin Chen"), Email: new("lin@example.com")},
+		OnDemand: &coffer.OnDemand{MandateOnly: new(false)},
 	})
 	check(err)
 	sub, pay := res.Subscription, res.Payment
@@ -74,7 +74,7 @@ func main() {
 	fmt.Printf("wallet: %s USD\n\n", money.Format(bal.Amount, "USD"))
 
 	// Next month's usage charge: the wallet pays first, the card the rest.
-	next, err := eng.Charge(ctx, sub.ID, coffer.ChargeParams{ProductPrice: coffer.Int64(35_00), ProductDescription: "December usage"})
+	next, err := eng.Charge(ctx, sub.ID, coffer.ChargeParams{ProductPrice: new(int64(35_00)), ProductDescription: "December usage"})
 	check(err)
 	fmt.Printf("charge %s of %s USD: %s, %s from the wallet, %s from the card\n", next.ID, money.Format(next.Amount, "USD"),
 		next.Status, money.Format(next.WalletAmount, "USD"), money.Format(next.ProcessorAmount, "USD"))

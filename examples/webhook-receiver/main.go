@@ -276,7 +276,7 @@ func demo(rc *receiver, secret string) (bool, error) {
 	}
 
 	fmt.Println("1. coffer commits real events: a customer, a top-up, a charge")
-	c, err := eng.CreateCustomer(ctx, customer.Params{Name: customer.String("Ada Lovelace"), Email: customer.String("ada@example.com")})
+	c, err := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada Lovelace"), Email: new("ada@example.com")})
 	if err != nil {
 		return false, err
 	}

@@ -38,7 +38,7 @@ func twoEngines(t *testing.T, opts ...coffer.Option) (*coffer.Engine, *coffer.En
 // negative, every key applies once, and the ledger adds up.
 func TestEnginesDebitOneWallet(t *testing.T) {
 	ea, eb := twoEngines(t)
-	c, err := ea.CreateCustomer(ctx, customer.Params{Name: customer.String("Hot wallet")})
+	c, err := ea.CreateCustomer(ctx, customer.Params{Name: new("Hot wallet")})
 	require.NoError(t, err)
 	_, err = ea.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 1000, Currency: "USD", Type: ledger.Credit,
 		IdempotencyKey: "deposit"})
@@ -110,8 +110,8 @@ func TestEnginesRetrySchedulers(t *testing.T) {
 	const subs = 12
 	for i := range subs {
 		res, err := ea.CreateSubscription(ctx, coffer.SubscriptionParams{ProductID: prod.ID, Quantity: 1,
-			Customer:      &customer.Params{Name: customer.String(fmt.Sprintf("c%d", i))},
-			PaymentMethod: processor.CardInsufficientFunds, OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(false)}})
+			Customer:      &customer.Params{Name: new(fmt.Sprintf("c%d", i))},
+			PaymentMethod: processor.CardInsufficientFunds, OnDemand: &coffer.OnDemand{MandateOnly: new(false)}})
 		require.NoError(t, err)
 		require.Equal(t, subscription.PaymentFailed, res.Payment.Status)
 	}
@@ -161,7 +161,7 @@ func TestEnginesDispatchers(t *testing.T) {
 	require.NoError(t, err)
 	const customers = 15
 	for i := range customers {
-		c, err := ea.CreateCustomer(ctx, customer.Params{Name: customer.String(fmt.Sprintf("c%d", i))})
+		c, err := ea.CreateCustomer(ctx, customer.Params{Name: new(fmt.Sprintf("c%d", i))})
 		require.NoError(t, err)
 		_, err = eb.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 100, Currency: "USD", Type: ledger.Credit})
 		require.NoError(t, err)

@@ -177,8 +177,8 @@ func (r *Runner) key(kind string) string {
 func (r *Runner) NewCustomer(ctx context.Context) error {
 	n := r.seq.Add(1)
 	c, err := r.Eng.CreateCustomer(ctx, customer.Params{
-		Name:  customer.String(fmt.Sprintf("Crash %d-%d", r.Run, n)),
-		Email: customer.String(fmt.Sprintf("crash-%d-%d@example.com", r.Run, n)),
+		Name:  new(fmt.Sprintf("Crash %d-%d", r.Run, n)),
+		Email: new(fmt.Sprintf("crash-%d-%d@example.com", r.Run, n)),
 	})
 	if err != nil {
 		return fmt.Errorf("create customer: %w", err)
@@ -213,7 +213,7 @@ func (r *Runner) ResumeCustomer(ctx context.Context, op Op) error {
 		if sub.ID == "" {
 			res, err := r.Eng.CreateSubscription(ctx, coffer.SubscriptionParams{
 				ProductID: r.product, Quantity: 1, CustomerID: op.Customer, PaymentMethod: pm,
-				OnDemand: &coffer.OnDemand{MandateOnly: coffer.Bool(pm != processor.CardOK)},
+				OnDemand: &coffer.OnDemand{MandateOnly: new(pm != processor.CardOK)},
 			})
 			if err != nil {
 				return fmt.Errorf("create subscription (%s): %w", pm, err)
@@ -400,7 +400,7 @@ func (r *Runner) call(ctx context.Context, op Op) (Op, error) {
 		}
 		return op, nil
 	case KindCharge:
-		p, err := r.Eng.Charge(ctx, op.Sub, coffer.ChargeParams{ProductPrice: coffer.Int64(op.Amount),
+		p, err := r.Eng.Charge(ctx, op.Sub, coffer.ChargeParams{ProductPrice: new(int64(op.Amount)),
 			ProductCurrency: op.Currency, IdempotencyKey: op.Key})
 		if err != nil {
 			return op, err
@@ -424,7 +424,7 @@ func (r *Runner) call(ctx context.Context, op Op) (Op, error) {
 // updateCustomer changes a customer's description (soak only).
 func (r *Runner) updateCustomer(ctx context.Context, c Cust, rnd *rand.Rand) error {
 	_, err := r.Eng.UpdateCustomer(ctx, c.ID, customer.Params{
-		Description: customer.String(fmt.Sprintf("soak %d", rnd.IntN(1000))),
+		Description: new(fmt.Sprintf("soak %d", rnd.IntN(1000))),
 		Metadata:    map[string]string{"tier": fmt.Sprint(rnd.IntN(3))},
 	})
 	if err != nil {
