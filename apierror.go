@@ -165,11 +165,11 @@ var errorCodes = []errorCode{
 	{subscription.ErrInvalid, KindInvalid, "invalid_request"},
 	{ErrInvalid, KindInvalid, "invalid_request"},
 	// not the caller's fault
+	{ErrInvalidConfig, KindInternal, "invalid_configuration"},
 	{ErrNoProcessor, KindUnavailable, "no_processor"},
 	{processor.ErrUnavailable, KindUnavailable, "processor_unavailable"},
 	{context.Canceled, KindCanceled, "canceled"},
 	{context.DeadlineExceeded, KindTimeout, "deadline_exceeded"},
-	{ErrInvalidConfig, KindInternal, "invalid_configuration"},
 }
 
 // maxMessageLen bounds an Error's message, whatever the cause echoed.

@@ -52,7 +52,7 @@ func BenchmarkLedgerEntry(b *testing.B) {
 
 func benchLedger(b *testing.B, s store.Store, writers, wallets int) {
 	ctx := context.Background()
-	eng, err := New(s)
+	eng, err := New(s, WithoutProcessor())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -457,7 +457,7 @@ func TestDispatchRestartRedelivers(t *testing.T) {
 
 	s1, err := bolt.Open(path)
 	require.NoError(t, err)
-	e1, err := New(s1, WithClock(clk))
+	e1, err := New(s1, WithoutProcessor(), WithClock(clk))
 	require.NoError(t, err)
 	ctx := context.Background()
 	_, err = e1.CreateEndpoint(ctx, EndpointParams{URL: rc.URL, Secret: rc.Secret})
@@ -478,7 +478,7 @@ func TestDispatchRestartRedelivers(t *testing.T) {
 	s2, err := bolt.Open(path)
 	require.NoError(t, err)
 	t.Cleanup(func() { s2.Close() })
-	e2, err := New(s2, WithClock(clk))
+	e2, err := New(s2, WithoutProcessor(), WithClock(clk))
 	require.NoError(t, err)
 	v := &env{Engine: e2, t: t, ctx: ctx, clock: clk, store: s2}
 	claimed := v.whDeliveries(DeliveryListParams{Status: webhook.DeliveryClaimed})

@@ -15,7 +15,7 @@
 //
 // Money is always int64 minor units plus an ISO-4217 code (package money).
 //
-//	eng, err := coffer.Open("billing.db")
+//	eng, err := coffer.Open("billing.db", coffer.WithoutProcessor()) // or WithProcessor(p)
 //	if err != nil { ... }
 //	defer eng.Close()
 //	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")})

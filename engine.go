@@ -35,8 +35,10 @@ type Engine struct {
 	webhooks   WebhookOptions
 	retention  Retention
 	ownsStore  bool
-	log        *slog.Logger
-	onError    func(error)
+	// noProcessor records WithoutProcessor: no processor on purpose.
+	noProcessor bool
+	log         *slog.Logger
+	onError     func(error)
 	// inflight holds the ids of payments whose processor call this engine
 	// is making (holdCall); callRenewEvery is how often such a call
 	// renews its lease in the store.
@@ -79,10 +81,19 @@ func WithCurrencies(codes ...string) Option {
 }
 
 // WithProcessor sets the payment processor used for mandates, charges and
-// refunds. Without one, charges that need the processor fail with
-// ErrNoProcessor.
+// refunds. An engine needs it, or WithoutProcessor.
 func WithProcessor(p processor.Processor) Option {
 	return func(e *Engine) error { e.processor = p; return nil }
+}
+
+// WithoutProcessor declares an engine with no payment processor: wallets,
+// ledgers, customers and webhooks work; every call that needs a processor
+// (subscriptions, charges, refunds to the card) fails with ErrNoProcessor
+// (503, no_processor). New refuses an engine given neither WithProcessor
+// nor WithoutProcessor, so a forgotten processor is found when the engine
+// is built, not at the first charge.
+func WithoutProcessor() Option {
+	return func(e *Engine) error { e.noProcessor = true; return nil }
 }
 
 // WithRetryPolicy sets the payment retry policy (default retry.DefaultPolicy).
@@ -147,6 +158,13 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 		if err := o(e); err != nil {
 			return nil, err
 		}
+	}
+	switch {
+	case e.processor == nil && !e.noProcessor:
+		return nil, fmt.Errorf("%w: %w: pass WithProcessor, or WithoutProcessor for an engine of wallets and ledgers only",
+			ErrInvalidConfig, ErrNoProcessor)
+	case e.processor != nil && e.noProcessor:
+		return nil, fmt.Errorf("%w: both WithProcessor and WithoutProcessor", ErrInvalidConfig)
 	}
 	return e, nil
 }

@@ -16,7 +16,7 @@ import (
 // message; the package sentinels still match with errors.Is.
 func ExampleAsError() {
 	ctx := context.Background()
-	eng, _ := coffer.New(memory.New())
+	eng, _ := coffer.New(memory.New(), coffer.WithoutProcessor())
 	c, _ := eng.CreateCustomer(ctx, customer.Params{Name: new("Ada")})
 
 	_, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 900, Currency: "USD", Type: ledger.Debit, Reason: "Purchase"})

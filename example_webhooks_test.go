@@ -25,7 +25,7 @@ func ExampleEngine_CreateEndpoint() {
 	ctx := context.Background()
 	// The receiver below listens on loopback, which the dispatcher refuses
 	// by default: endpoint URLs must not reach into coffer's own network.
-	eng, err := coffer.New(memory.New(), coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true}))
+	eng, err := coffer.New(memory.New(), coffer.WithoutProcessor(), coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true}))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func ExampleEngine_CreateEndpoint() {
 // An application runs the dispatcher beside its server for as long as it
 // lives; each instance sharing a PostgreSQL store can run one.
 func ExampleEngine_RunDispatcher() {
-	eng, err := coffer.Open("billing.db")
+	eng, err := coffer.Open("billing.db", coffer.WithoutProcessor())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func ExampleEngine_RunDispatcher() {
 // as they are; EndpointSecret is the one call that reveals the secret.
 func ExampleEngine_EndpointSecret() {
 	ctx := context.Background()
-	eng, err := coffer.New(memory.New())
+	eng, err := coffer.New(memory.New(), coffer.WithoutProcessor())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -208,7 +208,7 @@ func odEvent(t *testing.T, evs []webhook.Event, typ string) webhook.Event {
 func TestNoProcessor(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		st := newStore(t)
-		e, err := New(st)
+		e, err := New(st, WithoutProcessor())
 		require.NoError(t, err)
 		v := &env{Engine: e, t: t, ctx: t.Context(), store: st}
 		c := v.customer()

@@ -272,7 +272,7 @@ func TestReconcile(t *testing.T) {
 		})
 
 		t.Run("no processor: nothing to reconcile", func(t *testing.T) {
-			e, err := New(newStore(t))
+			e, err := New(newStore(t), WithoutProcessor())
 			require.NoError(t, err)
 			rep, err := e.Reconcile(context.Background())
 			require.NoError(t, err)

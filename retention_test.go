@@ -146,10 +146,10 @@ func TestRetentionKeepForeverAndValidation(t *testing.T) {
 	require.Len(t, v.whDeliveries(DeliveryListParams{}), 2)
 
 	for _, r := range []Retention{{BatchSize: -1}, {BatchSize: MaxRetentionBatch + 1}} {
-		_, err := New(v.store, WithRetention(r))
+		_, err := New(v.store, WithoutProcessor(), WithRetention(r))
 		require.ErrorIs(t, err, ErrInvalidConfig, "%+v", r)
 	}
-	e, err := New(v.store)
+	e, err := New(v.store, WithoutProcessor())
 	require.NoError(t, err)
 	require.Equal(t, Retention{Events: DefaultRetention, Deliveries: DefaultRetention, BatchSize: DefaultRetentionBatch},
 		e.retention, "30 days by default")

@@ -14,6 +14,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/store"
 )
@@ -113,4 +115,25 @@ func TestRunRefusesBadWebhookOptions(t *testing.T) {
 	require.ErrorIs(t, v.Run(context.Background()), ErrInvalidConfig)
 	_, err := New(v.store, WithLogger(nil))
 	require.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// TestNewNeedsAProcessorChoice: a forgotten processor is found when the
+// engine is built.
+func TestNewNeedsAProcessorChoice(t *testing.T) {
+	s := storeKinds["memory"](t)
+	_, err := New(s)
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	require.ErrorIs(t, err, ErrNoProcessor)
+	require.Equal(t, "invalid_configuration", ErrorCode(err))
+	_, err = New(s, WithProcessor(nil))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	_, err = New(s, WithoutProcessor(), WithProcessor(processor.NewTest(nil)))
+	require.ErrorIs(t, err, ErrInvalidConfig)
+	e, err := New(s, WithoutProcessor())
+	require.NoError(t, err)
+	c, err := e.CreateCustomer(t.Context(), customer.Params{Name: new("Ada")})
+	require.NoError(t, err)
+	_, err = e.ChargeOneTime(t.Context(), c.ID, OneTimeParams{Amount: 1, Currency: "USD", PaymentMethod: processor.CardOK})
+	require.ErrorIs(t, err, ErrNoProcessor)
+	require.Equal(t, 503, HTTPStatus(err))
 }

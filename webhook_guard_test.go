@@ -80,7 +80,7 @@ func TestDispatcherRefusesUnguardableClient(t *testing.T) {
 	_, err = v.NewDispatcher(WebhookOptions{Client: &http.Client{Transport: &http.Transport{}}})
 	require.NoError(t, err, "an *http.Transport is cloned and guarded")
 
-	e, err := New(v.store, WithClock(v.clock), WithWebhookOptions(WebhookOptions{Client: custom}))
+	e, err := New(v.store, WithoutProcessor(), WithClock(v.clock), WithWebhookOptions(WebhookOptions{Client: custom}))
 	require.NoError(t, err)
 	_, err = e.DispatchDue(v.ctx)
 	require.ErrorIs(t, err, webhook.ErrUnguardedClient)

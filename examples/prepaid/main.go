@@ -35,7 +35,7 @@ func main() {
 	}
 	ctx := context.Background()
 	// A wallet.balance_low event fires when USD drops below $10.00.
-	eng, err := coffer.Open(*dbPath, coffer.WithLowBalanceThreshold("USD", 10_00))
+	eng, err := coffer.Open(*dbPath, coffer.WithoutProcessor(), coffer.WithLowBalanceThreshold("USD", 10_00))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -4,7 +4,7 @@
 //
 //	s, err := postgres.Open(ctx, "postgres://app@db/billing", postgres.WithSchema("coffer"))
 //	if err != nil { ... }
-//	eng, err := coffer.New(s)
+//	eng, err := coffer.New(s, coffer.WithProcessor(p))
 //	defer s.Close()
 //
 // Open creates or upgrades the schema with the migrations embedded in the

@@ -37,7 +37,7 @@ func twoEngines(t *testing.T, opts ...coffer.Option) (*coffer.Engine, *coffer.En
 // idempotency keys each of them also sends. The wallet never goes
 // negative, every key applies once, and the ledger adds up.
 func TestEnginesDebitOneWallet(t *testing.T) {
-	ea, eb := twoEngines(t)
+	ea, eb := twoEngines(t, coffer.WithoutProcessor())
 	c, err := ea.CreateCustomer(ctx, customer.Params{Name: new("Hot wallet")})
 	require.NoError(t, err)
 	_, err = ea.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 1000, Currency: "USD", Type: ledger.Credit,
@@ -156,7 +156,7 @@ func TestEnginesDispatchers(t *testing.T) {
 	t.Cleanup(srv.Close)
 
 	// The receiver listens on loopback: private networks must be allowed.
-	ea, eb := twoEngines(t, coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true}))
+	ea, eb := twoEngines(t, coffer.WithoutProcessor(), coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true}))
 	_, err := ea.CreateEndpoint(ctx, coffer.EndpointParams{URL: srv.URL})
 	require.NoError(t, err)
 	const customers = 15
