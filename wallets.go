@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/eventjson"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
@@ -176,7 +177,7 @@ func (e *Engine) putBalance(tx store.Tx, b wallet.Balance, entry *ledger.Entry) 
 		return err
 	}
 	if entry != nil {
-		if err := e.emitRaw(tx, EventBalanceChanged, b.CustomerID, balanceChangedJSON(entry, &b)); err != nil {
+		if err := e.emitRaw(tx, EventBalanceChanged, b.CustomerID, eventjson.BalanceChanged(entry, &b)); err != nil {
 			return err
 		}
 	}

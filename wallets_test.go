@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/eventjson"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/store"
@@ -317,12 +318,12 @@ func TestBalanceChangedJSONMatchesEncodingJSON(t *testing.T) {
 	} {
 		want, err := json.Marshal(BalanceChanged{Entry: e, Balance: b})
 		require.NoError(t, err)
-		require.Equal(t, string(want), string(balanceChangedJSON(&e, &b)))
+		require.Equal(t, string(want), string(eventjson.BalanceChanged(&e, &b)))
 	}
 	e.Reason, e.IdempotencyKey, e.Reference.ID = "", "", ""
 	b := wallet.Balance{CustomerID: "c", Currency: "INR"}
 	want, _ := json.Marshal(BalanceChanged{Entry: e, Balance: b})
-	require.Equal(t, string(want), string(balanceChangedJSON(&e, &b)))
+	require.Equal(t, string(want), string(eventjson.BalanceChanged(&e, &b)))
 }
 
 func errorsIs(err, target error) bool { return errorsIsFn(err, target) }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/eventjson"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/subscription"
@@ -88,7 +89,7 @@ func TestRecordsCarryNoInternalsInJSON(t *testing.T) {
 	b, err := json.Marshal(e)
 	require.NoError(t, err)
 	require.False(t, strings.Contains(string(b), "hold_123"), string(b))
-	b = balanceChangedJSON(&e, &wallet.Balance{})
+	b = eventjson.BalanceChanged(&e, &wallet.Balance{})
 	require.False(t, strings.Contains(string(b), "hold_123"), string(b))
 	e.IdempotencyKey = "mine"
 	b, _ = json.Marshal(e)
