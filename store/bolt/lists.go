@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -286,83 +285,38 @@ func atOf[T any](dec func([]byte) (T, error), at func(*T) time.Time) func([]byte
 // ---- queries
 
 func (t *tx) QueryCustomers(q store.CustomerListQuery) ([]customer.Customer, bool, error) {
-	email := customer.Fold(q.Email)
-	prefix := customer.Fold(q.NamePrefix)
-	sc := scope("cus")
-	switch {
-	case q.DID != "":
-		sc = scope("cus.did", q.DID)
-	case email != "":
-		sc = scope("cus.email", email)
-	case prefix != "":
-		sc = scope("cus.name", store.PrefixKey(prefix))
-	}
-	pl := lplan{scopes: [][]byte{sc}, desc: true, r: q.Created, p: q.Page, k: kCustomers,
+	pl := lplan{scopes: boltScopes(q.Scopes()), desc: true, r: q.Created, p: q.Page, k: kCustomers,
 		at: atOf(decodeCustomer, func(c *customer.Customer) time.Time { return c.CreatedAt })}
 	return lpage(t, pl, func(_ uint64, v []byte) (customer.Customer, bool, error) {
 		c, err := decodeCustomer(v)
-		ok := err == nil && (q.DID == "" || c.DID == q.DID) && (email == "" || customer.Fold(c.Email) == email) &&
-			(prefix == "" || strings.HasPrefix(customer.Fold(c.Name), prefix)) && q.Created.Contains(c.CreatedAt)
-		return c, ok, err
+		return c, err == nil && q.Matches(&c), err
 	})
 }
 
 func (t *tx) QueryPayments(q store.PaymentListQuery) ([]subscription.Payment, bool, error) {
-	var sts []string
-	for _, st := range q.Statuses {
-		if !slices.Contains(sts, string(st)) {
-			sts = append(sts, string(st))
-		}
-	}
-	var scopes [][]byte
-	switch {
-	case q.SubscriptionID != "" && len(sts) > 0:
-		for _, st := range sts {
-			scopes = append(scopes, scope("pay.st", q.SubscriptionID, st))
-		}
-	case q.SubscriptionID != "":
-		scopes = [][]byte{scope("pay.s", q.SubscriptionID)}
-	case q.CustomerID != "" && len(sts) > 0:
-		for _, st := range sts {
-			scopes = append(scopes, scope("pay.ct", q.CustomerID, st))
-		}
-	case q.CustomerID != "":
-		scopes = [][]byte{scope("pay.c", q.CustomerID)}
-	case len(sts) > 0:
-		for _, st := range sts {
-			scopes = append(scopes, scope("pay.t", st))
-		}
-	default:
-		scopes = [][]byte{scope("pay")}
-	}
-	pl := lplan{scopes: scopes, desc: true, r: q.Created, p: q.Page, k: kPayments,
+	pl := lplan{scopes: boltScopes(q.Scopes()), desc: true, r: q.Created, p: q.Page, k: kPayments,
 		at: atOf(decodePayment, func(p *subscription.Payment) time.Time { return p.CreatedAt })}
 	return lpage(t, pl, func(_ uint64, v []byte) (subscription.Payment, bool, error) {
 		p, err := decodePayment(v)
-		ok := err == nil && (q.CustomerID == "" || p.CustomerID == q.CustomerID) &&
-			(q.SubscriptionID == "" || p.SubscriptionID == q.SubscriptionID) &&
-			(len(sts) == 0 || slices.Contains(sts, string(p.Status))) && q.Created.Contains(p.CreatedAt)
-		return p, ok, err
+		return p, err == nil && q.Matches(&p), err
 	})
 }
 
-func (t *tx) QuerySubscriptions(q store.SubscriptionListQuery) ([]subscription.Subscription, bool, error) {
-	sc := scope("sub")
-	switch {
-	case q.CustomerID != "" && q.Status != "":
-		sc = scope("sub.ct", q.CustomerID, string(q.Status))
-	case q.CustomerID != "":
-		sc = scope("sub.c", q.CustomerID)
-	case q.Status != "":
-		sc = scope("sub.t", string(q.Status))
+// boltScopes turns the store's index scopes into this adapter's keys.
+func boltScopes(parts [][]string) [][]byte {
+	out := make([][]byte, len(parts))
+	for i, p := range parts {
+		out[i] = scope(p...)
 	}
-	pl := lplan{scopes: [][]byte{sc}, desc: true, r: q.Created, p: q.Page, k: kSubs,
+	return out
+}
+
+func (t *tx) QuerySubscriptions(q store.SubscriptionListQuery) ([]subscription.Subscription, bool, error) {
+	pl := lplan{scopes: boltScopes(q.Scopes()), desc: true, r: q.Created, p: q.Page, k: kSubs,
 		at: atOf(decodeSubscription, func(s *subscription.Subscription) time.Time { return s.CreatedAt })}
 	return lpage(t, pl, func(_ uint64, v []byte) (subscription.Subscription, bool, error) {
 		s, err := decodeSubscription(v)
-		ok := err == nil && (q.CustomerID == "" || s.CustomerID == q.CustomerID) &&
-			(q.Status == "" || s.Status == q.Status) && q.Created.Contains(s.CreatedAt)
-		return s, ok, err
+		return s, err == nil && q.Matches(&s), err
 	})
 }
 

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -414,95 +413,46 @@ func nodeKey[T any](m map[string]*node[T], at func(*T) time.Time) func(string) (
 
 func (t *tx) QueryCustomers(q store.CustomerListQuery) ([]customer.Customer, bool, error) {
 	s := t.s
-	email := customer.Fold(q.Email)
-	prefix := customer.Fold(q.NamePrefix)
-	sc := scopeOf("cus")
-	switch {
-	case q.DID != "":
-		sc = scopeOf("cus.did", q.DID)
-	case email != "":
-		sc = scopeOf("cus.email", email)
-	case prefix != "":
-		sc = scopeOf("cus.name", store.PrefixKey(prefix))
-	}
-	pl := plan{scopes: []string{sc}, desc: true, r: q.Created, p: q.Page, what: "customer"}
+	pl := plan{scopes: memScopes(q.Scopes()), desc: true, r: q.Created, p: q.Page, what: "customer"}
 	return query(t, pl, nodeKey(s.customers, func(c *customer.Customer) time.Time { return c.CreatedAt }),
 		func(id string) (customer.Customer, bool) {
-			n := s.customers[id]
-			c := &n.v
-			ok := (q.DID == "" || c.DID == q.DID) && (email == "" || customer.Fold(c.Email) == email) &&
-				(prefix == "" || strings.HasPrefix(customer.Fold(c.Name), prefix)) && q.Created.Contains(c.CreatedAt)
-			if !ok {
-				return customer.Customer{}, false
+			if c := &s.customers[id].v; q.Matches(c) {
+				return copyCustomer(*c), true
 			}
-			return copyCustomer(*c), true
+			return customer.Customer{}, false
 		})
+}
+
+// memScopes turns the store's index scopes into this adapter's keys.
+func memScopes(parts [][]string) []string {
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = scopeOf(p...)
+	}
+	return out
 }
 
 func (t *tx) QueryPayments(q store.PaymentListQuery) ([]subscription.Payment, bool, error) {
 	s := t.s
-	var sts []string
-	for _, st := range q.Statuses {
-		if !slices.Contains(sts, string(st)) {
-			sts = append(sts, string(st))
-		}
-	}
-	var scopes []string
-	switch {
-	case q.SubscriptionID != "" && len(sts) > 0:
-		for _, st := range sts {
-			scopes = append(scopes, scopeOf("pay.st", q.SubscriptionID, st))
-		}
-	case q.SubscriptionID != "":
-		scopes = []string{scopeOf("pay.s", q.SubscriptionID)}
-	case q.CustomerID != "" && len(sts) > 0:
-		for _, st := range sts {
-			scopes = append(scopes, scopeOf("pay.ct", q.CustomerID, st))
-		}
-	case q.CustomerID != "":
-		scopes = []string{scopeOf("pay.c", q.CustomerID)}
-	case len(sts) > 0:
-		for _, st := range sts {
-			scopes = append(scopes, scopeOf("pay.t", st))
-		}
-	default:
-		scopes = []string{scopeOf("pay")}
-	}
-	pl := plan{scopes: scopes, desc: true, r: q.Created, p: q.Page, what: "payment"}
+	pl := plan{scopes: memScopes(q.Scopes()), desc: true, r: q.Created, p: q.Page, what: "payment"}
 	return query(t, pl, nodeKey(s.payments, func(p *subscription.Payment) time.Time { return p.CreatedAt }),
 		func(id string) (subscription.Payment, bool) {
-			p := &s.payments[id].v
-			ok := (q.CustomerID == "" || p.CustomerID == q.CustomerID) &&
-				(q.SubscriptionID == "" || p.SubscriptionID == q.SubscriptionID) &&
-				(len(sts) == 0 || slices.Contains(sts, string(p.Status))) && q.Created.Contains(p.CreatedAt)
-			if !ok {
-				return subscription.Payment{}, false
+			if p := &s.payments[id].v; q.Matches(p) {
+				return copyPayment(*p), true
 			}
-			return copyPayment(*p), true
+			return subscription.Payment{}, false
 		})
 }
 
 func (t *tx) QuerySubscriptions(q store.SubscriptionListQuery) ([]subscription.Subscription, bool, error) {
 	s := t.s
-	sc := scopeOf("sub")
-	switch {
-	case q.CustomerID != "" && q.Status != "":
-		sc = scopeOf("sub.ct", q.CustomerID, string(q.Status))
-	case q.CustomerID != "":
-		sc = scopeOf("sub.c", q.CustomerID)
-	case q.Status != "":
-		sc = scopeOf("sub.t", string(q.Status))
-	}
-	pl := plan{scopes: []string{sc}, desc: true, r: q.Created, p: q.Page, what: "subscription"}
+	pl := plan{scopes: memScopes(q.Scopes()), desc: true, r: q.Created, p: q.Page, what: "subscription"}
 	return query(t, pl, nodeKey(s.subs, func(v *subscription.Subscription) time.Time { return v.CreatedAt }),
 		func(id string) (subscription.Subscription, bool) {
-			v := &s.subs[id].v
-			ok := (q.CustomerID == "" || v.CustomerID == q.CustomerID) && (q.Status == "" || v.Status == q.Status) &&
-				q.Created.Contains(v.CreatedAt)
-			if !ok {
-				return subscription.Subscription{}, false
+			if v := &s.subs[id].v; q.Matches(v) {
+				return copySub(*v), true
 			}
-			return copySub(*v), true
+			return subscription.Subscription{}, false
 		})
 }
 
