@@ -187,6 +187,23 @@ func (v *env) msPending(e *Engine, gate *msGate) (subscription.Subscription, str
 	return sub, pays[0].ID, done
 }
 
+// msFailedElsewhere holds a charge's processor call in a gate while the
+// caller's process stalls past its lease (no renewal: the test clock moves,
+// real time does not), and lets another engine take the payment for lost
+// and fail it. It returns the gate, the subscription, the payment id, the
+// held charge's result and the other engine.
+func (v *env) msFailedElsewhere() (*msGate, subscription.Subscription, string, chan error, *Engine) {
+	v.t.Helper()
+	gate := newGate(v.proc)
+	sub, payID, done := v.msPending(v.msEngine(gate), gate)
+	v.clock.Advance(ReconcileAfter + time.Minute)
+	other := v.msEngine(v.proc)
+	rep, err := other.Reconcile(v.ctx)
+	require.NoError(v.t, err)
+	require.Equal(v.t, 1, rep.Payments)
+	return gate, sub, payID, done, other
+}
+
 func TestLateProcessorSuccessIsNeverDropped(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		t.Run("reconcile leaves a call still in flight in this engine", func(t *testing.T) {
@@ -233,17 +250,7 @@ func TestLateProcessorSuccessIsNeverDropped(t *testing.T) {
 
 		t.Run("a success after another engine failed the payment settles the debt", func(t *testing.T) {
 			v := newEnv(t, newStore)
-			gate := newGate(v.proc)
-			e := v.msEngine(gate)
-			sub, payID, done := v.msPending(e, gate)
-			// The caller's process stalls past its lease (no renewal: the
-			// test clock moves, real time does not): another engine takes
-			// the payment for lost and fails it.
-			v.clock.Advance(ReconcileAfter + time.Minute)
-			other := v.msEngine(v.proc)
-			rep, err := other.Reconcile(v.ctx)
-			require.NoError(t, err)
-			require.Equal(t, 1, rep.Payments)
+			gate, sub, payID, done, other := v.msFailedElsewhere()
 			failed := v.rtPayment(payID)
 			require.Equal(t, subscription.PaymentFailed, failed.Status)
 			require.Equal(t, processor.NetworkError, failed.DeclineCode)
@@ -260,7 +267,7 @@ func TestLateProcessorSuccessIsNeverDropped(t *testing.T) {
 
 			// Four days on, nothing more is charged.
 			v.clock.Advance(5 * 24 * time.Hour)
-			_, err = other.RunDue(v.ctx)
+			_, err := other.RunDue(v.ctx)
 			require.NoError(t, err)
 			require.Equal(t, int64(10_00), msCollected(v.proc), "10.00 collected once")
 			require.False(t, v.rtDelinquent(sub.CustomerID))
@@ -269,13 +276,7 @@ func TestLateProcessorSuccessIsNeverDropped(t *testing.T) {
 
 		t.Run("a late success for a debt collected meanwhile is refunded", func(t *testing.T) {
 			v := newEnv(t, newStore)
-			gate := newGate(v.proc)
-			e := v.msEngine(gate)
-			sub, payID, done := v.msPending(e, gate)
-			v.clock.Advance(ReconcileAfter + time.Minute)
-			other := v.msEngine(v.proc)
-			_, err := other.Reconcile(v.ctx)
-			require.NoError(t, err)
+			gate, sub, payID, done, other := v.msFailedElsewhere()
 			require.Equal(t, subscription.PaymentFailed, v.rtPayment(payID).Status)
 			// The retry collects the debt.
 			v.clock.Advance(5 * 24 * time.Hour)
