@@ -337,7 +337,7 @@ func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Char
 			}
 			return e.settle(tx, &pay, ch, &surplus)
 		case pay.Status == subscription.PaymentFailed && ch.Status == processor.ChargeSucceeded:
-			late = pay.DeclineCode != DeclineDuplicate && (pay.ProcessorID == "" || pay.ProcessorID != ch.ID)
+			late = !successRecorded(&pay, ch)
 			return e.lateSuccess(tx, &pay, ch, &surplus)
 		}
 		return nil

@@ -164,8 +164,8 @@ func (e *Engine) refundSurplus(tx store.Tx, pay *subscription.Payment, ch proces
 // meanwhile, or the wallet no longer covers its part, the processor charge
 // is refunded instead (refundSurplus).
 func (e *Engine) lateSuccess(tx store.Tx, pay *subscription.Payment, ch processor.Charge, out **subscription.Refund) error {
-	if pay.DeclineCode == DeclineDuplicate || (pay.ProcessorID != "" && pay.ProcessorID == ch.ID) {
-		return nil // already recorded
+	if successRecorded(pay, ch) {
+		return nil
 	}
 	by, dup, err := debtCollected(tx, pay)
 	if err != nil {
@@ -212,6 +212,13 @@ func (e *Engine) lateSuccess(tx store.Tx, pay *subscription.Payment, ch processo
 		return e.refreshDelinquency(tx, pay.CustomerID)
 	}
 	return nil
+}
+
+// successRecorded reports whether the success ch of a failed payment was
+// recorded already: as a duplicate refunded (refundSurplus), or as the
+// charge the payment carries. Only a success not yet recorded is late.
+func successRecorded(pay *subscription.Payment, ch processor.Charge) bool {
+	return pay.DeclineCode == DeclineDuplicate || (pay.ProcessorID != "" && pay.ProcessorID == ch.ID)
 }
 
 // holdCall marks a payment's processor call in flight: in this process (so

@@ -276,27 +276,23 @@ var (
 )
 
 func (t *tx) ProductByKey(key string) (subscription.Product, error) {
-	var p subscription.Product
-	if key == "" {
-		return p, fmt.Errorf("%w: product with empty idempotency key", store.ErrNotFound)
-	}
-	err := t.getOne("product idempotency key", key, t.lock(getProductByKey), []any{key},
-		func(r pgx.Rows) error { return scanProduct(r, &p) })
-	if err == nil {
-		t.noteRead("p\x00"+p.ID, nil)
-	}
-	return p, err
+	return byAccountKey(t, "product", getProductByKey, key, scanProduct, func(p *subscription.Product) string { return "p\x00" + p.ID })
 }
 
 func (t *tx) EndpointByKey(key string) (webhook.Endpoint, error) {
-	var e webhook.Endpoint
+	return byAccountKey(t, "endpoint", getEndpointByKey, key, scanEndpoint, func(e *webhook.Endpoint) string { return "w\x00" + e.ID })
+}
+
+// byAccountKey reads (in Update: locks) the record of an account-wide
+// idempotency key and notes the read under the record's read key.
+func byAccountKey[T any](t *tx, what string, q stmt, key string, scan func(pgx.Rows, *T) error, readKey func(*T) string) (T, error) {
+	var v T
 	if key == "" {
-		return e, fmt.Errorf("%w: endpoint with empty idempotency key", store.ErrNotFound)
+		return v, fmt.Errorf("%w: %s with empty idempotency key", store.ErrNotFound, what)
 	}
-	err := t.getOne("endpoint idempotency key", key, t.lock(getEndpointByKey), []any{key},
-		func(r pgx.Rows) error { return scanEndpoint(r, &e) })
+	err := t.getOne(what+" idempotency key", key, t.lock(q), []any{key}, func(r pgx.Rows) error { return scan(r, &v) })
 	if err == nil {
-		t.noteRead("w\x00"+e.ID, nil)
+		t.noteRead(readKey(&v), nil)
 	}
-	return e, err
+	return v, err
 }
