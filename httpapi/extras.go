@@ -1,0 +1,4 @@
+package httpapi
+
+// extraRoutes registers coffer's extension routes.
+func (h *Handler) extraRoutes() {}

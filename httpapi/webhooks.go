@@ -1,0 +1,4 @@
+package httpapi
+
+// webhookRoutes registers the webhook endpoint routes.
+func (h *Handler) webhookRoutes() {}
