@@ -73,7 +73,7 @@ func TestOverdueInvoicesAndCollect(t *testing.T) {
 	soft := e.subscribe(c, processor.CardInsufficientFunds)
 	s := e.charge(soft, 766, "USD") // failed, retry scheduled
 	require.Equal(t, subscription.PaymentFailed, s.Status)
-	e.charge(e.subscribe(c, processor.CardOK), 100, "USD") // paid: not overdue
+	e.charge(e.subscribe(c, processor.CardOK), 100, "USD")          // paid: not overdue
 	e.hardDecline(e.subscribe(other, processor.CardOK), 999, "USD") // another customer's
 
 	r = mustOK(t, e.do("GET", "/customers/"+c+"/overdue/invoices", nil))
