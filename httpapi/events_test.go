@@ -99,6 +99,8 @@ func TestEvents(t *testing.T) {
 		assert.Equal(t, tc.status, r.Status, tc.path)
 		assert.Equal(t, tc.code, r.Code(t), tc.path)
 	}
-	// No POST route: the catch-all answers a JSON 404 (handler.go has no 405).
-	assert.Equal(t, http.StatusNotFound, e.do("POST", "/events", `{}`).Status)
+	// No POST route: a JSON 405 naming the methods that are served.
+	r := e.do("POST", "/events", `{}`)
+	assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
+	assert.Equal(t, "GET", r.Header.Get("Allow"))
 }
