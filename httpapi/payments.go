@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"time"
 
 	"github.com/cofferhq/coffer"
@@ -230,7 +231,10 @@ func (c *call) paymentParam() (subscription.Payment, error) {
 // payment builds the full Payment of p: customer, subscription or address,
 // and refunds.
 func (h *Handler) payment(c *call, p subscription.Payment) (Payment, error) {
-	ctx := c.ctx()
+	return h.paymentFor(c.ctx(), p)
+}
+
+func (h *Handler) paymentFor(ctx context.Context, p subscription.Payment) (Payment, error) {
 	cu, err := h.eng.Customer(ctx, p.CustomerID)
 	if err != nil {
 		return Payment{}, err
