@@ -297,3 +297,31 @@ func TestSubscriptionUpdatePaymentMethod(t *testing.T) {
 	assert.Equal(t, 403, e.doKey("sk_test_for_"+other, "POST", path, `{"type":"existing","payment_method_id":"pm_card_ok"}`, nil).Status)
 	assert.Equal(t, 403, e.doKey("sk_test_for_"+other, "POST", "/subscriptions/"+id+"/confirm-mandate", nil, nil).Status)
 }
+
+// A processor outage after the subscription was recorded is a 200 with the
+// pending subscription (never a 5xx the SDK would resend), and a charge
+// during an outage is a 200 with the recorded payment.
+func TestSubscriptionProcessorDown(t *testing.T) {
+	e := newTestEnv(t)
+	cus := e.newCustomer("Ada", "ada@example.com")
+	prod := e.newProduct(500)
+	active := e.newSub(cus, prod, processor.CardOK)
+	e.proc.SetUnavailable(true)
+	r := e.do("POST", "/subscriptions", subBody(cus, prod, processor.CardOK, true))
+	require.Equal(t, 200, r.Status, "body %s", r.Body)
+	cr := r.JSON(t)
+	assert.Equal(t, "pending", cr["status"])
+	subs := mustOK(t, e.do("GET", "/subscriptions", nil)).JSON(t)["items"].([]any)
+	assert.Len(t, subs, 2, "one subscription per request")
+
+	c := e.do("POST", "/subscriptions/"+active+"/charge", map[string]any{"product_price": 100})
+	require.Equal(t, 200, c.Status, "body %s", c.Body)
+	pid := c.JSON(t)["payment_id"].(string)
+	require.NotEmpty(t, pid)
+	e.proc.SetUnavailable(false)
+	mustOK(t, e.do("GET", "/payments/"+pid, nil))
+
+	// The mandate is confirmed once the processor is back.
+	conf := mustOK(t, e.do("POST", "/subscriptions/"+cr["subscription_id"].(string)+"/confirm-mandate", nil)).JSON(t)
+	assert.Equal(t, "active", conf["status"])
+}
