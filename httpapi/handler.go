@@ -135,7 +135,7 @@ type Handler struct {
 	docs       []route
 	// hostedMethod is the payment method token of a hosted mandate page.
 	hostedMethod string
-	now        func() time.Time
+	now          func() time.Time
 }
 
 // New returns the HTTP API over eng. Mount it at the root or under a
