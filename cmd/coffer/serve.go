@@ -90,6 +90,9 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 		httpapi.WithBusinessID(cfg.businessID),
 		httpapi.WithLogger(log),
 		httpapi.WithAuthenticator(staticKeyAuth(apiKey)),
+		// Test mode: payment_link: true without payment_method_id (the
+		// seeds' hosted mandate) is completed on the test-mode page.
+		httpapi.WithHostedPaymentMethod(processor.CardRequiresAction),
 		httpapi.WithPortalLink(func(_ context.Context, customerID, returnURL string) (string, error) {
 			return cfg.publicURL + portalPath + signer.Sign(customerID, returnURL, time.Now()), nil
 		}))
