@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"unicode/utf8"
 
+	"github.com/cofferhq/coffer/apikey"
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
@@ -27,6 +28,10 @@ const (
 	KindInvalid Kind = "invalid_request"
 	// KindInsufficientFunds: a wallet balance does not cover a debit (400).
 	KindInsufficientFunds Kind = "insufficient_funds"
+	// KindUnauthenticated: the request presented no valid API key (401).
+	KindUnauthenticated Kind = "unauthenticated"
+	// KindForbidden: the API key is valid but may not do this (403).
+	KindForbidden Kind = "forbidden"
 	// KindNotFound: a record the request names does not exist (404).
 	KindNotFound Kind = "not_found"
 	// KindConflict: the request conflicts with the state of a record or
@@ -54,6 +59,10 @@ func (k Kind) HTTPStatus() int {
 		return http.StatusUnprocessableEntity
 	case KindInsufficientFunds:
 		return http.StatusBadRequest
+	case KindUnauthenticated:
+		return http.StatusUnauthorized
+	case KindForbidden:
+		return http.StatusForbidden
 	case KindNotFound:
 		return http.StatusNotFound
 	case KindConflict:
@@ -105,6 +114,9 @@ type errorCode struct {
 var errorCodes = []errorCode{
 	// 400
 	{wallet.ErrInsufficientFunds, KindInsufficientFunds, "insufficient_funds"},
+	// 401, 403
+	{ErrUnauthenticated, KindUnauthenticated, "invalid_api_key"},
+	{ErrForbidden, KindForbidden, "forbidden"},
 	// 404
 	{customer.ErrNotFound, KindNotFound, "customer_not_found"},
 	{wallet.ErrNotFound, KindNotFound, "wallet_not_found"},
@@ -116,6 +128,7 @@ var errorCodes = []errorCode{
 	{ErrEndpointNotFound, KindNotFound, "endpoint_not_found"},
 	{ErrDeliveryNotFound, KindNotFound, "delivery_not_found"},
 	{ErrEventNotFound, KindNotFound, "event_not_found"},
+	{apikey.ErrNotFound, KindNotFound, "api_key_not_found"},
 	// 409
 	{ledger.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},
 	{subscription.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},
@@ -126,6 +139,8 @@ var errorCodes = []errorCode{
 	{ErrDebtSettled, KindConflict, "debt_already_collected"},
 	{ErrCollectionInProgress, KindConflict, "collection_in_progress"},
 	{ErrNotOverdue, KindConflict, "payment_not_overdue"},
+	{ErrIdempotencyKeyInUse, KindConflict, "idempotency_key_in_use"},
+	{apikey.ErrRevoked, KindConflict, "api_key_revoked"},
 	// 422, the specific ones first
 	{customer.ErrInvalidEmail, KindInvalid, "invalid_email"},
 	{customer.ErrInvalidCountry, KindInvalid, "invalid_country"},
@@ -137,6 +152,10 @@ var errorCodes = []errorCode{
 	{ledger.ErrInvalidType, KindInvalid, "invalid_entry_type"},
 	{ledger.ErrInvalidReason, KindInvalid, "invalid_reason"},
 	{ledger.ErrInvalidKey, KindInvalid, "invalid_idempotency_key"},
+	{ErrInvalidIdempotencyKey, KindInvalid, "invalid_idempotency_key"},
+	{ErrIdempotencyKeyReused, KindInvalid, "idempotency_key_reused"},
+	{apikey.ErrInvalidName, KindInvalid, "invalid_api_key_name"},
+	{apikey.ErrMalformedSecret, KindInvalid, "malformed_api_key"},
 	{subscription.ErrMissingMandateOnly, KindInvalid, "missing_mandate_only"},
 	{subscription.ErrMissingPrice, KindInvalid, "missing_product_price"},
 	{subscription.ErrInvalidPrice, KindInvalid, "invalid_product_price"},
@@ -166,6 +185,7 @@ var errorCodes = []errorCode{
 	{ErrInvalid, KindInvalid, "invalid_request"},
 	// not the caller's fault
 	{ErrInvalidConfig, KindInternal, "invalid_configuration"},
+	{ErrResponseTooLarge, KindInternal, "response_too_large"},
 	{ErrNoProcessor, KindUnavailable, "no_processor"},
 	{processor.ErrUnavailable, KindUnavailable, "processor_unavailable"},
 	{context.Canceled, KindCanceled, "canceled"},

@@ -34,7 +34,9 @@ type Engine struct {
 	lowBalance map[string]int64
 	webhooks   WebhookOptions
 	retention  Retention
-	ownsStore  bool
+	// idemRetention is WithIdempotencyRetention's (0: the default).
+	idemRetention time.Duration
+	ownsStore     bool
 	// noProcessor records WithoutProcessor: no processor on purpose.
 	noProcessor bool
 	log         *slog.Logger

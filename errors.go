@@ -25,7 +25,8 @@ var (
 
 // HTTPStatus maps an error from coffer to the HTTP status an API built on
 // it should answer: the status of AsError(err)'s kind — 400 insufficient
-// balance, 404 unknown record, 409 duplicate or conflicting request, 422
+// balance, 401 no valid API key, 403 an API key not allowed to, 404 unknown
+// record, 409 duplicate or conflicting request, 422
 // invalid input, 499 cancelled by the caller, 503 processor unavailable or
 // not configured, 504 deadline passed, 500 otherwise (and 200 for nil).
 func HTTPStatus(err error) int {

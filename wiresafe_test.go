@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cofferhq/coffer/apikey"
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/eventjson"
 	"github.com/cofferhq/coffer/ledger"
@@ -22,7 +23,7 @@ import (
 // secrets, leases, holds, fingerprints and claims.
 var internalFields = map[string]bool{
 	"Secret": true, "PreviousSecret": true, "LeaseOwner": true, "HoldID": true, "Fingerprint": true,
-	"CollectingBy": true, "CallUntil": true, "Seq": true, "Dispatched": true,
+	"CollectingBy": true, "CallUntil": true, "Seq": true, "Dispatched": true, "Hash": true,
 }
 
 // fill sets every exported string field of v (recursively) to a marker
@@ -70,6 +71,8 @@ func TestRecordsCarryNoInternalsInJSON(t *testing.T) {
 		&subscription.Subscription{}, &subscription.Payment{}, &subscription.Refund{}, &retry.Attempt{},
 		&webhook.Event{}, &webhook.Endpoint{}, &webhook.Delivery{}, &EntryResult{}, &Overdue{},
 		&SubscriptionResult{}, &DuplicateRefund{}, &BalanceChanged{}, &BalanceLow{}, &Error{},
+		// fill sets no []byte; the Hash set here must not reach the JSON either.
+		&apikey.Key{Hash: []byte("MARK_Hash_MARK")},
 	}
 	for _, r := range records {
 		v := reflect.ValueOf(r)
@@ -80,7 +83,8 @@ func TestRecordsCarryNoInternalsInJSON(t *testing.T) {
 		for name := range internalFields {
 			require.NotContains(t, out, "MARK_"+name+"_MARK", "%T leaks %s: %s", r, name, out)
 		}
-		for _, key := range []string{`"secret"`, `"previous_secret"`, `"lease_owner"`, `"hold_id"`, `"fingerprint"`} {
+		for _, key := range []string{`"secret"`, `"previous_secret"`, `"lease_owner"`, `"hold_id"`, `"fingerprint"`, `"hash"`,
+			`TUFSS19IYXNoX01BUks`} { // MARK_Hash_MARK in base64, as encoding/json writes a []byte
 			require.NotContains(t, out, key, "%T", r)
 		}
 	}

@@ -8,8 +8,9 @@
 // store/storetest.
 //
 // The interface is cut by aggregate: Customers, Ledger, Billing (products,
-// subscriptions, payments, refunds), Outbox, Retries and Webhooks, each with
-// a read half (CustomerReader, ...). Tx embeds them all and ReadTx the read
+// subscriptions, payments, refunds), Outbox, Retries, Webhooks, Keys (API
+// keys) and Idempotency (HTTP idempotency records), each with a read half
+// (CustomerReader, ...). Tx embeds them all and ReadTx the read
 // halves, so code that needs one aggregate depends on that slice only.
 // docs/ADAPTERS.md is the guide for writing an adapter.
 //
@@ -45,9 +46,10 @@
 //     DID, an idempotency key) returns ErrDuplicate.
 //   - A batch limit <= 0 (Events, DueNotices, PruneEvents, ...) means
 //     DefaultLimit.
-//   - Only the prune methods delete records (besides DeleteEndpoint): old
-//     dispatched events and finished deliveries. Ledger entries, payments
-//     and refunds are never deleted.
+//   - Only the prune methods delete records (besides DeleteEndpoint and
+//     DeleteIdem): old dispatched events, finished deliveries, old
+//     idempotency records. Ledger entries, payments, refunds and API keys
+//     are never deleted.
 //   - Closing twice is harmless.
 //   - View transactions need not see one snapshot across several reads; use
 //     Update when reads must agree.
@@ -58,6 +60,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/cofferhq/coffer/apikey"
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/retry"
@@ -153,6 +156,8 @@ type Tx interface {
 	Outbox
 	Retries
 	Webhooks
+	Keys
+	Idempotency
 }
 
 // ReadTx is the read half of every aggregate: what a View may do, and all
@@ -164,6 +169,8 @@ type ReadTx interface {
 	OutboxReader
 	RetryReader
 	WebhookReader
+	KeysReader
+	IdempotencyReader
 }
 
 // CustomerReader reads customers.
@@ -373,4 +380,85 @@ type DeliveryClaim struct {
 	Skip        map[string]struct{} // delivery ids not to claim
 	Owner       string
 	LeaseUntil  time.Time
+}
+
+// KeysReader reads API keys.
+type KeysReader interface {
+	APIKey(id string) (apikey.Key, error)
+	// APIKeyByHash finds the key whose Hash is hash (ErrNotFound for none
+	// or an empty hash).
+	APIKeyByHash(hash []byte) (apikey.Key, error)
+	// QueryAPIKeys lists one page of keys, newest CreatedAt first (ties
+	// in insertion order), through an index.
+	QueryAPIKeys(q APIKeyListQuery) (list []apikey.Key, hasMore bool, err error)
+}
+
+// Keys stores API keys. The id and the Hash are unique (InsertAPIKey and
+// UpdateAPIKey return ErrDuplicate for a taken one). Keys are never
+// deleted: a revoked key keeps its record, so its secret stays refused.
+type Keys interface {
+	KeysReader
+	InsertAPIKey(k apikey.Key) error
+	UpdateAPIKey(k apikey.Key) error
+}
+
+// APIKeyListQuery pages the API keys, newest CreatedAt first.
+type APIKeyListQuery struct {
+	Page
+}
+
+// IdemState is the state of an HTTP idempotency record.
+type IdemState string
+
+// States of an idempotency record.
+const (
+	// IdemInProgress: a request holds the key and runs; LockedUntil bounds
+	// how long it may before another takes the key over.
+	IdemInProgress IdemState = "in_progress"
+	// IdemDone: the request finished; Status, ContentType and Body are its
+	// response, replayed to a retry.
+	IdemDone IdemState = "done"
+)
+
+// MaxIdemBody bounds the response body an idempotency record keeps.
+const MaxIdemBody = 1 << 20
+
+// IdemRecord is the HTTP idempotency record of one (Scope, Key): the
+// request an Idempotency-Key header was first sent with and, once it is
+// done, its response. Scope is the id of the API key that sent it, so two
+// API keys never share an idempotency key.
+type IdemRecord struct {
+	Scope string
+	Key   string
+	// RequestHash is the SHA-256 of the request (method, path, body),
+	// computed by the caller; a retry must have the same.
+	RequestHash []byte
+	State       IdemState
+	// The stored response (State done). Body is at most MaxIdemBody bytes.
+	Status      int
+	ContentType string
+	Body        []byte
+	LockedUntil time.Time
+	CreatedAt   time.Time
+}
+
+// IdempotencyReader reads HTTP idempotency records.
+type IdempotencyReader interface {
+	IdemRecord(scope, key string) (IdemRecord, error)
+}
+
+// Idempotency stores HTTP idempotency records, keyed by (Scope, Key):
+// InsertIdem returns ErrDuplicate for a taken one, UpdateIdem and
+// DeleteIdem ErrNotFound for a missing one. In an Update, IdemRecord locks
+// the record it finds, as every single-record read does.
+type Idempotency interface {
+	IdempotencyReader
+	InsertIdem(r IdemRecord) error
+	UpdateIdem(r IdemRecord) error
+	DeleteIdem(scope, key string) error
+	// PruneIdem deletes at most limit (<= 0: DefaultLimit) records created
+	// before before, whatever their state, oldest CreatedAt first, and
+	// returns how many it deleted. Its cost grows with the number deleted:
+	// an index by CreatedAt serves it.
+	PruneIdem(before time.Time, limit int) (int, error)
 }

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cofferhq/coffer/apikey"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/retry"
+	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
 	"github.com/cofferhq/coffer/wallet"
 	"github.com/cofferhq/coffer/webhook"
@@ -434,6 +436,62 @@ func decodeDelivery(v []byte) (webhook.Delivery, error) {
 	}
 	w.Delivery.LeaseOwner = w.StoredLeaseOwner
 	return w.Delivery, nil
+}
+
+// An API key's Hash is json:"-" in the API encoding; the wrapper stores it.
+type apiKeyJSON struct {
+	apikey.Key
+	StoredHash []byte `json:"__hash"`
+}
+
+func encodeAPIKey(k apikey.Key) ([]byte, error) {
+	return encodeJSON(apiKeyJSON{Key: k, StoredHash: k.Hash})
+}
+
+func decodeAPIKey(v []byte) (apikey.Key, error) {
+	var w apiKeyJSON
+	if err := decodeJSON(v, &w, "api key"); err != nil {
+		return apikey.Key{}, err
+	}
+	w.Key.Hash = w.StoredHash
+	return w.Key, nil
+}
+
+// Idempotency records are written with every idempotent request: binary.
+func encodeIdem(r store.IdemRecord) []byte {
+	enc := encoder{b: make([]byte, 0, 48+len(r.Scope)+len(r.Key)+len(r.RequestHash)+len(r.ContentType)+len(r.Body))}
+	enc.b = append(enc.b, formatBinary)
+	enc.str(r.Scope)
+	enc.str(r.Key)
+	enc.bytes(r.RequestHash)
+	enc.str(string(r.State))
+	enc.int(int64(r.Status))
+	enc.str(r.ContentType)
+	enc.bytes(r.Body)
+	enc.time(r.LockedUntil)
+	enc.time(r.CreatedAt)
+	return enc.b
+}
+
+func decodeIdem(v []byte) (store.IdemRecord, error) {
+	d, err := newDecoder(v, formatBinary, "idempotency record")
+	if err != nil {
+		return store.IdemRecord{}, err
+	}
+	var r store.IdemRecord
+	r.Scope = d.str()
+	r.Key = d.str()
+	r.RequestHash = d.bytes()
+	r.State = store.IdemState(d.str())
+	r.Status = int(d.int())
+	r.ContentType = d.str()
+	r.Body = d.bytes()
+	r.LockedUntil = d.time()
+	r.CreatedAt = d.time()
+	if err := d.done("idempotency record"); err != nil {
+		return store.IdemRecord{}, err
+	}
+	return r, nil
 }
 
 // decodeAs decodes a plain JSON record.

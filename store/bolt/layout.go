@@ -94,4 +94,6 @@ var allBuckets = [][]byte{
 	kAttempts.primary, kAttempts.ids, bAttemptDue, bAttemptSubscription, bAttemptLease, bAttemptLeaseAll,
 	kEndpoints.primary, kEndpoints.ids,
 	kDeliveries.primary, kDeliveries.ids, bDeliveryDue, bDeliveryEvent, bDeliveryEndpoint, bDeliveryStatus, bDeliveryDone,
+	kAPIKeys.primary, kAPIKeys.ids, bAPIKeyHash,
+	kIdem.primary, kIdem.ids, bIdemAge,
 }

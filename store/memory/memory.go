@@ -117,6 +117,9 @@ type Store struct {
 
 	lists lists // the ordered indexes of the account-wide lists (lists.go)
 
+	keys keyTable  // API keys (keys.go)
+	idem idemTable // HTTP idempotency records (keys.go)
+
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log
 }
@@ -149,6 +152,8 @@ func New() *Store {
 		delByEp:    make(map[string][]*delNode),
 		delDue:     newSkiplist[*delNode](),
 		delDone:    newSkiplist[*delNode](),
+		keys:       keyTable{byID: make(map[string]*keyNode), byHash: make(map[string]*keyNode)},
+		idem:       idemTable{byKey: make(map[pair]*idemNode), byAge: newSkiplist[*idemNode]()},
 	}
 	s.wtx = tx{s: s, writable: true}
 	return s

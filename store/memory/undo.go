@@ -40,6 +40,10 @@ const (
 	opUpdateDelivery
 	opPruneEvent
 	opPruneDelivery
+	// opFunc: ref is a func() that undoes the write (the API keys and
+	// idempotency records of keys.go, written seldom enough that a closure
+	// per write costs nothing that matters).
+	opFunc
 )
 
 // undoOp is one reversible write. ref is the node (or *custIdx) written;
@@ -282,6 +286,8 @@ func (w *wstate) rollback(s *Store) {
 			s.delIndexDel(n, n.v)
 			n.v = w.deliv[op.i]
 			s.delIndexAdd(n, n.v)
+		case opFunc:
+			op.ref.(func())()
 		}
 	}
 	s.seq = w.seq

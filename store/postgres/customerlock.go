@@ -96,6 +96,12 @@ var notCustomerScoped = map[string]bool{
 	getEvent.lock:         true,
 	getEndpoint.lock:      true,
 	getDelivery.lock:      true,
+	// API keys and idempotency records: no use case locks one of them
+	// and then a customer's rows, or the other way round (CreateAPIKey
+	// reads the customer and then inserts, which waits on no row).
+	getAPIKey.lock:       true,
+	getAPIKeyByHash.lock: true,
+	getIdem.lock:         true,
 }
 
 // lockCustomerFor queues, in front of the locking read sql, the advisory

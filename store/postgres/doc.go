@@ -42,7 +42,8 @@
 //     never take the same attempt. ClaimDueAttempts takes a
 //     transaction-level advisory lock before it reads and counts, so
 //     concurrency caps hold across instances.
-//   - PruneEvents and PruneDeliveries walk partial indexes (migration 0003)
+//   - PruneEvents and PruneDeliveries walk partial indexes (migration 0003),
+//     PruneIdem the index of idempotency records by age (migration 0005),
 //     and delete at most a batch per call.
 //   - View runs in a read-only REPEATABLE READ transaction: one snapshot.
 //

@@ -11,7 +11,8 @@
 //	}
 //
 // Run calls one suite per aggregate (RunCustomers, RunLedger, RunBilling,
-// RunOutbox, RunRetries, RunWebhooks) and RunTransactions; an adapter in
+// RunOutbox, RunRetries, RunWebhooks, RunKeys, RunIdempotency) and
+// RunTransactions; an adapter in
 // progress may run them one at a time. Durable adapters also run RunReopen, which checks that everything written
 // survives Close and reopening.
 //
@@ -46,6 +47,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Outbox", func(t *testing.T) { RunOutbox(t, newStore) })
 	t.Run("Retries", func(t *testing.T) { RunRetries(t, newStore) })
 	t.Run("Webhooks", func(t *testing.T) { RunWebhooks(t, newStore) })
+	t.Run("Keys", func(t *testing.T) { RunKeys(t, newStore) })
+	t.Run("Idempotency", func(t *testing.T) { RunIdempotency(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { RunTransactions(t, newStore) })
 }
 
