@@ -76,6 +76,47 @@ func shouldRetry(status int, code string, override *bool) (string, bool) {
 
 // writeError answers err.
 func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	status, b := h.errorAnswer(w, r, err)
+	writeBody(w, status, b)
+}
+
+// writeJSON encodes v with status (0 = 200). An empty value writes no body.
+func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
+	status, b := h.encode(status, v)
+	writeBody(w, status, b)
+}
+
+// encode is what writeJSON writes: the status and the body (nil for
+// empty).
+func (h *Handler) encode(status int, v any) (int, []byte) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if _, ok := v.(empty); ok {
+		return status, nil
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		h.log.Error("httpapi: encode response", "error", err.Error())
+		return http.StatusInternalServerError, []byte(`{"code":"INTERNAL_ERROR","message":"internal error"}` + "\n")
+	}
+	return status, append(b, '\n')
+}
+
+// writeBody writes an encoded answer (a nil body: none).
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	if b != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	}
+	w.WriteHeader(status)
+	if b != nil {
+		_, _ = w.Write(b)
+	}
+}
+
+// errorAnswer encodes err as writeError would, setting its headers on w.
+func (h *Handler) errorAnswer(w http.ResponseWriter, r *http.Request, err error) (int, []byte) {
 	status, body, override := errorBody(err)
 	if status >= 500 && status != http.StatusServiceUnavailable {
 		h.log.Error("httpapi: server error", "request_id", w.Header().Get("X-Request-Id"),
@@ -84,28 +125,7 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	if v, ok := shouldRetry(status, body.Code, override); ok {
 		w.Header().Set("X-Should-Retry", v)
 	}
-	h.writeJSON(w, status, body)
-}
-
-// writeJSON encodes v with status (0 = 200). An empty value writes no body.
-func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
-	if status == 0 {
-		status = http.StatusOK
-	}
-	if _, ok := v.(empty); ok {
-		w.WriteHeader(status)
-		return
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		h.log.Error("httpapi: encode response", "error", err.Error())
-		status = http.StatusInternalServerError
-		b = []byte(`{"code":"INTERNAL_ERROR","message":"internal error"}`)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	return h.encode(status, body)
 }
 
 // boundText cuts s to at most n bytes on a rune boundary, for echoing input.

@@ -241,6 +241,9 @@ type doc struct {
 	Extension bool
 	// Public marks a route that needs no API key.
 	Public bool
+	// NoReplay keeps the route's answers out of the Idempotency-Key store
+	// (an answer carrying a secret shown once).
+	NoReplay bool
 }
 
 // queryParam is one documented query parameter.
@@ -264,11 +267,11 @@ type route struct {
 func (h *Handler) handle(pattern string, fn func(c *call) (any, error), d doc) {
 	h.docs = append(h.docs, route{pattern: pattern, doc: d})
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		h.serve(w, r, !d.Public, fn)
+		h.serve(w, r, !d.Public, d.NoReplay, fn)
 	})
 }
 
-func (h *Handler) serve(w http.ResponseWriter, r *http.Request, authed bool, fn func(c *call) (any, error)) {
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, authed, noReplay bool, fn func(c *call) (any, error)) {
 	c := &call{h: h, w: w, r: r}
 	reqID := r.Header.Get("X-Request-Id")
 	if !validRequestID(reqID) {
@@ -298,6 +301,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, authed bool, fn 
 		r = r.WithContext(withPrincipal(r.Context(), p))
 		c.r = r
 	}
+	if authed && r.Method == http.MethodPost && r.Header.Get("Idempotency-Key") != "" {
+		h.serveIdempotent(c, fn, noReplay)
+		return
+	}
 	v, err := fn(c)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -317,9 +324,15 @@ func (h *Handler) authenticate(r *http.Request) (Principal, error) {
 	if err != nil {
 		// A failure to check (the store is down, the client left) is
 		// reported as such; anything else is a bad key.
+		var af *authFailure
+		if errors.As(err, &af) {
+			return Principal{}, af.err
+		}
+		if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+			return Principal{}, err
+		}
 		var ce *coffer.Error
-		if errors.As(err, &ce) && ce.Kind != coffer.KindInvalid && ce.Kind != coffer.KindNotFound &&
-			ce.HTTPStatus() != http.StatusUnauthorized {
+		if errors.As(err, &ce) && (ce.Kind == coffer.KindUnavailable || ce.Kind == coffer.KindInternal) {
 			return Principal{}, err
 		}
 		return Principal{}, errUnauthenticated("invalid API key")
