@@ -535,9 +535,12 @@ var qualified = regexp.MustCompile(`[A-Za-z0-9_./\-]*\.`)
 func componentName(t reflect.Type) string {
 	n := qualified.ReplaceAllString(t.Name(), "")
 	n = strings.NewReplacer("[]", "List", "*", "", "[", "_", ",", "_", "]", "", " ", "").Replace(n)
-	n = sanitizeName(n)
-	r, size := utf8.DecodeRuneInString(n)
-	return string(unicode.ToUpper(r)) + n[size:]
+	parts := strings.Split(sanitizeName(n), "_")
+	for i, p := range parts {
+		r, size := utf8.DecodeRuneInString(p)
+		parts[i] = string(unicode.ToUpper(r)) + p[size:]
+	}
+	return strings.Join(parts, "_")
 }
 
 var badNameChars = regexp.MustCompile(`[^A-Za-z0-9._\-]`)
@@ -613,7 +616,7 @@ func jsonFields(t reflect.Type) []jsonField {
 				if isPtr {
 					ft = ft.Elem()
 				}
-				if !sf.IsExported() && (ft.Kind() != reflect.Struct || isPtr) {
+				if !sf.IsExported() && ft.Kind() != reflect.Struct {
 					continue
 				}
 				if name == "" && ft.Kind() == reflect.Struct {
