@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
-	"github.com/getkin/kin-openapi/routers/legacy"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -28,7 +26,6 @@ import (
 // with kin-openapi.
 type openAPIValidator struct {
 	doc    *openapi3.T
-	router routers.Router
 	errors *openapi3.Schema // ErrorBody
 }
 
@@ -56,44 +53,60 @@ func validatorFor(tb testing.TB, h *Handler) *openAPIValidator {
 	if v, ok := validators.Load(string(b)); ok {
 		return v.(*openAPIValidator)
 	}
-	d, err := loadOpenAPI(b)
+	v, err := newValidator(b)
 	require.NoError(tb, err)
-	r, err := legacy.NewRouter(d)
-	require.NoError(tb, err)
-	es := d.Components.Schemas["ErrorBody"]
-	require.NotNil(tb, es)
-	v := &openAPIValidator{doc: d, router: r, errors: es.Value}
 	validators.Store(string(b), v)
 	return v
 }
 
-// check validates one answer to req: status, headers, content type and
-// body against the operation the router finds. A request no operation
-// matches must have had the JSON 404 of the fallback route.
-func (v *openAPIValidator) check(req *http.Request, status int, hdr http.Header, body []byte) error {
-	if (status == http.StatusMovedPermanently || status == http.StatusPermanentRedirect) && hdr.Get("Location") != "" {
-		return nil // the ServeMux's redirect of an unclean path
-	}
-	// Route on the escaped path, as the ServeMux does: %2F stays in its
-	// segment.
-	u := &url.URL{Path: req.URL.EscapedPath(), RawQuery: req.URL.RawQuery}
-	rreq := &http.Request{Method: req.Method, URL: u, Header: req.Header, Host: req.Host}
-	if req.Method == http.MethodHead {
-		rreq.Method = http.MethodGet
-	}
-	route, params, err := v.router.FindRoute(rreq)
+func newValidator(b []byte) (*openAPIValidator, error) {
+	d, err := loadOpenAPI(b)
 	if err != nil {
-		var re *routers.RouteError
-		if !errors.As(err, &re) {
-			return err
-		}
+		return nil, err
+	}
+	es := d.Components.Schemas["ErrorBody"]
+	if es == nil || es.Value == nil {
+		return nil, errors.New("no ErrorBody schema")
+	}
+	return &openAPIValidator{doc: d, errors: es.Value}, nil
+}
+
+// check validates one answer to req, served by the ServeMux pattern
+// (req.Pattern once the mux has served it): status, headers, content type
+// and body against the pattern's operation. The mux's own answers are the
+// JSON 404 of the fallback route ("/") and its redirects of unclean paths.
+// The operation is found by the pattern the mux matched, not by routing
+// the request again: kin-openapi's routers and the ServeMux differ on
+// escaped slashes, trailing slashes and unclean paths.
+func (v *openAPIValidator) check(req *http.Request, pattern string, status int, hdr http.Header, body []byte) error {
+	if muxRedirect(status, hdr) {
+		return nil // the ServeMux's redirect of an unclean path (//, /./, /..)
+	}
+	if pattern == "" {
+		return fmt.Errorf("not served by a ServeMux pattern")
+	}
+	if pattern == "/" {
 		return v.checkFallback(status, hdr, body)
 	}
-	if req.Method == http.MethodHead {
-		return nil
+	methods, path, _, err := parsePattern(pattern)
+	if err != nil {
+		return err
 	}
+	method := strings.ToUpper(methods[0])
+	if len(methods) > 1 {
+		method = req.Method
+	}
+	if req.Method == http.MethodHead {
+		return nil // a GET route's HEAD: no body to check
+	}
+	item := v.doc.Paths.Value(path)
+	if item == nil || item.GetOperation(method) == nil {
+		return fmt.Errorf("route %q is not in the OpenAPI document", pattern)
+	}
+	op := item.GetOperation(method)
+	route := &routers.Route{Spec: v.doc, Path: path, PathItem: item, Method: method, Operation: op}
 	in := &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: rreq, PathParams: params, Route: route},
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, Route: route},
 		Status:                 status,
 		Header:                 hdr,
 		Options:                &openapi3filter.Options{IncludeResponseStatus: true, MultiError: true},
@@ -104,10 +117,20 @@ func (v *openAPIValidator) check(req *http.Request, status int, hdr http.Header,
 	}
 	// kin-openapi does not check that an answer documented without content
 	// has none.
-	if r := route.Operation.Responses.Status(status); r != nil && r.Value != nil && len(r.Value.Content) == 0 && len(body) > 0 {
+	if r := op.Responses.Status(status); r != nil && r.Value != nil && len(r.Value.Content) == 0 && len(body) > 0 {
 		return fmt.Errorf("status %d is documented without a body, got %d bytes", status, len(body))
 	}
 	return nil
+}
+
+// muxRedirect reports the ServeMux's redirect (307 since Go 1.24, 301
+// before) of an unclean path: none of the Handler's own answers redirects.
+func muxRedirect(status int, hdr http.Header) bool {
+	switch status {
+	case http.StatusMovedPermanently, http.StatusTemporaryRedirect, http.StatusPermanentRedirect:
+		return hdr.Get("Location") != ""
+	}
+	return false
 }
 
 func (v *openAPIValidator) checkFallback(status int, hdr http.Header, body []byte) error {
@@ -163,11 +186,11 @@ func (w *captureWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func validateResponses(v *openAPIValidator, report func(format string, args ...any), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cw := &captureWriter{ResponseWriter: w}
-		next.ServeHTTP(cw, r)
+		next.ServeHTTP(cw, r) // the ServeMux sets r.Pattern
 		if cw.status == 0 {
 			cw.status, cw.header = http.StatusOK, w.Header().Clone()
 		}
-		if err := v.check(r, cw.status, cw.header, cw.body.Bytes()); err != nil {
+		if err := v.check(r, r.Pattern, cw.status, cw.header, cw.body.Bytes()); err != nil {
 			report("openapi: %s %s answered %d, which the document does not allow: %v\nbody: %s",
 				r.Method, r.URL.RequestURI(), cw.status, err, boundText(cw.body.String(), 2000))
 		}
@@ -435,14 +458,19 @@ func TestResponseValidatorRejectsWrongAnswers(t *testing.T) {
 	cid := e.newCustomer("Ada", "ada@example.com")
 	good := mustOK(t, e.do("GET", "/customers/"+cid, nil)).Body
 
-	answer := func(status int, body string, hdr map[string]string) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			for k, v := range hdr {
-				w.Header().Set(k, v)
-			}
-			w.WriteHeader(status)
-			_, _ = io.WriteString(w, body)
-		})
+	// A fake answer is served by a ServeMux with the real route's pattern.
+	answer := func(status int, body string, hdr map[string]string) func(pattern string) http.Handler {
+		return func(pattern string) http.Handler {
+			mux := http.NewServeMux()
+			mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+				for k, v := range hdr {
+					w.Header().Set(k, v)
+				}
+				w.WriteHeader(status)
+				_, _ = io.WriteString(w, body)
+			})
+			return mux
+		}
 	}
 	json := map[string]string{"Content-Type": "application/json", "X-Request-Id": "req_1"}
 	errHdr := map[string]string{"Content-Type": "application/json", "X-Request-Id": "req_1", "X-Should-Retry": "false"}
@@ -451,7 +479,7 @@ func TestResponseValidatorRejectsWrongAnswers(t *testing.T) {
 	missing := strings.Replace(string(good), `"created_at"`, `"created"`, 1)
 	for _, tc := range []struct {
 		name, method, path string
-		h                  http.Handler
+		h                  func(pattern string) http.Handler
 		want               string // in the report; "" = accepted
 	}{
 		{"the real answer", "GET", "/customers/" + cid, answer(200, string(good), json), ""},
@@ -476,8 +504,10 @@ func TestResponseValidatorRejectsWrongAnswers(t *testing.T) {
 			}
 			var reports []string
 			report := func(format string, args ...any) { reports = append(reports, fmt.Sprintf(format, args...)) }
+			pattern := map[string]string{"/customers/" + cid: "GET /customers/{customer_id}", "/customers": "GET /customers",
+				"/nope": "/", "/void": "POST /void"}[tc.path]
 			rec := httptest.NewRecorder()
-			validateResponses(v, report, tc.h).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+			validateResponses(v, report, tc.h(pattern)).ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
 			if tc.want == "" {
 				assert.Empty(t, reports)
 				return
@@ -496,9 +526,7 @@ func TestResponseValidatorRejectsWrongAnswers(t *testing.T) {
 func voidValidator(t *testing.T) *openAPIValidator {
 	b, err := buildOpenAPI([]route{{pattern: "POST /void", doc: doc{Summary: "Nothing back", Body: struct{}{}}}})
 	require.NoError(t, err)
-	d, err := loadOpenAPI(b)
+	v, err := newValidator(b)
 	require.NoError(t, err)
-	r, err := legacy.NewRouter(d)
-	require.NoError(t, err)
-	return &openAPIValidator{doc: d, router: r, errors: d.Components.Schemas["ErrorBody"].Value}
+	return v
 }
