@@ -58,7 +58,9 @@ func newTestEnv(t *testing.T, opts ...Option) *testEnv {
 	t.Cleanup(func() { eng.Close() })
 	h, err := New(eng, append([]Option{WithAuthenticator(testAuth)}, opts...)...)
 	require.NoError(t, err)
-	srv := httptest.NewServer(h)
+	// Every answer of every test is checked against the OpenAPI document
+	// (openapi_test.go); a mismatch fails the test.
+	srv := httptest.NewServer(validateResponses(validatorFor(t, h), t.Errorf, h))
 	t.Cleanup(srv.Close)
 	return &testEnv{t: t, ctx: context.Background(), eng: eng, clock: clk, proc: proc, h: h, srv: srv}
 }
