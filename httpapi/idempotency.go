@@ -1,8 +1,9 @@
 package httpapi
 
 import (
-	"context"
 	"bytes"
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -46,6 +47,13 @@ func (h *Handler) serveIdempotent(c *call, fn func(c *call) (any, error), noRepl
 	}
 	if stored != nil {
 		w.Header().Set("Idempotent-Replayed", "true")
+		if stored.Status >= 400 {
+			var eb ErrorBody
+			_ = json.Unmarshal(stored.Body, &eb)
+			if v, ok := shouldRetry(stored.Status, eb.Code, nil); ok {
+				w.Header().Set("X-Should-Retry", v)
+			}
+		}
 		var b []byte
 		if len(stored.Body) > 0 {
 			b = stored.Body
@@ -90,4 +98,3 @@ func (h *Handler) serveIdempotent(c *call, fn func(c *call) (any, error), noRepl
 	}
 	writeBody(w, status, out)
 }
-

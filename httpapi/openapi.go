@@ -586,6 +586,9 @@ type jsonField struct {
 	typ    reflect.Type
 	omit   bool // omitempty or omitzero: may be absent
 	quoted bool // ,string
+	// null: the field's tag says null:"true" (a Dodo field typed
+	// "T[] | null" that coffer leaves null when it has nothing).
+	null   bool
 	tagged bool
 	depth  int
 	// viaPointer: promoted from an embedded pointer, absent when it is nil.
@@ -626,7 +629,8 @@ func jsonFields(t reflect.Type) []jsonField {
 			} else if !sf.IsExported() {
 				continue
 			}
-			f := jsonField{name: name, typ: sf.Type, tagged: name != "", depth: depth, viaPointer: viaPtr}
+			f := jsonField{name: name, typ: sf.Type, tagged: name != "", depth: depth, viaPointer: viaPtr,
+				null: sf.Tag.Get("null") == "true"}
 			if f.name == "" {
 				f.name = sf.Name
 			}
@@ -720,6 +724,9 @@ func (g *schemaGen) structSchema(t reflect.Type, in bool) (map[string]any, error
 			if s, err = g.schema(f.typ, in); err != nil {
 				return nil, fmt.Errorf("%s.%s: %w", t, f.name, err)
 			}
+		}
+		if f.null {
+			s = nullable(s)
 		}
 		props[f.name] = s
 		if !in && !f.omit && !f.viaPointer {

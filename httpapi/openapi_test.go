@@ -134,6 +134,13 @@ func muxRedirect(status int, hdr http.Header) bool {
 }
 
 func (v *openAPIValidator) checkFallback(status int, hdr http.Header, body []byte) error {
+	if status == http.StatusMethodNotAllowed && hdr.Get("Allow") != "" {
+		var val map[string]any
+		if err := json.Unmarshal(body, &val); err != nil || val["code"] != "METHOD_NOT_ALLOWED" {
+			return fmt.Errorf("405: not the JSON METHOD_NOT_ALLOWED answer: %s", body)
+		}
+		return nil
+	}
 	if status != http.StatusNotFound {
 		return fmt.Errorf("no documented operation, and not the JSON 404 of an unknown route (status %d)", status)
 	}

@@ -64,7 +64,7 @@ type Product struct {
 	ProductID                   string                  `json:"product_id"`
 	TaxCategory                 string                  `json:"tax_category"`
 	UpdatedAt                   time.Time               `json:"updated_at"`
-	Addons                      []string                `json:"addons"`
+	Addons                      []string                `json:"addons" null:"true"`
 	Description                 *string                 `json:"description"`
 	DigitalProductDelivery      *DigitalProductDelivery `json:"digital_product_delivery"`
 	Image                       *string                 `json:"image"`
@@ -156,7 +156,7 @@ type productCreate struct {
 	Name                        *string                 `json:"name"`
 	Price                       *priceIn                `json:"price"`
 	TaxCategory                 *string                 `json:"tax_category"`
-	Addons                      []string                `json:"addons"`
+	Addons                      []string                `json:"addons" null:"true"`
 	BrandID                     *string                 `json:"brand_id"`
 	Description                 *string                 `json:"description"`
 	Metadata                    Metadata                `json:"metadata"`

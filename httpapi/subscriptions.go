@@ -119,9 +119,9 @@ type SubscriptionCreateResponse struct {
 	RecurringPreTaxAmount int64                  `json:"recurring_pre_tax_amount"`
 	SubscriptionID        string                 `json:"subscription_id"`
 	ClientSecret          *string                `json:"client_secret"`
-	DiscountIDs           []string               `json:"discount_ids"`
+	DiscountIDs           []string               `json:"discount_ids" null:"true"`
 	ExpiresOn             *time.Time             `json:"expires_on"`
-	OneTimeProductCart    []noItems              `json:"one_time_product_cart"`
+	OneTimeProductCart    []noItems              `json:"one_time_product_cart" null:"true"`
 	PaymentLink           *string                `json:"payment_link"`
 	TrialAmount           *int64                 `json:"trial_amount"`
 	// Extensions: the subscription's status and the initial payment's.

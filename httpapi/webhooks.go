@@ -29,7 +29,7 @@ type WebhookDetails struct {
 	URL       string            `json:"url"`
 	Disabled  bool              `json:"disabled"`
 	// FilterTypes is null when the endpoint receives every event.
-	FilterTypes []string `json:"filter_types"`
+	FilterTypes []string `json:"filter_types" null:"true"`
 	// Extensions.
 	// SecretHint tells secrets apart without revealing them ("whsec_****Ab9=").
 	SecretHint string `json:"secret_hint,omitempty"`
