@@ -2,16 +2,14 @@ package coffer
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/cofferhq/coffer/clock"
+	"github.com/cofferhq/coffer/internal/ids"
+	"github.com/cofferhq/coffer/internal/txn"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/retry"
@@ -212,28 +210,12 @@ type readTx struct{ store.ReadTx }
 func (e *Engine) Currencies() []string { return e.currencies.Codes() }
 
 // newID returns prefix_ followed by 32 random hex digits.
-func newID(prefix string) string {
-	u := uuid.New()
-	var b [64]byte
-	n := copy(b[:], prefix)
-	b[n] = '_'
-	hex.Encode(b[n+1:], u[:])
-	return string(b[:n+33])
-}
+func newID(prefix string) string { return ids.New(prefix) }
 
-// update runs fn in a store transaction. A store.ErrDuplicate that escapes
-// fn means a concurrent writer (another Engine on the same database) won a
-// unique key between our read and our insert; re-running fn lets it see the
-// committed record and answer as a replay or a conflict.
+// update runs fn in a store transaction, again when a concurrent writer won
+// a unique key meanwhile (see txn.Update).
 func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) error {
-	var err error
-	for try := 0; try < 3; try++ {
-		err = e.store.Update(ctx, fn)
-		if !errors.Is(err, store.ErrDuplicate) {
-			return err
-		}
-	}
-	return err
+	return txn.Update(ctx, e.store, fn)
 }
 
 // view runs get in a read-only transaction and returns what it read: the
