@@ -9,6 +9,7 @@ import (
 
 	"github.com/cofferhq/coffer/clock"
 	"github.com/cofferhq/coffer/internal/ids"
+	"github.com/cofferhq/coffer/internal/maintenance"
 	"github.com/cofferhq/coffer/internal/txn"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
@@ -32,7 +33,11 @@ type Engine struct {
 	lowBalance map[string]int64
 	webhooks   WebhookOptions
 	retention  Retention
-	ownsStore  bool
+	// retrier and pruner are the background services of RunDue and
+	// Prune, built by New from retry and retention.
+	retrier   *maintenance.Retrier
+	pruner    *maintenance.Pruner
+	ownsStore bool
 	// noProcessor records WithoutProcessor: no processor on purpose.
 	noProcessor bool
 	log         *slog.Logger
@@ -163,6 +168,17 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 			ErrInvalidConfig, ErrNoProcessor)
 	case e.processor != nil && e.noProcessor:
 		return nil, fmt.Errorf("%w: both WithProcessor and WithoutProcessor", ErrInvalidConfig)
+	}
+	rc := e.retry.retrierConfig()
+	rc.Store, rc.Clock, rc.Attempts = s, e.clock, retryAttempts{e}
+	pc := e.retention.prunerConfig()
+	pc.Store, pc.Clock = s, e.clock
+	var err error
+	if e.retrier, err = maintenance.NewRetrier(rc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if e.pruner, err = maintenance.NewPruner(pc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return e, nil
 }
