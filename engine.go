@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/clock"
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/internal/ids"
 	"github.com/cofferhq/coffer/internal/maintenance"
 	"github.com/cofferhq/coffer/internal/txn"
@@ -35,8 +36,11 @@ type Engine struct {
 	retention  Retention
 	// retrier and pruner are the background services of RunDue and
 	// Prune, built by New from retry and retention.
-	retrier   *maintenance.Retrier
-	pruner    *maintenance.Pruner
+	retrier *maintenance.Retrier
+	pruner  *maintenance.Pruner
+	// billing holds the rules of what a settled payment does to its
+	// subscription, its retry chain and the customer's standing.
+	billing   *billing.Service
 	ownsStore bool
 	// noProcessor records WithoutProcessor: no processor on purpose.
 	noProcessor bool
@@ -174,6 +178,9 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 	pc := e.retention.prunerConfig()
 	pc.Store, pc.Clock = s, e.clock
 	var err error
+	if e.billing, err = billing.New(billing.Config{Clock: e.clock, Policy: e.policy, Emit: e.emit}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	if e.retrier, err = maintenance.NewRetrier(rc); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}

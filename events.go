@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/webhook"
 )
@@ -13,22 +14,22 @@ import (
 const (
 	EventCustomerCreated       = "customer.created"
 	EventCustomerUpdated       = "customer.updated"
-	EventCustomerDelinquent    = "customer.delinquent"       // delinquent flag turned on
-	EventCustomerInGoodStand   = "customer.in_good_standing" // delinquent flag turned off
-	EventBalanceChanged        = "wallet.balance_changed"    // every ledger entry
-	EventBalanceLow            = "wallet.balance_low"        // a balance crossed below its threshold
-	EventSubscriptionPending   = "subscription.pending"      // mandate needs the hosted link
-	EventSubscriptionActive    = "subscription.active"
-	EventSubscriptionUpdated   = "subscription.updated" // payment method changed
+	EventCustomerDelinquent    = billing.EventCustomerDelinquent  // "customer.delinquent": delinquent flag turned on
+	EventCustomerInGoodStand   = billing.EventCustomerInGoodStand // "customer.in_good_standing": delinquent flag turned off
+	EventBalanceChanged        = "wallet.balance_changed"         // every ledger entry
+	EventBalanceLow            = "wallet.balance_low"             // a balance crossed below its threshold
+	EventSubscriptionPending   = "subscription.pending"           // mandate needs the hosted link
+	EventSubscriptionActive    = billing.EventSubscriptionActive  // "subscription.active"
+	EventSubscriptionUpdated   = "subscription.updated"           // payment method changed
 	EventSubscriptionFailed    = "subscription.failed"
-	EventSubscriptionOnHold    = "subscription.on_hold"
+	EventSubscriptionOnHold    = billing.EventSubscriptionOnHold // "subscription.on_hold"
 	EventSubscriptionCancelled = "subscription.cancelled"
 	EventPaymentSucceeded      = "payment.succeeded"
 	EventPaymentFailed         = "payment.failed"
 	EventRefundSucceeded       = "refund.succeeded"
 	EventRefundFailed          = "refund.failed"
-	EventRetryScheduled        = "payment.retry_scheduled"
-	EventRetryUpcoming         = "payment.retry_upcoming" // lead-time notice before an attempt
+	EventRetryScheduled        = billing.EventRetryScheduled // "payment.retry_scheduled"
+	EventRetryUpcoming         = "payment.retry_upcoming"    // lead-time notice before an attempt
 )
 
 // emit writes one outbox event in tx.
@@ -44,14 +45,6 @@ func (e *Engine) emitRaw(tx store.Outbox, typ, customerID string, raw []byte) er
 	return tx.InsertEvent(webhook.Event{
 		ID: newID("evt"), Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now(),
 	})
-}
-
-// pendingEvent is an event decided in one step of a use case and written
-// by a later one, to keep the outbox in causal order.
-type pendingEvent struct {
-	typ        string
-	customerID string
-	data       any
 }
 
 // EventPaymentDuplicateRefunded: the processor charged a payment whose debt

@@ -193,7 +193,7 @@ func (e *Engine) lateSuccess(tx store.Tx, pay *subscription.Payment, ch processo
 	if pay.RetryOf == "" && pay.SubscriptionID != "" {
 		// Before pay is written: cancelRetries rewrites the chain's first
 		// payment, which is pay.
-		if err := e.cancelRetries(tx, pay.SubscriptionID, pay.ID); err != nil {
+		if err := e.billing.CancelRetries(tx, pay.SubscriptionID, pay.ID); err != nil {
 			return err
 		}
 	}
@@ -205,11 +205,11 @@ func (e *Engine) lateSuccess(tx store.Tx, pay *subscription.Payment, ch processo
 	if err := e.emit(tx, EventPaymentSucceeded, pay.CustomerID, pay); err != nil {
 		return err
 	}
-	if err := e.afterSuccess(tx, pay); err != nil {
+	if err := e.billing.AfterSuccess(tx, pay); err != nil {
 		return err
 	}
 	if pay.RetryOf == "" {
-		return e.refreshDelinquency(tx, pay.CustomerID)
+		return e.billing.RefreshDelinquency(tx, pay.CustomerID)
 	}
 	return nil
 }
