@@ -420,7 +420,7 @@ func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Cha
 }
 
 // heldBalance reads (and locks) a hold and the balance it reserves.
-func heldBalance(tx store.Tx, holdID string) (ledger.Hold, wallet.Balance, error) {
+func heldBalance(tx store.LedgerReader, holdID string) (ledger.Hold, wallet.Balance, error) {
 	h, err := tx.Hold(holdID)
 	if err != nil {
 		return h, wallet.Balance{}, err
@@ -429,7 +429,7 @@ func heldBalance(tx store.Tx, holdID string) (ledger.Hold, wallet.Balance, error
 	return h, b, err
 }
 
-func (e *Engine) captureHold(tx store.Tx, holdID, reason string) error {
+func (e *Engine) captureHold(tx ledgerTx, holdID, reason string) error {
 	if holdID == "" {
 		return nil
 	}
@@ -450,7 +450,7 @@ func (e *Engine) captureHold(tx store.Tx, holdID, reason string) error {
 	return e.putBalance(tx, after, &entry)
 }
 
-func (e *Engine) releaseHold(tx store.Tx, holdID string) error {
+func (e *Engine) releaseHold(tx ledgerTx, holdID string) error {
 	if holdID == "" {
 		return nil
 	}
