@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -144,8 +145,8 @@ func (e *Engine) refundSurplus(tx store.Tx, pay *subscription.Payment, ch proces
 		if err != nil {
 			return err
 		}
-		if debt.CollectingBy == pay.ID {
-			debt.CollectingBy, debt.UpdatedAt = "", now
+		if billing.ReleaseDebtClaim(&debt, pay.ID) {
+			debt.UpdatedAt = now
 			if err := tx.UpdatePayment(debt); err != nil {
 				return err
 			}
