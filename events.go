@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"slices"
 
-	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/webhook"
 )
@@ -14,22 +13,22 @@ import (
 const (
 	EventCustomerCreated       = "customer.created"
 	EventCustomerUpdated       = "customer.updated"
-	EventCustomerDelinquent    = billing.EventCustomerDelinquent  // "customer.delinquent": delinquent flag turned on
-	EventCustomerInGoodStand   = billing.EventCustomerInGoodStand // "customer.in_good_standing": delinquent flag turned off
-	EventBalanceChanged        = "wallet.balance_changed"         // every ledger entry
-	EventBalanceLow            = "wallet.balance_low"             // a balance crossed below its threshold
-	EventSubscriptionPending   = "subscription.pending"           // mandate needs the hosted link
-	EventSubscriptionActive    = billing.EventSubscriptionActive  // "subscription.active"
-	EventSubscriptionUpdated   = "subscription.updated"           // payment method changed
+	EventCustomerDelinquent    = "customer.delinquent"       // delinquent flag turned on
+	EventCustomerInGoodStand   = "customer.in_good_standing" // delinquent flag turned off
+	EventBalanceChanged        = "wallet.balance_changed"    // every ledger entry
+	EventBalanceLow            = "wallet.balance_low"        // a balance crossed below its threshold
+	EventSubscriptionPending   = "subscription.pending"      // mandate needs the hosted link
+	EventSubscriptionActive    = "subscription.active"
+	EventSubscriptionUpdated   = "subscription.updated" // payment method changed
 	EventSubscriptionFailed    = "subscription.failed"
-	EventSubscriptionOnHold    = billing.EventSubscriptionOnHold // "subscription.on_hold"
+	EventSubscriptionOnHold    = "subscription.on_hold"
 	EventSubscriptionCancelled = "subscription.cancelled"
 	EventPaymentSucceeded      = "payment.succeeded"
 	EventPaymentFailed         = "payment.failed"
 	EventRefundSucceeded       = "refund.succeeded"
 	EventRefundFailed          = "refund.failed"
-	EventRetryScheduled        = billing.EventRetryScheduled // "payment.retry_scheduled"
-	EventRetryUpcoming         = "payment.retry_upcoming"    // lead-time notice before an attempt
+	EventRetryScheduled        = "payment.retry_scheduled"
+	EventRetryUpcoming         = "payment.retry_upcoming" // lead-time notice before an attempt
 )
 
 // emit writes one outbox event in tx.

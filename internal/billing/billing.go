@@ -25,8 +25,8 @@ import (
 	"github.com/cofferhq/coffer/subscription"
 )
 
-// The event types this package writes (the root package's Event*
-// constants are these).
+// The event types this package writes: the root package's Event*
+// constants of the same names (a root test checks they agree).
 const (
 	EventCustomerDelinquent  = "customer.delinquent"
 	EventCustomerInGoodStand = "customer.in_good_standing"
