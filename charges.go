@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
@@ -361,12 +362,8 @@ func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Char
 	return e.Payment(ctx, paymentID)
 }
 
-func getPayment(tx store.Tx, id string) (subscription.Payment, error) {
-	p, err := tx.Payment(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return p, fmt.Errorf("%w: %s", subscription.ErrPaymentNotFound, id)
-	}
-	return p, err
+func getPayment(tx store.BillingReader, id string) (subscription.Payment, error) {
+	return billing.Payment(tx, id)
 }
 
 // settle records the outcome of a pending payment: capture or release its
@@ -397,15 +394,15 @@ func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Cha
 		if err := e.emit(tx, EventPaymentSucceeded, pay.CustomerID, pay); err != nil {
 			return err
 		}
-		return e.afterSuccess(tx, pay)
+		return e.billing.AfterSuccess(tx, pay)
 	}
 	if err := e.releaseHold(tx, pay.HoldID); err != nil {
 		return err
 	}
 	pay.Status = subscription.PaymentFailed
 	pay.DeclineCode = ch.DeclineCode
-	var caused []pendingEvent
-	if err := e.afterFailure(tx, pay, &caused); err != nil {
+	var caused []billing.Pending
+	if err := e.billing.AfterFailure(tx, pay, &caused); err != nil {
 		return err
 	}
 	if err := tx.UpdatePayment(*pay); err != nil {
@@ -415,15 +412,15 @@ func (e *Engine) settle(tx store.Tx, pay *subscription.Payment, ch processor.Cha
 		return err
 	}
 	for _, ev := range caused {
-		if err := e.emit(tx, ev.typ, ev.customerID, ev.data); err != nil {
+		if err := e.emit(tx, ev.Type, ev.CustomerID, ev.Data); err != nil {
 			return err
 		}
 	}
-	return e.refreshDelinquency(tx, pay.CustomerID)
+	return e.billing.RefreshDelinquency(tx, pay.CustomerID)
 }
 
 // heldBalance reads (and locks) a hold and the balance it reserves.
-func heldBalance(tx store.Tx, holdID string) (ledger.Hold, wallet.Balance, error) {
+func heldBalance(tx store.LedgerReader, holdID string) (ledger.Hold, wallet.Balance, error) {
 	h, err := tx.Hold(holdID)
 	if err != nil {
 		return h, wallet.Balance{}, err
@@ -432,7 +429,7 @@ func heldBalance(tx store.Tx, holdID string) (ledger.Hold, wallet.Balance, error
 	return h, b, err
 }
 
-func (e *Engine) captureHold(tx store.Tx, holdID, reason string) error {
+func (e *Engine) captureHold(tx ledgerTx, holdID, reason string) error {
 	if holdID == "" {
 		return nil
 	}
@@ -453,7 +450,7 @@ func (e *Engine) captureHold(tx store.Tx, holdID, reason string) error {
 	return e.putBalance(tx, after, &entry)
 }
 
-func (e *Engine) releaseHold(tx store.Tx, holdID string) error {
+func (e *Engine) releaseHold(tx ledgerTx, holdID string) error {
 	if holdID == "" {
 		return nil
 	}
@@ -469,54 +466,6 @@ func (e *Engine) releaseHold(tx store.Tx, holdID string) error {
 		return err
 	}
 	return e.putBalance(tx, after, nil)
-}
-
-// afterSuccess updates the subscription and settles the retry chain the
-// payment belongs to.
-func (e *Engine) afterSuccess(tx store.Tx, pay *subscription.Payment) error {
-	now := e.clock.Now()
-	if pay.SubscriptionID != "" {
-		sub, err := getSubscription(tx, pay.SubscriptionID)
-		if err != nil {
-			return err
-		}
-		sub.LastPaymentAt, sub.UpdatedAt = now, now
-		reactivated := sub.Status == subscription.StatusOnHold
-		if reactivated {
-			sub.Status = subscription.StatusActive
-		}
-		if err := tx.UpdateSubscription(sub); err != nil {
-			return err
-		}
-		if reactivated {
-			if err := e.emit(tx, EventSubscriptionActive, sub.CustomerID, sub); err != nil {
-				return err
-			}
-		}
-	}
-	if pay.RetryOf != "" {
-		first, err := getPayment(tx, pay.RetryOf)
-		if err != nil {
-			return err
-		}
-		// settle checked that the debt was still open (debtCollected):
-		// SettledBy is written once.
-		first.SettledBy, first.NextRetryAt, first.UpdatedAt = pay.ID, time.Time{}, now
-		if first.CollectingBy == pay.ID {
-			first.CollectingBy = ""
-		}
-		if err := tx.UpdatePayment(first); err != nil {
-			return err
-		}
-		if err := e.cancelRetries(tx, pay.SubscriptionID, pay.RetryOf); err != nil {
-			return err
-		}
-		// Settling a chain is the only way a success changes which charges
-		// are overdue; other successes leave the delinquent flag as it is
-		// (and skip its scan of the customer's failed payments).
-		return e.refreshDelinquency(tx, pay.CustomerID)
-	}
-	return nil
 }
 
 func kindOf(sub subscription.Subscription) subscription.Kind {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/wallet"
@@ -129,12 +130,8 @@ func (e *Engine) CustomerByDID(ctx context.Context, did string) (c customer.Cust
 	return c, err
 }
 
-func getCustomer(tx store.Tx, id string) (customer.Customer, error) {
-	c, err := tx.Customer(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return c, fmt.Errorf("%w: %s", customer.ErrNotFound, text.Quote(id))
-	}
-	return c, err
+func getCustomer(tx store.CustomerReader, id string) (customer.Customer, error) {
+	return billing.Customer(tx, id)
 }
 
 // UpdateCustomer changes the given fields of a customer; omitted (nil)

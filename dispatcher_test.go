@@ -539,7 +539,7 @@ func TestDispatchLostLease(t *testing.T) {
 		require.Equal(t, 1, rep.LostLease)
 		require.Equal(t, 0, rep.Attempted)
 		require.Equal(t, before, v.whOnly(ep.ID), "the late outcome is not recorded")
-		require.Equal(t, 0, slow.total, "its slot is free again")
+		require.Equal(t, 0, slow.total(), "its slot is free again")
 	})
 }
 

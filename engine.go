@@ -2,16 +2,16 @@ package coffer
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
-
 	"github.com/cofferhq/coffer/clock"
+	"github.com/cofferhq/coffer/internal/billing"
+	"github.com/cofferhq/coffer/internal/ids"
+	"github.com/cofferhq/coffer/internal/maintenance"
+	"github.com/cofferhq/coffer/internal/txn"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/retry"
@@ -36,7 +36,14 @@ type Engine struct {
 	retention  Retention
 	// idemRetention is WithIdempotencyRetention's (0: the default).
 	idemRetention time.Duration
-	ownsStore     bool
+	// retrier and pruner are the background services of RunDue and
+	// Prune, built by New from retry and retention.
+	retrier *maintenance.Retrier
+	pruner  *maintenance.Pruner
+	// billing holds the rules of what a settled payment does to its
+	// subscription, its retry chain and the customer's standing.
+	billing   *billing.Service
+	ownsStore bool
 	// noProcessor records WithoutProcessor: no processor on purpose.
 	noProcessor bool
 	log         *slog.Logger
@@ -168,6 +175,23 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 	case e.processor != nil && e.noProcessor:
 		return nil, fmt.Errorf("%w: both WithProcessor and WithoutProcessor", ErrInvalidConfig)
 	}
+	// Every time coffer records is cut to microseconds, the precision
+	// PostgreSQL keeps: an answer then reads back equal on every store.
+	e.clock = microClock{e.clock}
+	rc := e.retry.retrierConfig()
+	rc.Store, rc.Clock, rc.Attempts = s, e.clock, retryAttempts{e}
+	pc := e.retention.prunerConfig()
+	pc.Store, pc.Clock = s, e.clock
+	var err error
+	if e.billing, err = billing.New(billing.Config{Clock: e.clock, Policy: e.policy, Emit: e.emit}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if e.retrier, err = maintenance.NewRetrier(rc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if e.pruner, err = maintenance.NewPruner(pc); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
 	return e, nil
 }
 
@@ -214,28 +238,12 @@ type readTx struct{ store.ReadTx }
 func (e *Engine) Currencies() []string { return e.currencies.Codes() }
 
 // newID returns prefix_ followed by 32 random hex digits.
-func newID(prefix string) string {
-	u := uuid.New()
-	var b [64]byte
-	n := copy(b[:], prefix)
-	b[n] = '_'
-	hex.Encode(b[n+1:], u[:])
-	return string(b[:n+33])
-}
+func newID(prefix string) string { return ids.New(prefix) }
 
-// update runs fn in a store transaction. A store.ErrDuplicate that escapes
-// fn means a concurrent writer (another Engine on the same database) won a
-// unique key between our read and our insert; re-running fn lets it see the
-// committed record and answer as a replay or a conflict.
+// update runs fn in a store transaction, again when a concurrent writer won
+// a unique key meanwhile (see txn.Update).
 func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) error {
-	var err error
-	for try := 0; try < 3; try++ {
-		err = e.store.Update(ctx, fn)
-		if !errors.Is(err, store.ErrDuplicate) {
-			return err
-		}
-	}
-	return err
+	return txn.Update(ctx, e.store, fn)
 }
 
 // view runs get in a read-only transaction and returns what it read: the
@@ -249,3 +257,9 @@ func view[T any](ctx context.Context, e *Engine, get func(store.Tx) (T, error)) 
 	})
 	return v, err
 }
+
+// microClock truncates the times of its clock to microseconds.
+type microClock struct{ c clock.Clock }
+
+// Now implements clock.Clock.
+func (m microClock) Now() time.Time { return m.c.Now().Truncate(time.Microsecond) }

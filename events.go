@@ -32,7 +32,7 @@ const (
 )
 
 // emit writes one outbox event in tx.
-func (e *Engine) emit(tx store.Tx, typ, customerID string, data any) error {
+func (e *Engine) emit(tx store.Outbox, typ, customerID string, data any) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
@@ -40,18 +40,10 @@ func (e *Engine) emit(tx store.Tx, typ, customerID string, data any) error {
 	return e.emitRaw(tx, typ, customerID, raw)
 }
 
-func (e *Engine) emitRaw(tx store.Tx, typ, customerID string, raw []byte) error {
+func (e *Engine) emitRaw(tx store.Outbox, typ, customerID string, raw []byte) error {
 	return tx.InsertEvent(webhook.Event{
 		ID: newID("evt"), Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now(),
 	})
-}
-
-// pendingEvent is an event decided in one step of a use case and written
-// by a later one, to keep the outbox in causal order.
-type pendingEvent struct {
-	typ        string
-	customerID string
-	data       any
 }
 
 // EventPaymentDuplicateRefunded: the processor charged a payment whose debt

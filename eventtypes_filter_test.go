@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/webhook"
 )
@@ -46,4 +47,14 @@ func TestEndpointFilterNamesKnownEvents(t *testing.T) {
 		require.NoError(t, err)
 		require.Len(t, list.Data, 1)
 	})
+}
+
+// TestBillingEventTypes: the event types internal/billing writes are the
+// root package's constants (events.go is their one public source).
+func TestBillingEventTypes(t *testing.T) {
+	require.Equal(t, EventCustomerDelinquent, billing.EventCustomerDelinquent)
+	require.Equal(t, EventCustomerInGoodStand, billing.EventCustomerInGoodStand)
+	require.Equal(t, EventSubscriptionActive, billing.EventSubscriptionActive)
+	require.Equal(t, EventSubscriptionOnHold, billing.EventSubscriptionOnHold)
+	require.Equal(t, EventRetryScheduled, billing.EventRetryScheduled)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -144,8 +145,8 @@ func (e *Engine) refundSurplus(tx store.Tx, pay *subscription.Payment, ch proces
 		if err != nil {
 			return err
 		}
-		if debt.CollectingBy == pay.ID {
-			debt.CollectingBy, debt.UpdatedAt = "", now
+		if billing.ReleaseDebtClaim(&debt, pay.ID) {
+			debt.UpdatedAt = now
 			if err := tx.UpdatePayment(debt); err != nil {
 				return err
 			}
@@ -193,7 +194,7 @@ func (e *Engine) lateSuccess(tx store.Tx, pay *subscription.Payment, ch processo
 	if pay.RetryOf == "" && pay.SubscriptionID != "" {
 		// Before pay is written: cancelRetries rewrites the chain's first
 		// payment, which is pay.
-		if err := e.cancelRetries(tx, pay.SubscriptionID, pay.ID); err != nil {
+		if err := e.billing.CancelRetries(tx, pay.SubscriptionID, pay.ID); err != nil {
 			return err
 		}
 	}
@@ -205,11 +206,11 @@ func (e *Engine) lateSuccess(tx store.Tx, pay *subscription.Payment, ch processo
 	if err := e.emit(tx, EventPaymentSucceeded, pay.CustomerID, pay); err != nil {
 		return err
 	}
-	if err := e.afterSuccess(tx, pay); err != nil {
+	if err := e.billing.AfterSuccess(tx, pay); err != nil {
 		return err
 	}
 	if pay.RetryOf == "" {
-		return e.refreshDelinquency(tx, pay.CustomerID)
+		return e.billing.RefreshDelinquency(tx, pay.CustomerID)
 	}
 	return nil
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/internal/maintenance"
 )
 
 // Retention says how long the outbox keeps what no one needs any more:
@@ -29,29 +29,27 @@ type Retention struct {
 
 // Retention defaults.
 const (
-	DefaultRetention      = 30 * 24 * time.Hour
-	DefaultRetentionBatch = 500
-	MaxRetentionBatch     = 10_000
+	DefaultRetention      = maintenance.DefaultRetention
+	DefaultRetentionBatch = maintenance.DefaultRetentionBatch
+	MaxRetentionBatch     = maintenance.MaxRetentionBatch
 	// KeepForever, as a Retention duration, turns pruning off.
 	KeepForever time.Duration = -1
 )
 
+// prunerConfig maps r onto the pruner's configuration (defaults are the
+// pruner's to apply).
+func (r Retention) prunerConfig() maintenance.PrunerConfig {
+	return maintenance.PrunerConfig{Events: r.Events, Deliveries: r.Deliveries, BatchSize: r.BatchSize}
+}
+
 func (r Retention) withDefaults() Retention {
-	if r.Events == 0 {
-		r.Events = DefaultRetention
-	}
-	if r.Deliveries == 0 {
-		r.Deliveries = DefaultRetention
-	}
-	if r.BatchSize == 0 {
-		r.BatchSize = DefaultRetentionBatch
-	}
-	return r
+	c := r.prunerConfig().WithDefaults()
+	return Retention{Events: c.Events, Deliveries: c.Deliveries, BatchSize: c.BatchSize}
 }
 
 func (r Retention) validate() error {
-	if r.BatchSize < 0 || r.BatchSize > MaxRetentionBatch {
-		return fmt.Errorf("%w: retention batch size %d not in 1..%d", ErrInvalidConfig, r.BatchSize, MaxRetentionBatch)
+	if err := r.prunerConfig().Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	return nil
 }
@@ -74,7 +72,10 @@ func WithRetention(r Retention) Option {
 type PruneReport struct {
 	Events       int // dispatched events deleted
 	Deliveries   int // finished deliveries deleted
-	Transactions int // prune transactions committed
+	Transactions int // prune transactions committed (events and deliveries)
+	// IdempotencyRecords is the number of expired HTTP idempotency records
+	// deleted (see BeginIdempotent).
+	IdempotencyRecords int
 }
 
 // Prune deletes the dispatched events and finished deliveries older than
@@ -83,49 +84,14 @@ type PruneReport struct {
 // they referred to can go in the same Prune. Several engines may prune one
 // store at once.
 func (e *Engine) Prune(ctx context.Context) (PruneReport, error) {
-	var rep PruneReport
-	now := e.clock.Now()
-	r := e.retention
-	if r.Deliveries > 0 {
-		n, err := e.pruneAll(ctx, &rep, func(tx store.Tx) (int, error) {
-			return tx.PruneDeliveries(now.Add(-r.Deliveries), r.BatchSize)
-		})
-		rep.Deliveries += n
-		if err != nil {
-			return rep, err
-		}
+	rep, err := e.pruner.Prune(ctx)
+	out := PruneReport{Events: rep.Events, Deliveries: rep.Deliveries, Transactions: rep.Transactions}
+	if err != nil {
+		return out, err
 	}
-	if r.Events > 0 {
-		n, err := e.pruneAll(ctx, &rep, func(tx store.Tx) (int, error) {
-			return tx.PruneEvents(now.Add(-r.Events), r.BatchSize)
-		})
-		rep.Events += n
-		if err != nil {
-			return rep, err
-		}
-	}
-	return rep, nil
-}
-
-// pruneAll runs prune in transactions until a batch comes back short.
-func (e *Engine) pruneAll(ctx context.Context, rep *PruneReport, prune func(store.Tx) (int, error)) (int, error) {
-	total := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		var n int
-		err := e.update(ctx, func(tx store.Tx) (err error) {
-			n, err = prune(tx)
-			return err
-		})
-		if err != nil {
-			return total, err
-		}
-		rep.Transactions++
-		total += n
-		if n < e.retention.BatchSize {
-			return total, nil
-		}
-	}
+	// HTTP idempotency records past their retention (24 hours by
+	// default): BeginIdempotent already ignores them; this reclaims them.
+	n, err := e.PruneExpiredIdempotency(ctx)
+	out.IdempotencyRecords = n
+	return out, err
 }

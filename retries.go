@@ -3,9 +3,9 @@ package coffer
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
+	"github.com/cofferhq/coffer/internal/maintenance"
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
@@ -32,173 +32,16 @@ type RetryOptions struct {
 }
 
 func (o RetryOptions) withDefaults() RetryOptions {
-	if o.PerCustomer <= 0 {
-		o.PerCustomer = 1
-	}
-	if o.PerAccount <= 0 {
-		o.PerAccount = 16
-	}
-	if o.Lease <= 0 {
-		o.Lease = 5 * time.Minute
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = 100
-	}
-	if o.PollInterval <= 0 {
-		o.PollInterval = 30 * time.Second
-	}
-	if o.Owner == "" {
-		o.Owner = newID("runner")
-	}
-	return o
+	c := o.retrierConfig().WithDefaults()
+	return RetryOptions{PerCustomer: c.PerCustomer, PerAccount: c.PerAccount, Lease: c.Lease,
+		BatchSize: c.BatchSize, PollInterval: c.PollInterval, Owner: c.Owner}
 }
 
-// afterFailure decides what follows a failed payment: the next retry
-// attempt (persisted with its exact due time) when the decline is soft and
-// attempts remain, otherwise the subscription goes on hold. pay is updated
-// by the caller.
-//
-// The events it causes (payment.retry_scheduled, subscription.on_hold) are
-// appended to events rather than written, so the caller writes them after
-// the payment.failed that caused them.
-func (e *Engine) afterFailure(tx store.Tx, pay *subscription.Payment, events *[]pendingEvent) error {
-	if pay.SubscriptionID == "" {
-		return nil
-	}
-	sub, err := getSubscription(tx, pay.SubscriptionID)
-	if err != nil {
-		return err
-	}
-	first := pay
-	if pay.RetryOf != "" {
-		p, err := getPayment(tx, pay.RetryOf)
-		if err != nil {
-			return err
-		}
-		first = &p
-	}
-	now := e.clock.Now()
-	if first != pay {
-		if first.CollectingBy == pay.ID {
-			first.CollectingBy = ""
-		}
-		if !first.Overdue() {
-			// Another charge collected the debt meanwhile: nothing to
-			// retry, only the claim to release.
-			first.UpdatedAt = now
-			return tx.UpdatePayment(*first)
-		}
-	}
-	first.NextRetryAt = time.Time{}
-	if sub.Status == subscription.StatusActive {
-		due, n, ok := e.policy.Next(retry.NextInput{
-			Failed: max(pay.RetryAttempt, 1), DeclineCode: pay.DeclineCode, FirstFailure: first.CreatedAt,
-			FailedAt: now, MandateAuthorizedAt: sub.MandateAuthorizedAt, LastPaymentAt: sub.LastPaymentAt,
-		})
-		if ok {
-			a := retry.Attempt{
-				ID: newID("att"), SubscriptionID: sub.ID, CustomerID: sub.CustomerID, FirstPaymentID: first.ID,
-				Number: n, Amount: first.Amount, Currency: first.Currency, Description: first.Description,
-				FeesInclusive: first.FeesInclusive, Metadata: first.Metadata, DueAt: due,
-				RunAt: e.policy.NoticeAt(due, now), Status: retry.AttemptScheduled, CreatedAt: now, UpdatedAt: now,
-			}
-			if err := tx.PutAttempt(a); err != nil {
-				return err
-			}
-			first.NextRetryAt = due
-			*events = append(*events, pendingEvent{EventRetryScheduled, sub.CustomerID, a})
-		} else {
-			sub.Status, sub.UpdatedAt, sub.DeclineCode = subscription.StatusOnHold, now, pay.DeclineCode
-			if err := tx.UpdateSubscription(sub); err != nil {
-				return err
-			}
-			// A subscription on hold cannot be charged, so the retries of
-			// its other failed charges would only be cancelled when they
-			// came due; cancel them now so their charges count as
-			// delinquent at once. This chain has no scheduled attempt (the
-			// one that just failed is claimed, or this is attempt 1).
-			if err := e.cancelRetries(tx, sub.ID, ""); err != nil {
-				return err
-			}
-			*events = append(*events, pendingEvent{EventSubscriptionOnHold, sub.CustomerID, sub})
-		}
-	}
-	if first != pay {
-		first.UpdatedAt = now
-		return tx.UpdatePayment(*first)
-	}
-	return nil
-}
-
-// cancelRetries cancels the scheduled (not yet claimed) attempts of a
-// subscription, of one retry chain when firstPaymentID is set, and clears
-// the chains' NextRetryAt.
-func (e *Engine) cancelRetries(tx store.Tx, subID, firstPaymentID string) error {
-	attempts, err := tx.AttemptsBySubscription(subID)
-	if err != nil {
-		return err
-	}
-	now := e.clock.Now()
-	for _, a := range attempts {
-		if a.Status != retry.AttemptScheduled || (firstPaymentID != "" && a.FirstPaymentID != firstPaymentID) {
-			continue
-		}
-		a.Status, a.UpdatedAt = retry.AttemptCancelled, now
-		if err := tx.PutAttempt(a); err != nil {
-			return err
-		}
-		p, err := getPayment(tx, a.FirstPaymentID)
-		if err != nil {
-			return err
-		}
-		if !p.NextRetryAt.IsZero() {
-			p.NextRetryAt, p.UpdatedAt = time.Time{}, now
-			if err := tx.UpdatePayment(p); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// refreshDelinquency sets the customer's delinquent flag from their
-// payments: delinquent while an overdue charge has no retry pending.
-func (e *Engine) refreshDelinquency(tx store.Tx, customerID string) error {
-	c, err := getCustomer(tx, customerID)
-	if err != nil {
-		return err
-	}
-	delinquent := false
-	q := store.PaymentQuery{CustomerID: customerID, Statuses: []subscription.PaymentStatus{subscription.PaymentFailed},
-		Page: store.Page{Limit: store.MaxLimit}}
-	for !delinquent {
-		list, more, err := tx.ListPayments(q)
-		if err != nil {
-			return err
-		}
-		for _, p := range list {
-			if p.Delinquent() {
-				delinquent = true
-				break
-			}
-		}
-		if !more || len(list) == 0 {
-			break
-		}
-		q.StartingAfter = list[len(list)-1].ID
-	}
-	if c.Delinquent == delinquent {
-		return nil
-	}
-	c.Delinquent, c.UpdatedAt = delinquent, e.clock.Now()
-	if err := tx.UpdateCustomer(c); err != nil {
-		return err
-	}
-	typ := EventCustomerInGoodStand
-	if delinquent {
-		typ = EventCustomerDelinquent
-	}
-	return e.emit(tx, typ, c.ID, c)
+// retrierConfig maps o onto the retry scheduler's configuration (defaults
+// are the scheduler's to apply).
+func (o RetryOptions) retrierConfig() maintenance.RetrierConfig {
+	return maintenance.RetrierConfig{PerCustomer: o.PerCustomer, PerAccount: o.PerAccount, Lease: o.Lease,
+		BatchSize: o.BatchSize, PollInterval: o.PollInterval, Owner: o.Owner}
 }
 
 // RunReport says what one scheduler pass did.
@@ -222,113 +65,23 @@ type RunReport struct {
 // runner crashed is retaken when its lease expires, and its charge is
 // idempotent (keyed by the attempt), so it is never made twice.
 func (e *Engine) RunDue(ctx context.Context) (RunReport, error) {
-	var rep RunReport
-	claimed, err := e.claimAttempts(ctx, &rep)
-	if err != nil {
-		return rep, err
-	}
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-	)
-	sem := make(chan struct{}, e.retry.PerAccount)
-	for _, a := range claimed {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func(a retry.Attempt) {
-			defer func() { <-sem; wg.Done() }()
-			status, err := e.runAttempt(ctx, a)
-			mu.Lock()
-			defer mu.Unlock()
-			rep.Attempted++
-			switch status {
-			case retry.AttemptSucceeded:
-				rep.Succeeded++
-			case retry.AttemptFailed:
-				rep.Failed++
-			case retry.AttemptCancelled:
-				rep.Cancelled++
-			}
-			if err != nil {
-				errs = append(errs, err)
-			}
-		}(a)
-	}
-	wg.Wait()
-	return rep, errors.Join(errs...)
+	rep, err := e.retrier.RunDue(ctx)
+	return RunReport(rep), err
 }
 
-// claimAttempts is the transactional half of a pass: it writes the due
-// upcoming-retry notices, then claims the due attempts the caps allow, with
-// a lease, in one transaction. The store's claim guarantees that two
-// runners never claim one attempt and that the caps hold across runners.
-func (e *Engine) claimAttempts(ctx context.Context, rep *RunReport) ([]retry.Attempt, error) {
-	var claimed []retry.Attempt
-	var r RunReport
-	err := e.update(ctx, func(tx store.Tx) error {
-		r = RunReport{}
-		now := e.clock.Now()
-		notices, err := tx.DueNotices(now, e.retry.BatchSize)
-		if err != nil {
-			return err
-		}
-		for _, a := range notices {
-			if err := e.notifyAttempt(tx, &a, now, &r); err != nil {
-				return err
-			}
-		}
-		claimed, r.Deferred, err = tx.ClaimDueAttempts(now, store.AttemptClaim{
-			Limit: e.retry.BatchSize, PerCustomer: e.retry.PerCustomer, PerAccount: e.retry.PerAccount,
-			Owner: e.retry.Owner, LeaseUntil: now.Add(e.retry.Lease),
-		})
-		if err != nil {
-			return err
-		}
-		for i := range claimed {
-			a := &claimed[i]
-			if a.Notified {
-				continue
-			}
-			// Due and never announced (NoticeLead 0, the runners were down
-			// through the notice time, or more notices were due than one
-			// batch takes): announce it with the attempt, as it was before
-			// the claim, so every attempt is announced once.
-			a.Notified = true
-			notice := *a
-			notice.Status, notice.LeaseOwner, notice.LeaseUntil = retry.AttemptScheduled, "", time.Time{}
-			if err := e.emit(tx, EventRetryUpcoming, a.CustomerID, notice); err != nil {
-				return err
-			}
-			r.Notified++
-			if err := tx.PutAttempt(*a); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	*rep = r
-	return claimed, err
+// retryAttempts is the engine's side of the retry scheduler
+// (maintenance.Attempts).
+type retryAttempts struct{ e *Engine }
+
+// Announce writes the payment.retry_upcoming event of a.
+func (r retryAttempts) Announce(tx store.Outbox, a retry.Attempt) error {
+	return r.e.emit(tx, EventRetryUpcoming, a.CustomerID, a)
 }
 
-// notifyAttempt writes the payment.retry_upcoming event of a, marks it
-// notified and, when its notice time came before its due time, moves its
-// RunAt to the due time.
-func (e *Engine) notifyAttempt(tx store.Tx, a *retry.Attempt, now time.Time, r *RunReport) error {
-	a.Notified, a.UpdatedAt = true, now
-	if err := e.emit(tx, EventRetryUpcoming, a.CustomerID, *a); err != nil {
-		return err
-	}
-	r.Notified++
-	if now.Before(a.DueAt) {
-		// The notice time came: look again at the due time.
-		a.RunAt = a.DueAt
-	}
-	return tx.PutAttempt(*a)
-}
-
-// runAttempt charges one claimed attempt and records its outcome.
-func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.AttemptStatus, error) {
+// Charge charges one claimed attempt through the normal charge path and
+// says what became of it.
+func (r retryAttempts) Charge(ctx context.Context, a retry.Attempt) (subscription.Payment, retry.AttemptStatus, error) {
+	e := r.e
 	pay, err := e.charge(ctx, chargeInput{
 		subID: a.SubscriptionID, amount: a.Amount, currency: a.Currency, description: a.Description,
 		fees: a.FeesInclusive, metadata: a.Metadata, key: "retry:" + a.ID, retryAttempt: a.Number, retryOf: a.FirstPaymentID,
@@ -339,11 +92,11 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 		errors.Is(err, ErrNotOverdue):
 		// The subscription can no longer be charged, or the debt was
 		// collected by another charge: nothing left to retry.
-		status, err = retry.AttemptCancelled, nil
+		return pay, retry.AttemptCancelled, nil
 	case errors.Is(err, ErrCollectionInProgress):
-		return "", nil // another charge is collecting it; the lease expires and a later pass looks again
+		return pay, "", nil // another charge is collecting it; the lease expires and a later pass looks again
 	case err != nil:
-		return "", err // the lease expires and another pass retries
+		return pay, "", err // the lease expires and another pass retries
 	case pay.Status == subscription.PaymentPending:
 		// Either the processor's answer is unknown, or this is a retaken
 		// attempt whose runner crashed or is still waiting mid-charge. Ask
@@ -352,46 +105,20 @@ func (e *Engine) runAttempt(ctx context.Context, a retry.Attempt) (retry.Attempt
 		// original call would find nothing and fail a charge the
 		// processor is about to make.
 		if e.callOpen(pay, e.clock.Now()) {
-			return "", nil // the lease expires and a later pass looks again
+			return pay, "", nil // the lease expires and a later pass looks again
 		}
 		if pay, err = e.reconcilePayment(ctx, pay.ID); err != nil || pay.Status == subscription.PaymentPending {
-			return "", err
+			return pay, "", err
 		}
 	}
 	if pay.Status == subscription.PaymentSucceeded {
 		status = retry.AttemptSucceeded
 	}
-	err = e.update(context.WithoutCancel(ctx), func(tx store.Tx) error {
-		cur, err := tx.Attempt(a.ID)
-		if err != nil {
-			return err
-		}
-		if cur.Status != retry.AttemptClaimed || cur.LeaseOwner != e.retry.Owner {
-			return nil // lease lost to another runner; it records the outcome
-		}
-		now := e.clock.Now()
-		cur.Status, cur.PaymentID, cur.DeclineCode, cur.UpdatedAt = status, pay.ID, pay.DeclineCode, now
-		cur.LeaseOwner, cur.LeaseUntil = "", time.Time{}
-		if err := tx.PutAttempt(cur); err != nil {
-			return err
-		}
-		if status != retry.AttemptCancelled {
-			return nil
-		}
-		// The subscription can no longer be charged: the chain has no
-		// retry pending any more, which may make the customer delinquent.
-		first, err := getPayment(tx, cur.FirstPaymentID)
-		if err != nil {
-			return err
-		}
-		if first.NextRetryAt.IsZero() {
-			return nil
-		}
-		first.NextRetryAt, first.UpdatedAt = time.Time{}, now
-		if err := tx.UpdatePayment(first); err != nil {
-			return err
-		}
-		return e.refreshDelinquency(tx, first.CustomerID)
-	})
-	return status, err
+	return pay, status, nil
+}
+
+// ChainEnded clears the chain's NextRetryAt: with no retry pending the
+// customer may be delinquent now.
+func (r retryAttempts) ChainEnded(tx store.Tx, firstPaymentID string) error {
+	return r.e.billing.ChainEnded(tx, firstPaymentID)
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
-	"time"
+
+	"github.com/cofferhq/coffer/internal/maintenance"
 )
 
 // WithLogger sets the structured logger the engine's background workers
@@ -44,23 +44,11 @@ func WithErrorHandler(h func(error)) Option {
 // Errors caused by the shutdown itself are not reported. A configuration
 // error (webhook options that do not validate) is returned at once.
 func (e *Engine) Run(ctx context.Context) error {
-	var hook sync.Mutex
-	report := func(worker string, err error) {
-		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
-			return
-		}
-		e.log.LogAttrs(ctx, slog.LevelError, "coffer: background worker error",
-			slog.String("worker", worker), slog.String("error", err.Error()))
-		if e.onError != nil {
-			hook.Lock()
-			defer hook.Unlock()
-			e.onError(err)
-		}
-	}
+	runner := &maintenance.Runner{Log: e.log, OnError: e.onError}
 	o := e.webhooks
-	prev := o.OnError
+	prev, report := o.OnError, runner.Reporter(ctx, "webhooks")
 	o.OnError = func(err error) {
-		report("webhooks", err)
+		report(err)
 		if prev != nil {
 			prev(err)
 		}
@@ -69,50 +57,42 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		_ = d.Run(ctx)
-	}()
-	go func() {
-		defer wg.Done()
-		e.runScheduler(ctx, func(err error) { report("scheduler", err) })
-	}()
+	dispatcher := maintenance.Func{ServiceName: "webhooks", Fn: func(ctx context.Context, _ func(error)) { _ = d.Run(ctx) }}
+	scheduler := maintenance.Loop{ServiceName: "scheduler", Interval: e.retry.PollInterval, Passes: []func(context.Context) error{
+		e.reconcilePass, e.retryPass, e.prunePass,
+	}}
 	e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: background workers started",
 		slog.Duration("retry_poll", e.retry.PollInterval), slog.String("retry_owner", e.retry.Owner))
-	wg.Wait()
+	runner.Run(ctx, dispatcher, scheduler)
 	return ctx.Err()
 }
 
-// runScheduler is the scheduler worker of Run: reconciliation and one
-// retry pass every RetryOptions.PollInterval until ctx ends.
-func (e *Engine) runScheduler(ctx context.Context, report func(error)) {
-	t := time.NewTicker(e.retry.PollInterval)
-	defer t.Stop()
-	for {
-		rep, err := e.Reconcile(ctx)
-		report(err)
-		if rep.Payments+rep.Refunds > 0 {
-			e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: reconciled", slog.Int("payments", rep.Payments),
-				slog.Int("refunds", rep.Refunds), slog.Int("still_pending", rep.Pending))
-		}
-		due, err := e.RunDue(ctx)
-		report(err)
-		if due.Attempted > 0 {
-			e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: retry pass", slog.Int("attempted", due.Attempted),
-				slog.Int("succeeded", due.Succeeded), slog.Int("failed", due.Failed), slog.Int("deferred", due.Deferred))
-		}
-		pruned, err := e.Prune(ctx)
-		report(err)
-		if pruned.Events+pruned.Deliveries > 0 {
-			e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: pruned", slog.Int("events", pruned.Events),
-				slog.Int("deliveries", pruned.Deliveries))
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+// The passes of the scheduler worker of Run, in order: reconciliation, one
+// retry pass, retention. Each logs what it did.
+
+func (e *Engine) reconcilePass(ctx context.Context) error {
+	rep, err := e.Reconcile(ctx)
+	if rep.Payments+rep.Refunds > 0 {
+		e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: reconciled", slog.Int("payments", rep.Payments),
+			slog.Int("refunds", rep.Refunds), slog.Int("still_pending", rep.Pending))
 	}
+	return err
+}
+
+func (e *Engine) retryPass(ctx context.Context) error {
+	due, err := e.RunDue(ctx)
+	if due.Attempted > 0 {
+		e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: retry pass", slog.Int("attempted", due.Attempted),
+			slog.Int("succeeded", due.Succeeded), slog.Int("failed", due.Failed), slog.Int("deferred", due.Deferred))
+	}
+	return err
+}
+
+func (e *Engine) prunePass(ctx context.Context) error {
+	pruned, err := e.Prune(ctx)
+	if pruned.Events+pruned.Deliveries > 0 {
+		e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: pruned", slog.Int("events", pruned.Events),
+			slog.Int("deliveries", pruned.Deliveries))
+	}
+	return err
 }

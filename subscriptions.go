@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
@@ -399,12 +400,8 @@ func (e *Engine) initialCharge(ctx context.Context, sub subscription.Subscriptio
 	return res, err
 }
 
-func getSubscription(tx store.Tx, id string) (subscription.Subscription, error) {
-	s, err := tx.Subscription(id)
-	if errors.Is(err, store.ErrNotFound) {
-		return s, fmt.Errorf("%w: %s", subscription.ErrNotFound, text.Quote(id))
-	}
-	return s, err
+func getSubscription(tx store.BillingReader, id string) (subscription.Subscription, error) {
+	return billing.Subscription(tx, id)
 }
 
 // Subscription returns a subscription.
@@ -482,10 +479,10 @@ func (e *Engine) CancelSubscription(ctx context.Context, id string) (subscriptio
 		if err := tx.UpdateSubscription(sub); err != nil {
 			return err
 		}
-		if err := e.cancelRetries(tx, sub.ID, ""); err != nil {
+		if err := e.billing.CancelRetries(tx, sub.ID, ""); err != nil {
 			return err
 		}
-		if err := e.refreshDelinquency(tx, sub.CustomerID); err != nil {
+		if err := e.billing.RefreshDelinquency(tx, sub.CustomerID); err != nil {
 			return err
 		}
 		return e.emit(tx, EventSubscriptionCancelled, sub.CustomerID, sub)

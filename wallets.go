@@ -162,10 +162,17 @@ func (e *Engine) balanceForUpdate(tx store.Tx, customerID, currency string) (wal
 	return wallet.Balance{CustomerID: customerID, Currency: currency, UpdatedAt: e.clock.Now()}, nil
 }
 
+// ledgerTx is what a balance change touches: the ledger and the outbox
+// (wallet.balance_changed, wallet.balance_low).
+type ledgerTx interface {
+	store.Ledger
+	store.Outbox
+}
+
 // putBalance stores b, emits wallet.balance_changed for entry (when not
 // nil), and wallet.balance_low when the available balance crosses below the
 // threshold (once per crossing: the flag re-arms when it rises back).
-func (e *Engine) putBalance(tx store.Tx, b wallet.Balance, entry *ledger.Entry) error {
+func (e *Engine) putBalance(tx ledgerTx, b wallet.Balance, entry *ledger.Entry) error {
 	threshold := b.LowThreshold
 	if threshold == 0 {
 		threshold = e.lowBalance[b.Currency]

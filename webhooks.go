@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer/internal/dispatch"
 	"github.com/cofferhq/coffer/internal/text"
 
 	"github.com/cofferhq/coffer/store"
@@ -38,14 +39,6 @@ const (
 	maxEndpointURL         = 2048
 	maxEndpointDescription = 1024
 	maxEndpointEventTypes  = 100
-)
-
-// Reasons recorded in Delivery.LastError when a delivery is dead-lettered
-// without an attempt.
-const (
-	reasonEndpointDisabled = "endpoint disabled"
-	reasonEndpointDeleted  = "endpoint deleted"
-	reasonEventMissing     = "event not found"
 )
 
 // EndpointParams registers a webhook endpoint.
@@ -280,7 +273,7 @@ func (e *Engine) UpdateEndpoint(ctx context.Context, id string, p UpdateEndpoint
 		now := e.clock.Now()
 		if p.Disabled != nil {
 			if *p.Disabled && !ep.Disabled {
-				if err := e.deadLetterPending(tx, ep.ID, reasonEndpointDisabled, now); err != nil {
+				if err := e.deadLetterPending(tx, ep.ID, dispatch.ReasonEndpointDisabled, now); err != nil {
 					return err
 				}
 			}
@@ -323,10 +316,10 @@ func (e *Engine) DeleteEndpoint(ctx context.Context, id string) error {
 			return err
 		}
 		now := e.clock.Now()
-		if err := e.deadLetterPending(tx, id, reasonEndpointDeleted, now); err != nil {
+		if err := e.deadLetterPending(tx, id, dispatch.ReasonEndpointDeleted, now); err != nil {
 			return err
 		}
-		if err := e.deadLetterClaimed(tx, id, reasonEndpointDeleted, now); err != nil {
+		if err := e.deadLetterClaimed(tx, id, dispatch.ReasonEndpointDeleted, now); err != nil {
 			return err
 		}
 		return tx.DeleteEndpoint(id)
@@ -478,7 +471,7 @@ func (e *Engine) deadLetterStatus(tx store.Tx, endpointID string, status webhook
 			return err
 		}
 		for _, d := range list {
-			deadLetter(&d, reason, now)
+			dispatch.DeadLetter(&d, reason, now)
 			if err := tx.PutDelivery(d); err != nil {
 				return err
 			}
@@ -488,11 +481,6 @@ func (e *Engine) deadLetterStatus(tx store.Tx, endpointID string, status webhook
 		}
 		q.StartingAfter = list[len(list)-1].ID
 	}
-}
-
-// deadLetter marks d failed without an attempt.
-func deadLetter(d *webhook.Delivery, reason string, now time.Time) {
-	d.Status, d.LeaseOwner, d.LastError, d.UpdatedAt = webhook.DeliveryFailed, "", reason, now
 }
 
 func getEndpoint(tx store.Tx, id string) (webhook.Endpoint, error) {

@@ -505,7 +505,7 @@ func TestDispatcherOptions(t *testing.T) {
 	d, err := v.NewDispatcher(WebhookOptions{})
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(d.Owner(), "disp_"))
-	o := d.o
+	o := d.options()
 	require.Equal(t, DefaultWebhookTimeout, o.Timeout)
 	require.Equal(t, webhook.DefaultBackoff, o.Backoff)
 	require.Equal(t, DefaultWebhookConcurrency, o.Concurrency)

@@ -1,6 +1,13 @@
 // Package clock is the source of time for coffer. Engines take a Clock so
 // retry schedules and leases are tested by moving a Test clock, never by
 // sleeping.
+//
+// Test (NewTest) stays beside System rather than in a clocktest package on
+// purpose: the interface has two implementations and both are used outside
+// tests — the crash-test command drives engines on a Test clock, and the
+// planned `coffer serve` test mode (with the test processor) lets a client
+// move time to walk the dunning schedule. A separate package for one small
+// type would cost every caller an import and buy nothing.
 package clock
 
 import (

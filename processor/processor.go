@@ -1,6 +1,14 @@
 // Package processor defines the payment Processor interface coffer charges
 // through, and ships a deterministic test processor (see Test). coffer never
 // calls a processor inside a store transaction.
+//
+// Test (NewTest) stays in this package rather than a processortest package
+// on purpose: it is not only a test fake. The benchmark and crash-test
+// commands (cmd/cofferbench, cmd/crashtest) and the planned `coffer serve`
+// test mode run real engines on it, so it is part of what the module
+// ships, with the interface it implements; moving it would only add an
+// import for every application that tries coffer without a processor
+// account.
 package processor
 
 import (

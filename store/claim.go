@@ -102,3 +102,33 @@ func (c DeliveryClaim) ScanSize() int {
 	}
 	return 8 * c.Limit
 }
+
+// ClaimAttempts is ApplyAttemptClaim followed by the write-back every
+// adapter makes: put stores each claimed attempt, in the adapter's
+// transaction. It returns what ApplyAttemptClaim returns.
+func ClaimAttempts(due []retry.Attempt, now time.Time, c AttemptClaim,
+	inFlight func(customerID string) (int, error), put func(retry.Attempt) error) ([]retry.Attempt, int, error) {
+	claimed, deferred, err := ApplyAttemptClaim(due, now, c, inFlight)
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, a := range claimed {
+		if err := put(a); err != nil {
+			return nil, 0, err
+		}
+	}
+	return claimed, deferred, nil
+}
+
+// ClaimDeliveries is ApplyDeliveryClaim followed by the write-back every
+// adapter makes: put stores each claimed delivery, in the adapter's
+// transaction.
+func ClaimDeliveries(due []webhook.Delivery, now time.Time, c DeliveryClaim, put func(webhook.Delivery) error) ([]webhook.Delivery, error) {
+	claimed := ApplyDeliveryClaim(due, now, c)
+	for _, d := range claimed {
+		if err := put(d); err != nil {
+			return nil, err
+		}
+	}
+	return claimed, nil
+}

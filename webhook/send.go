@@ -195,16 +195,28 @@ func (s *Sender) timeout() time.Duration {
 // shutdown from a failing endpoint.
 func (s *Sender) Send(ctx context.Context, ep Endpoint, ev Event, now time.Time) Result {
 	start := time.Now()
-	res := s.send(ctx, ep, ev, now)
+	var res Result
+	if body, err := Payload(ev); err != nil {
+		res = Result{Err: err}
+	} else {
+		res = s.send(ctx, ep, ev, body, now)
+	}
 	res.Duration = time.Since(start)
 	return res
 }
 
-func (s *Sender) send(ctx context.Context, ep Endpoint, ev Event, now time.Time) Result {
-	body, err := Payload(ev)
-	if err != nil {
-		return Result{Err: err}
-	}
+// SendBody is Send with a body of the caller's instead of Payload(ev): it
+// POSTs body to ep once, as the delivery of ev (webhook-id is ev.ID), signs
+// body exactly as given, and reports the outcome. It is for receivers that
+// expect another envelope than the Standard Webhooks one.
+func (s *Sender) SendBody(ctx context.Context, ep Endpoint, ev Event, body []byte, now time.Time) Result {
+	start := time.Now()
+	res := s.send(ctx, ep, ev, body, now)
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (s *Sender) send(ctx context.Context, ep Endpoint, ev Event, body []byte, now time.Time) Result {
 	sig, err := SignatureHeader(SigningSecrets(ep, now), ev.ID, now, body)
 	if err != nil {
 		return Result{Err: fmt.Errorf("webhook: signing for endpoint %s: %w", ep.ID, err)}

@@ -34,18 +34,9 @@ func (t *tx) ClaimDueAttempts(now time.Time, c store.AttemptClaim) ([]retry.Atte
 	if err != nil {
 		return nil, 0, err
 	}
-	claimed, deferred, err := store.ApplyAttemptClaim(list, now, c, func(customerID string) (int, error) {
+	return store.ClaimAttempts(list, now, c, func(customerID string) (int, error) {
 		return t.inFlight(customerID, now)
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, a := range claimed {
-		if err := t.PutAttempt(a); err != nil {
-			return nil, 0, err
-		}
-	}
-	return claimed, deferred, nil
+	}, t.PutAttempt)
 }
 
 func (t *tx) ClaimDueDeliveries(now time.Time, c store.DeliveryClaim) ([]webhook.Delivery, error) {
@@ -56,13 +47,7 @@ func (t *tx) ClaimDueDeliveries(now time.Time, c store.DeliveryClaim) ([]webhook
 	if err != nil {
 		return nil, err
 	}
-	claimed := store.ApplyDeliveryClaim(list, now, c)
-	for _, d := range claimed {
-		if err := t.PutDelivery(d); err != nil {
-			return nil, err
-		}
-	}
-	return claimed, nil
+	return store.ClaimDeliveries(list, now, c, t.PutDelivery)
 }
 
 // expired walks a retention index (timeKey + seq) from its start up to the

@@ -36,18 +36,9 @@ func (t *tx) ClaimDueAttempts(now time.Time, c store.AttemptClaim) ([]retry.Atte
 			due = append(due, copyAttempt(x.v.v))
 		}
 	}
-	claimed, deferred, err := store.ApplyAttemptClaim(due, now, c, func(customerID string) (int, error) {
+	return store.ClaimAttempts(due, now, c, func(customerID string) (int, error) {
 		return t.s.inFlight(customerID, now), nil
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, a := range claimed {
-		if err := t.PutAttempt(a); err != nil {
-			return nil, 0, err
-		}
-	}
-	return claimed, deferred, nil
+	}, t.PutAttempt)
 }
 
 // inFlight counts the claimed attempts with a live lease, of one customer
@@ -78,13 +69,7 @@ func (t *tx) ClaimDueDeliveries(now time.Time, c store.DeliveryClaim) ([]webhook
 	if err != nil {
 		return nil, err
 	}
-	claimed := store.ApplyDeliveryClaim(due, now, c)
-	for _, d := range claimed {
-		if err := t.PutDelivery(d); err != nil {
-			return nil, err
-		}
-	}
-	return claimed, nil
+	return store.ClaimDeliveries(due, now, c, t.PutDelivery)
 }
 
 // PruneEvents walks the index of dispatched events from the oldest. A
@@ -159,7 +144,7 @@ func insertBySeq(list []*delNode, n *delNode) []*delNode {
 	return slices.Insert(list, j, n)
 }
 
-func dropBySeq(m map[string][]*delNode, k string, n *delNode) {
+func dropBySeq[K comparable](m map[K][]*delNode, k K, n *delNode) {
 	if l := removeBySeq(m[k], n); len(l) == 0 {
 		delete(m, k)
 	} else {

@@ -112,8 +112,11 @@ type Store struct {
 	delList    []*delNode
 	delByEvent map[string][]*delNode
 	delByEp    map[string][]*delNode
-	delDue     *skiplist[*delNode]
-	delDone    *skiplist[*delNode] // finished deliveries by UpdatedAt, for PruneDeliveries
+	// delByStatus lists the deliveries of each status, ascending seq:
+	// ListDeliveries filtered by status alone pages through it.
+	delByStatus map[webhook.DeliveryStatus][]*delNode
+	delDue      *skiplist[*delNode]
+	delDone     *skiplist[*delNode] // finished deliveries by UpdatedAt, for PruneDeliveries
 
 	lists lists // the ordered indexes of the account-wide lists (lists.go)
 
@@ -127,33 +130,34 @@ type Store struct {
 // New returns an empty store.
 func New() *Store {
 	s := &Store{
-		customers:  make(map[string]*custNode),
-		custByDID:  make(map[string]*custNode),
-		cust:       make(map[string]*custIdx),
-		entries:    newEntryTable(),
-		holds:      make(map[string]*holdNode),
-		products:   make(map[string]*prodNode),
-		subs:       make(map[string]*subNode),
-		payments:   make(map[string]*payNode),
-		payKeys:    make(map[pair]*payNode),
-		refunds:    make(map[string]*refNode),
-		refKeys:    make(map[pair]*refNode),
-		refsByPay:  make(map[string][]*refNode),
-		pending:    newSkiplist[*refNode](),
-		events:     newEventTable(),
-		evDone:     newSkiplist[uint32](),
-		attempts:   make(map[string]*attNode),
-		attBySub:   make(map[string][]*attNode),
-		attDue:     newSkiplist[*attNode](),
-		claimedAll: make(map[*attNode]struct{}),
-		endpoints:  make(map[string]*epNode),
-		deliveries: make(map[string]*delNode),
-		delByEvent: make(map[string][]*delNode),
-		delByEp:    make(map[string][]*delNode),
-		delDue:     newSkiplist[*delNode](),
-		delDone:    newSkiplist[*delNode](),
-		keys:       keyTable{byID: make(map[string]*keyNode), byHash: make(map[string]*keyNode)},
-		idem:       idemTable{byKey: make(map[pair]*idemNode), byAge: newSkiplist[*idemNode]()},
+		customers:   make(map[string]*custNode),
+		custByDID:   make(map[string]*custNode),
+		cust:        make(map[string]*custIdx),
+		entries:     newEntryTable(),
+		holds:       make(map[string]*holdNode),
+		products:    make(map[string]*prodNode),
+		subs:        make(map[string]*subNode),
+		payments:    make(map[string]*payNode),
+		payKeys:     make(map[pair]*payNode),
+		refunds:     make(map[string]*refNode),
+		refKeys:     make(map[pair]*refNode),
+		refsByPay:   make(map[string][]*refNode),
+		pending:     newSkiplist[*refNode](),
+		events:      newEventTable(),
+		evDone:      newSkiplist[uint32](),
+		attempts:    make(map[string]*attNode),
+		attBySub:    make(map[string][]*attNode),
+		attDue:      newSkiplist[*attNode](),
+		claimedAll:  make(map[*attNode]struct{}),
+		endpoints:   make(map[string]*epNode),
+		deliveries:  make(map[string]*delNode),
+		delByEvent:  make(map[string][]*delNode),
+		delByEp:     make(map[string][]*delNode),
+		delByStatus: make(map[webhook.DeliveryStatus][]*delNode),
+		delDue:      newSkiplist[*delNode](),
+		delDone:     newSkiplist[*delNode](),
+		keys:        keyTable{byID: make(map[string]*keyNode), byHash: make(map[string]*keyNode)},
+		idem:        idemTable{byKey: make(map[pair]*idemNode), byAge: newSkiplist[*idemNode]()},
 	}
 	s.wtx = tx{s: s, writable: true}
 	return s

@@ -68,7 +68,7 @@ func (t *tx) ClaimDueAttempts(now time.Time, c store.AttemptClaim) ([]retry.Atte
 	if err != nil {
 		return nil, 0, err
 	}
-	claimed, deferred, err := store.ApplyAttemptClaim(due, now, c, func(customerID string) (int, error) {
+	return store.ClaimAttempts(due, now, c, func(customerID string) (int, error) {
 		sql, args := countInFlight, []any{timeArg(now)}
 		if customerID != "" {
 			sql, args = countInFlightFor, append(args, customerID)
@@ -76,16 +76,7 @@ func (t *tx) ClaimDueAttempts(now time.Time, c store.AttemptClaim) ([]retry.Atte
 		var n int
 		err := t.query(sql, args, func(r pgx.Rows) error { return r.Scan(&n) })
 		return n, err
-	})
-	if err != nil {
-		return nil, 0, err
-	}
-	for _, a := range claimed {
-		if err := t.PutAttempt(a); err != nil {
-			return nil, 0, err
-		}
-	}
-	return claimed, deferred, nil
+	}, t.PutAttempt)
 }
 
 // ClaimDueDeliveries locks the due deliveries it looks at, skipping those
@@ -98,13 +89,7 @@ func (t *tx) ClaimDueDeliveries(now time.Time, c store.DeliveryClaim) ([]webhook
 	if err != nil {
 		return nil, err
 	}
-	claimed := store.ApplyDeliveryClaim(due, now, c)
-	for _, d := range claimed {
-		if err := t.PutDelivery(d); err != nil {
-			return nil, err
-		}
-	}
-	return claimed, nil
+	return store.ClaimDeliveries(due, now, c, t.PutDelivery)
 }
 
 // PruneEvents deletes old dispatched events no delivery refers to.
