@@ -40,8 +40,8 @@ export async function startReceiver() {
         if (hit) return hit;
         const left = end - Date.now();
         if (left <= 0) {
-          const seen = deliveries.map((d) => { try { return JSON.parse(d.body).type; } catch { return '(not JSON)'; } });
-          throw new Error(`no ${what} delivered within ${timeoutMs} ms; deliveries seen: ${JSON.stringify(seen)}`);
+          const seen = deliveries.map((d) => (d.body.length > 700 ? d.body.slice(0, 700) + '…' : d.body));
+          throw new Error(`no ${what} delivered within ${timeoutMs} ms; ${deliveries.length} deliveries seen:\n  ` + seen.join('\n  '));
         }
         await new Promise((r) => {
           const t = setTimeout(r, Math.min(left, 500));

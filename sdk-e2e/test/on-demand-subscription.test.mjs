@@ -125,29 +125,46 @@ check('subscriptions.charge → payment_id; payments.retrieve reaches succeeded'
   assert.equal(p.metadata?.order_id, `ord_${runTag}`);
 }, T);
 
+// The delivery is located by type and by the payment's id wherever it
+// sits (Dodo's data.payment_id, or an id field), so that the signature is
+// checked even when the envelope's shape is wrong; the shape is its own check.
+const mentions = (b, id) => b.data?.payment_id === id || b.data?.subscription_id === id || b.data?.id === id;
+let paid; // the payment.succeeded delivery
+
 check('the payment.succeeded webhook verifies with webhooks.unwrap(); a tampered body throws', async (t) => {
   if (!needs(t, ['webhook secret', secret], ['payment', paymentId])) return;
-  const d = await rx.waitFor(`payment.succeeded for ${paymentId}`, (b) => b.type === 'payment.succeeded' && b.data?.payment_id === paymentId);
+  const d = await rx.waitFor(`payment.succeeded for ${paymentId}`, (b) => b.type === 'payment.succeeded' && mentions(b, paymentId));
   for (const h of ['webhook-id', 'webhook-timestamp', 'webhook-signature']) assert.ok(d.headers[h], `header ${h}`);
   const event = client.webhooks.unwrap(d.body, { headers: d.headers, key: secret });
   assert.equal(event.type, 'payment.succeeded');
-  assert.equal(typeof event.business_id, 'string');
-  assert.ok(!Number.isNaN(Date.parse(event.timestamp)), 'timestamp is ISO-8601');
-  assert.equal(event.data.payment_id, paymentId);
-  assert.equal(event.data.total_amount, 2500);
-  assert.equal(event.data.subscription_id, sub.subscription_id);
-  const tampered = d.body.replace('"total_amount":2500', '"total_amount":1');
-  assert.notEqual(tampered, d.body, 'the body carries "total_amount":2500');
+  paid = event;
+  const tampered = d.body.replace('"type":"payment.succeeded"', '"type":"payment.failed"');
+  assert.notEqual(tampered, d.body, 'the body carries "type":"payment.succeeded"');
   assert.throws(() => client.webhooks.unwrap(tampered, { headers: d.headers, key: secret }), /No matching signature found/);
   assert.throws(() => client.webhooks.unwrap(d.body, { headers: d.headers, key: 'whsec_' + Buffer.from('not the key at all!!').toString('base64') }),
     /No matching signature found/);
 }, T);
 
-check('the subscription.active webhook verifies too', async (t) => {
+check('the payment.succeeded envelope is Dodo\'s: {business_id, type, timestamp, data: Payment}', async (t) => {
+  if (!needs(t, ['the payment.succeeded delivery', paid])) return;
+  const shape = (o) => JSON.stringify(o).slice(0, 900);
+  assert.equal(typeof paid.business_id, 'string', `envelope.business_id; got ${shape(paid)}`);
+  assert.ok(!Number.isNaN(Date.parse(paid.timestamp)), 'timestamp is ISO-8601');
+  assert.equal(paid.data.payment_id, paymentId, `data.payment_id (Dodo's Payment); got data ${shape(paid.data)}`);
+  assert.equal(paid.data.total_amount, 2500, 'data.total_amount');
+  assert.equal(paid.data.currency, 'USD');
+  assert.equal(paid.data.status, 'succeeded');
+  assert.equal(paid.data.subscription_id, sub.subscription_id);
+  assert.equal(paid.data.customer?.customer_id, cust.customer_id, 'data.customer (CustomerLimitedDetails)');
+}, T);
+
+check('the subscription.active webhook verifies, and carries Dodo\'s Subscription', async (t) => {
   if (!needs(t, ['webhook secret', secret], ['subscription', sub])) return;
   const d = await rx.waitFor(`subscription.active for ${sub.subscription_id}`,
-    (b) => b.type === 'subscription.active' && b.data?.subscription_id === sub.subscription_id);
+    (b) => b.type === 'subscription.active' && mentions(b, sub.subscription_id));
   const event = client.webhooks.unwrap(d.body, { headers: d.headers, key: secret });
+  const shape = (o) => JSON.stringify(o).slice(0, 900);
+  assert.equal(event.data.subscription_id, sub.subscription_id, `data.subscription_id; got data ${shape(event.data)}`);
   assert.equal(event.data.status, 'active');
   assert.equal(event.data.on_demand, true);
 }, T);
