@@ -137,7 +137,7 @@ func (h *Handler) customerRoutes() {
 		Description: "The path takes a customer id or (coffer extension) a DID.", Result: Customer{}})
 	h.handle("PATCH /customers/{customer_id}", h.updateCustomer, doc{Tag: "customers", Summary: "Update a customer",
 		Description: "Absent and null fields keep their value; metadata merges (an empty value removes a key).",
-		Body: customerUpdate{}, Result: Customer{}})
+		Body:        customerUpdate{}, Result: Customer{}})
 	h.handle("GET /customers/{customer_id}/wallets", h.listWallets, doc{Tag: "wallets", Summary: "List a customer's wallets",
 		Result: WalletList{}})
 	h.handle("POST /customers/{customer_id}/wallets/ledger-entries", h.createLedgerEntry, doc{Tag: "wallets",
@@ -179,6 +179,13 @@ func (c *call) customerParam() (customer.Customer, error) {
 	id, err := c.pathID("customer_id")
 	if err != nil {
 		return customer.Customer{}, err
+	}
+	if id == "me" {
+		// A restricted key (or a portal session) names its own customer.
+		if !c.p.Restricted() {
+			return customer.Customer{}, invalidParam("customer_id", "me needs an API key restricted to one customer")
+		}
+		id = c.p.CustomerID
 	}
 	cu, err := c.h.eng.Customer(c.ctx(), id)
 	if errors.Is(err, customer.ErrNotFound) || errors.Is(err, coffer.ErrInvalidID) {

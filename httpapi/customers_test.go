@@ -257,3 +257,24 @@ func TestUnknownRouteIsJSON404(t *testing.T) {
 	assert.Equal(t, "NOT_FOUND", r.Code(t))
 	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
 }
+
+func TestMeInCustomerPaths(t *testing.T) {
+	e := newTestEnv(t)
+	a := e.newCustomer("A", "a@example.com")
+	r := mustOK(t, e.doKey("sk_test_for_"+a, "GET", "/customers/me/wallets", nil, nil))
+	var wl WalletList
+	r.Decode(t, &wl)
+	require.NotEmpty(t, wl.Items)
+	assert.Equal(t, a, wl.Items[0].CustomerID)
+	r = e.do("GET", "/customers/me/wallets", nil)
+	assert.Equal(t, http.StatusUnprocessableEntity, r.Status)
+}
+
+func TestWrongMethodIs405(t *testing.T) {
+	e := newTestEnv(t)
+	r := e.do("DELETE", "/customers", nil)
+	assert.Equal(t, http.StatusMethodNotAllowed, r.Status)
+	assert.Equal(t, "METHOD_NOT_ALLOWED", r.Code(t))
+	assert.Contains(t, r.Header.Get("Allow"), "GET")
+	assert.Contains(t, r.Header.Get("Allow"), "POST")
+}

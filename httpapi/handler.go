@@ -159,8 +159,30 @@ func (h *Handler) routes() {
 	h.extraRoutes()
 	// Anything else is a JSON 404 (or 405), not the mux's text page.
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if allow := h.allowed(r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			h.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "METHOD_NOT_ALLOWED",
+				message: r.Method + " is not allowed on " + boundText(r.URL.Path, 200)})
+			return
+		}
 		h.writeError(w, r, errRoute(r))
 	})
+}
+
+// allowed lists the methods another route serves r's path with.
+func (h *Handler) allowed(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := h.mux.Handler(probe); pattern != "" && pattern != "/" {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // call is one request being served.

@@ -1,0 +1,312 @@
+package httpapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// PaymentProvider is the payment_provider every payment carries: Dodo's
+// enum is stripe|adyen|dodo and coffer's processor is pluggable, so coffer
+// says "dodo", the value that names no third-party gateway.
+const PaymentProvider = "dodo"
+
+// ProductCartItem is Dodo's {product_id, quantity}.
+type ProductCartItem struct {
+	ProductID string `json:"product_id"`
+	Quantity  int    `json:"quantity"`
+}
+
+// Payment is Dodo's Payment; coffer's fields follow Dodo's. total_amount is
+// the whole charge (wallet part and processor part); settlement_amount is
+// total_amount (coffer settles in the charge currency).
+type Payment struct {
+	Billing                  BillingAddress         `json:"billing"`
+	BrandID                  string                 `json:"brand_id"`
+	BusinessID               string                 `json:"business_id"`
+	CreatedAt                time.Time              `json:"created_at"`
+	Currency                 string                 `json:"currency"`
+	Customer                 CustomerLimitedDetails `json:"customer"`
+	DigitalProductsDelivered bool                   `json:"digital_products_delivered"`
+	Disputes                 []noItems              `json:"disputes"`
+	IsMultiSubscription      bool                   `json:"is_multi_subscription"`
+	IsUpdatePaymentMethod    bool                   `json:"is_update_payment_method"`
+	Metadata                 Metadata               `json:"metadata"`
+	PaymentID                string                 `json:"payment_id"`
+	PaymentProvider          string                 `json:"payment_provider"`
+	Refunds                  []RefundListItem       `json:"refunds"`
+	RetryAttempt             int                    `json:"retry_attempt"`
+	SettlementAmount         int64                  `json:"settlement_amount"`
+	SettlementCurrency       string                 `json:"settlement_currency"`
+	SubscriptionIDs          []string               `json:"subscription_ids"`
+	TotalAmount              int64                  `json:"total_amount"`
+	CardHolderName           *string                `json:"card_holder_name"`
+	CardIssuingCountry       *string                `json:"card_issuing_country"`
+	CardLastFour             *string                `json:"card_last_four"`
+	CardNetwork              *string                `json:"card_network"`
+	CardType                 *string                `json:"card_type"`
+	ErrorCode                *string                `json:"error_code"`
+	ErrorMessage             *string                `json:"error_message"`
+	InvoiceID                *string                `json:"invoice_id"`
+	InvoiceURL               *string                `json:"invoice_url"`
+	PaymentLink              *string                `json:"payment_link"`
+	PaymentMethod            *string                `json:"payment_method"`
+	PaymentMethodID          *string                `json:"payment_method_id"`
+	PaymentMethodType        *string                `json:"payment_method_type"`
+	ProductCart              []ProductCartItem      `json:"product_cart"`
+	RefundStatus             *string                `json:"refund_status"`
+	SettlementTax            *int64                 `json:"settlement_tax"`
+	Status                   string                 `json:"status"`
+	SubscriptionID           *string                `json:"subscription_id"`
+	Tax                      *int64                 `json:"tax"`
+	UpdatedAt                time.Time              `json:"updated_at"`
+	// Extensions.
+	Kind            string     `json:"kind"`
+	CofferStatus    string     `json:"coffer_status"`
+	WalletAmount    int64      `json:"wallet_amount"`
+	ProcessorAmount int64      `json:"processor_amount"`
+	RefundedAmount  int64      `json:"refunded_amount"`
+	DeclineCode     *string    `json:"decline_code"`
+	Description     *string    `json:"description"`
+	FeesInclusive   bool       `json:"adaptive_currency_fees_inclusive"`
+	RetryOf         *string    `json:"retry_of"`
+	SettledBy       *string    `json:"settled_by"`
+	NextRetryAt     *time.Time `json:"next_retry_at"`
+}
+
+// PaymentEvent is the data of a payment.* webhook.
+type PaymentEvent struct {
+	Payment
+	PayloadType string `json:"payload_type"`
+}
+
+// PaymentListItem is Dodo's PaymentListResponse, with coffer's amounts.
+type PaymentListItem struct {
+	BrandID                  string                 `json:"brand_id"`
+	CreatedAt                time.Time              `json:"created_at"`
+	Currency                 string                 `json:"currency"`
+	Customer                 CustomerLimitedDetails `json:"customer"`
+	DigitalProductsDelivered bool                   `json:"digital_products_delivered"`
+	HasLicenseKey            bool                   `json:"has_license_key"`
+	IsMultiSubscription      bool                   `json:"is_multi_subscription"`
+	Metadata                 Metadata               `json:"metadata"`
+	PaymentID                string                 `json:"payment_id"`
+	PaymentProvider          string                 `json:"payment_provider"`
+	SubscriptionIDs          []string               `json:"subscription_ids"`
+	TotalAmount              int64                  `json:"total_amount"`
+	CardLastFour             *string                `json:"card_last_four"`
+	CardNetwork              *string                `json:"card_network"`
+	DisputeStatus            *string                `json:"dispute_status"`
+	InvoiceID                *string                `json:"invoice_id"`
+	InvoiceURL               *string                `json:"invoice_url"`
+	PaymentMethod            *string                `json:"payment_method"`
+	PaymentMethodType        *string                `json:"payment_method_type"`
+	RefundStatus             *string                `json:"refund_status"`
+	Status                   string                 `json:"status"`
+	SubscriptionID           *string                `json:"subscription_id"`
+	// Extensions.
+	BusinessID      string     `json:"business_id"`
+	Kind            string     `json:"kind"`
+	CofferStatus    string     `json:"coffer_status"`
+	WalletAmount    int64      `json:"wallet_amount"`
+	ProcessorAmount int64      `json:"processor_amount"`
+	RefundedAmount  int64      `json:"refunded_amount"`
+	RetryAttempt    int        `json:"retry_attempt"`
+	ErrorCode       *string    `json:"error_code"`
+	NextRetryAt     *time.Time `json:"next_retry_at"`
+}
+
+// declineMessages are the error_message of each decline code.
+var declineMessages = map[string]string{
+	processor.DoNotHonor:            "The card issuer declined the payment (do not honor).",
+	processor.StolenCard:            "The card was reported stolen.",
+	processor.LostCard:              "The card was reported lost.",
+	processor.PickupCard:            "The card issuer asked to keep the card (pickup card).",
+	processor.Fraudulent:            "The payment was declined as fraudulent.",
+	processor.AuthenticationFailure: "The customer's authentication failed.",
+	processor.InsufficientFunds:     "The payment method has insufficient funds.",
+	processor.IssuerUnavailable:     "The card issuer could not be reached.",
+	processor.NetworkError:          "The payment processor could not be reached.",
+	coffer.DeclineProcessorError:    "The payment processor rejected the request.",
+}
+
+func declineOut(code string) (*string, *string) {
+	if code == "" {
+		return nil, nil
+	}
+	msg, ok := declineMessages[code]
+	if !ok {
+		msg = "The payment was declined (" + code + ")."
+	}
+	return &code, &msg
+}
+
+// paymentExtra is what a payment's Dodo shape needs besides the payment:
+// its subscription (billing address, product) or customer address.
+type paymentExtra struct {
+	sub     *subscription.Subscription
+	address *customer.Address
+}
+
+func (h *Handler) paymentOut(p subscription.Payment, cu CustomerLimitedDetails, x paymentExtra, refunds []RefundListItem) Payment {
+	st, rs := paymentStatusOut(p.Status)
+	code, msg := declineOut(p.DeclineCode)
+	out := Payment{
+		BrandID: h.businessID, BusinessID: h.businessID, CreatedAt: p.CreatedAt, Currency: p.Currency, Customer: cu,
+		Disputes: []noItems{}, Metadata: metadataOut(p.Metadata), PaymentID: p.ID, PaymentProvider: PaymentProvider,
+		Refunds: refunds, RetryAttempt: p.RetryAttempt, SettlementAmount: p.Amount, SettlementCurrency: p.Currency,
+		SubscriptionIDs: []string{}, TotalAmount: p.Amount, ErrorCode: code, ErrorMessage: msg,
+		PaymentMethodID: optString(p.PaymentMethod), RefundStatus: rs, Status: st, UpdatedAt: p.UpdatedAt,
+		Kind: string(p.Kind), CofferStatus: string(p.Status), WalletAmount: p.WalletAmount,
+		ProcessorAmount: p.ProcessorAmount, RefundedAmount: p.RefundedAmount, DeclineCode: code,
+		Description: optString(p.Description), FeesInclusive: p.FeesInclusive, RetryOf: optString(p.RetryOf),
+		SettledBy: optString(p.SettledBy), NextRetryAt: optTime(p.NextRetryAt),
+	}
+	if out.Refunds == nil {
+		out.Refunds = []RefundListItem{}
+	}
+	if p.SubscriptionID != "" {
+		out.SubscriptionIDs = []string{p.SubscriptionID}
+		out.SubscriptionID = &p.SubscriptionID
+	}
+	switch {
+	case x.sub != nil:
+		out.Billing = billingOut(x.sub.BillingAddress)
+		out.ProductCart = []ProductCartItem{{ProductID: x.sub.ProductID, Quantity: x.sub.Quantity}}
+	case x.address != nil:
+		out.Billing = billingOut(x.address)
+	}
+	return out
+}
+
+func (h *Handler) paymentListOut(p subscription.Payment, cu CustomerLimitedDetails) PaymentListItem {
+	st, rs := paymentStatusOut(p.Status)
+	code, _ := declineOut(p.DeclineCode)
+	out := PaymentListItem{
+		BrandID: h.businessID, CreatedAt: p.CreatedAt, Currency: p.Currency, Customer: cu, Metadata: metadataOut(p.Metadata),
+		PaymentID: p.ID, PaymentProvider: PaymentProvider, SubscriptionIDs: []string{}, TotalAmount: p.Amount,
+		RefundStatus: rs, Status: st, BusinessID: h.businessID, Kind: string(p.Kind), CofferStatus: string(p.Status),
+		WalletAmount: p.WalletAmount, ProcessorAmount: p.ProcessorAmount, RefundedAmount: p.RefundedAmount,
+		RetryAttempt: p.RetryAttempt, ErrorCode: code, NextRetryAt: optTime(p.NextRetryAt),
+	}
+	if p.SubscriptionID != "" {
+		out.SubscriptionIDs = []string{p.SubscriptionID}
+		out.SubscriptionID = &p.SubscriptionID
+	}
+	return out
+}
+
+func (h *Handler) paymentRoutes() {
+	h.handle("GET /payments/{payment_id}", h.getPayment, doc{Tag: "payments", Summary: "Retrieve a payment",
+		Description: "status is Dodo's IntentStatus (pending: processing; refunded and partially_refunded: succeeded with " +
+			"refund_status full or partial); coffer_status is coffer's own. error_code is the decline code. payment_provider is always dodo. " +
+			"Extensions: kind, wallet_amount, processor_amount, refunded_amount, retry_of, settled_by, next_retry_at.",
+		Result: Payment{}})
+	h.handle("GET /payments", h.listPayments, doc{Tag: "payments", Summary: "List payments",
+		Description: "status is an IntentStatus (succeeded lists refunded payments too); an IntentStatus coffer never uses lists nothing. " +
+			"currency and product_id are not supported (422). A restricted key lists its own customer's payments.",
+		Result: Page[PaymentListItem]{}, Query: withPage(append([]queryParam{
+			{Name: "customer_id", Type: "string"}, {Name: "subscription_id", Type: "string"},
+			{Name: "status", Type: "string", Enum: dodoIntentStatuses}, {Name: "brand_id", Type: "string"},
+		}, createdQuery...)...)})
+}
+
+// paymentParam reads {payment_id} and checks the key may reach it.
+func (c *call) paymentParam() (subscription.Payment, error) {
+	id, err := c.pathID("payment_id")
+	if err != nil {
+		return subscription.Payment{}, err
+	}
+	p, err := c.h.eng.Payment(c.ctx(), id)
+	if err != nil {
+		return p, c.restrictedNotFound(err, subscription.ErrPaymentNotFound)
+	}
+	return p, c.allowCustomer(p.CustomerID)
+}
+
+// payment builds the full Payment of p: customer, subscription or address,
+// and refunds.
+func (h *Handler) payment(c *call, p subscription.Payment) (Payment, error) {
+	return h.paymentFor(c.ctx(), p)
+}
+
+func (h *Handler) paymentFor(ctx context.Context, p subscription.Payment) (Payment, error) {
+	cu, err := h.eng.Customer(ctx, p.CustomerID)
+	if err != nil {
+		return Payment{}, err
+	}
+	x := paymentExtra{address: cu.Address}
+	if p.SubscriptionID != "" {
+		s, err := h.eng.Subscription(ctx, p.SubscriptionID)
+		if err != nil {
+			return Payment{}, err
+		}
+		x.sub = &s
+	}
+	refunds := []RefundListItem{}
+	for r, err := range coffer.Iterate(ctx, coffer.RefundListParams{ListParams: coffer.ListParams{Limit: MaxPageSize}, PaymentID: p.ID},
+		h.eng.ListRefunds) {
+		if err != nil {
+			return Payment{}, err
+		}
+		refunds = append(refunds, h.refundListOut(r, p))
+	}
+	return h.paymentOut(p, limitedOut(cu), x, refunds), nil
+}
+
+func (h *Handler) getPayment(c *call) (any, error) {
+	p, err := c.paymentParam()
+	if err != nil {
+		return nil, err
+	}
+	return h.payment(c, p)
+}
+
+func (h *Handler) listPayments(c *call) (any, error) {
+	q, err := c.query()
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseFilters(q, "coffer's payment list cannot filter by it", "currency", "product_id"); err != nil {
+		return nil, err
+	}
+	pr, err := c.pageParams(q)
+	if err != nil {
+		return nil, err
+	}
+	cust, err := c.scopeCustomer(q.str("customer_id"))
+	if err != nil {
+		return nil, err
+	}
+	p := coffer.PaymentListParams{CustomerID: cust, SubscriptionID: q.str("subscription_id")}
+	if p.Created, err = createdRange(q); err != nil {
+		return nil, err
+	}
+	st, err := q.enum("status", dodoIntentStatuses...)
+	if err != nil {
+		return nil, err
+	}
+	nothing := !c.brandMatches(q)
+	if st != "" {
+		p.Statuses = paymentStatusIn(st)
+		nothing = nothing || p.Statuses == nil
+	}
+	if nothing {
+		return emptyPage[PaymentListItem](), nil
+	}
+	cs := c.customers()
+	return listPage(c, pr, func(lp coffer.ListParams) (coffer.List[subscription.Payment], error) {
+		p.ListParams = lp
+		return h.eng.ListPayments(c.ctx(), p)
+	}, func(p subscription.Payment) string { return p.ID }, func(p subscription.Payment) (PaymentListItem, error) {
+		cu, err := cs.get(p.CustomerID)
+		if err != nil {
+			return PaymentListItem{}, err
+		}
+		return h.paymentListOut(p, cu), nil
+	})
+}
