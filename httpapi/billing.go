@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
@@ -94,24 +93,6 @@ func (cs *customers) get(id string) (CustomerLimitedDetails, error) {
 	}
 	cs.m[id] = d
 	return d, nil
-}
-
-// createdRange reads created_at_gte and created_at_lte (both inclusive)
-// as a coffer TimeRange (To exclusive).
-func createdRange(q query) (coffer.TimeRange, error) {
-	gte, err := q.time("created_at_gte")
-	if err != nil {
-		return coffer.TimeRange{}, err
-	}
-	lte, err := q.time("created_at_lte")
-	if err != nil {
-		return coffer.TimeRange{}, err
-	}
-	r := coffer.TimeRange{From: gte}
-	if !lte.IsZero() {
-		r.To = lte.Add(time.Nanosecond)
-	}
-	return r, nil
 }
 
 // unsupportedFilter is the answer for a Dodo list filter coffer cannot

@@ -28,7 +28,7 @@ func (e *testEnv) subscribe(customerID, pm string) string {
 }
 
 // charge charges a subscription through the Engine.
-func (e *testEnv) charge(subID string, amount int64, currency string) subscription.Payment {
+func (e *testEnv) engineCharge(subID string, amount int64, currency string) subscription.Payment {
 	e.t.Helper()
 	p, err := e.eng.Charge(e.ctx, subID, coffer.ChargeParams{ProductPrice: &amount, ProductCurrency: currency})
 	require.NoError(e.t, err)
@@ -39,7 +39,7 @@ func (e *testEnv) charge(subID string, amount int64, currency string) subscripti
 func (e *testEnv) hardDecline(subID string, amount int64, currency string) subscription.Payment {
 	e.t.Helper()
 	e.proc.Script(processor.CardOK, processor.Fraudulent)
-	p := e.charge(subID, amount, currency)
+	p := e.engineCharge(subID, amount, currency)
 	require.Equal(e.t, subscription.PaymentFailed, p.Status)
 	return p
 }
@@ -71,9 +71,9 @@ func TestOverdueInvoicesAndCollect(t *testing.T) {
 	a2 := e.hardDecline(e.subscribe(c, processor.CardOK), 1000, "USD")
 	e.clock.Advance(60e9)
 	soft := e.subscribe(c, processor.CardInsufficientFunds)
-	s := e.charge(soft, 766, "USD") // failed, retry scheduled
+	s := e.engineCharge(soft, 766, "USD") // failed, retry scheduled
 	require.Equal(t, subscription.PaymentFailed, s.Status)
-	e.charge(e.subscribe(c, processor.CardOK), 100, "USD")          // paid: not overdue
+	e.engineCharge(e.subscribe(c, processor.CardOK), 100, "USD")    // paid: not overdue
 	e.hardDecline(e.subscribe(other, processor.CardOK), 999, "USD") // another customer's
 
 	r = mustOK(t, e.do("GET", "/customers/"+c+"/overdue/invoices", nil))
@@ -186,12 +186,12 @@ func TestRetryAttempts(t *testing.T) {
 	c := e.newCustomer("Ada", "ada@example.com")
 	other := e.newCustomer("Bob", "bob@example.com")
 	s1 := e.subscribe(c, processor.CardInsufficientFunds)
-	p1 := e.charge(s1, 500, "USD")
+	p1 := e.engineCharge(s1, 500, "USD")
 	e.clock.Advance(time.Hour)
 	s2 := e.subscribe(other, processor.CardInsufficientFunds)
-	p2 := e.charge(s2, 700, "USD")
+	p2 := e.engineCharge(s2, 700, "USD")
 	ok := e.subscribe(c, processor.CardOK)
-	paid := e.charge(ok, 100, "USD")
+	paid := e.engineCharge(ok, 100, "USD")
 
 	var all Page[RetryAttempt]
 	mustOK(t, e.do("GET", "/retry-attempts", nil)).Decode(t, &all)

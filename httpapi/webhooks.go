@@ -155,9 +155,9 @@ func deliveryOut(d webhook.Delivery) WebhookDelivery {
 	return out
 }
 
-// unsupported is a 422 for a Dodo field coffer cannot honour: refused
+// unsupportedParam is a 422 for a Dodo field coffer cannot honour: refused
 // rather than silently dropped, so the caller never believes it was kept.
-func unsupported(param, msg string) error {
+func unsupportedParam(param, msg string) error {
 	return &apiError{status: http.StatusUnprocessableEntity, code: "UNSUPPORTED_PARAMETER", param: param, message: msg}
 }
 
@@ -263,13 +263,13 @@ func (h *Handler) createWebhook(c *call) (any, error) {
 		return nil, err
 	}
 	if len(in.Metadata) > 0 {
-		return nil, unsupported("metadata", msgNoMetadata)
+		return nil, unsupportedParam("metadata", msgNoMetadata)
 	}
 	if len(in.Headers) > 0 {
-		return nil, unsupported("headers", msgNoHeaders)
+		return nil, unsupportedParam("headers", msgNoHeaders)
 	}
 	if in.RateLimit.Set {
-		return nil, unsupported("rate_limit", msgNoRateLimit)
+		return nil, unsupportedParam("rate_limit", msgNoRateLimit)
 	}
 	p := coffer.EndpointParams{URL: *in.URL, EventTypes: in.FilterTypes}
 	if in.Description != nil {
@@ -343,10 +343,10 @@ func (h *Handler) updateWebhook(c *call) (any, error) {
 		}
 	}
 	if len(in.Metadata) > 0 {
-		return nil, unsupported("metadata", msgNoMetadata)
+		return nil, unsupportedParam("metadata", msgNoMetadata)
 	}
 	if in.RateLimit.Set {
-		return nil, unsupported("rate_limit", msgNoRateLimit)
+		return nil, unsupportedParam("rate_limit", msgNoRateLimit)
 	}
 	p := coffer.UpdateEndpointParams{URL: in.URL, Description: in.Description, Disabled: in.Disabled}
 	if in.FilterTypes != nil {
@@ -410,7 +410,7 @@ func (h *Handler) updateWebhookHeaders(c *call) (any, error) {
 		return nil, invalidParam("headers", "headers is required")
 	}
 	if len(in.Headers) > 0 {
-		return nil, unsupported("headers", msgNoHeaders)
+		return nil, unsupportedParam("headers", msgNoHeaders)
 	}
 	if _, err := h.eng.Endpoint(c.ctx(), id); err != nil {
 		return nil, err
