@@ -88,7 +88,11 @@ export function check(name, fn, { keep = 4, ...opts } = {}) {
       if (mine.length > 0) {
         const shown = mine.slice(-keep);
         const head = mine.length > keep ? `(last ${keep} of ${mine.length} requests)` : '';
-        err.message = `${err.message}\n-- HTTP ${head}\n${formatExchanges(shown)}`;
+        const orig = err.message;
+        err.message = `${orig}\n-- HTTP ${head}\n${formatExchanges(shown)}`;
+        // node prints the stack, which an AssertionError has already
+        // rendered with the old message.
+        if (typeof err.stack === 'string' && orig && err.stack.includes(orig)) err.stack = err.stack.replace(orig, err.message);
       }
       throw err;
     }
