@@ -105,6 +105,23 @@ func WithPortalLink(f func(ctx context.Context, customerID, returnURL string) (s
 	}
 }
 
+// WithHostedPaymentMethod names the payment method token that makes the
+// processor collect the payment method on a hosted page. A subscription
+// created with payment_link: true and no payment_method_id (Dodo's hosted
+// checkout) authorises its mandate on that token: the customer completes it
+// at the link. With the test processor it is processor.CardRequiresAction,
+// which `coffer serve` sets in test mode. Without it payment_method_id is
+// required.
+func WithHostedPaymentMethod(token string) Option {
+	return func(h *Handler) error {
+		if token == "" || len(token) > 255 {
+			return fmt.Errorf("%w: hosted payment method token must be 1..255 bytes", coffer.ErrInvalidConfig)
+		}
+		h.hostedMethod = token
+		return nil
+	}
+}
+
 // Handler serves coffer's HTTP API. Create it with New.
 type Handler struct {
 	eng        *coffer.Engine
@@ -116,7 +133,9 @@ type Handler struct {
 	portalLink func(ctx context.Context, customerID, returnURL string) (string, error)
 	pages      *pageCache
 	docs       []route
-	now        func() time.Time
+	// hostedMethod is the payment method token of a hosted mandate page.
+	hostedMethod string
+	now          func() time.Time
 }
 
 // New returns the HTTP API over eng. Mount it at the root or under a

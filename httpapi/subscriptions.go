@@ -195,7 +195,11 @@ type subscriptionCreate struct {
 	ShowSavedPaymentMethods   *bool          `json:"show_saved_payment_methods"`
 }
 
-func (in subscriptionCreate) params() (coffer.SubscriptionParams, error) {
+// params maps Dodo's request to coffer's. hosted is the payment method
+// token that asks the processor for a hosted page (WithHostedPaymentMethod):
+// with payment_link: true and no payment_method_id, the customer gives the
+// payment method on that page.
+func (in subscriptionCreate) params(hosted string) (coffer.SubscriptionParams, error) {
 	var p coffer.SubscriptionParams
 	switch {
 	case in.OnDemand == nil:
@@ -215,8 +219,10 @@ func (in subscriptionCreate) params() (coffer.SubscriptionParams, error) {
 		return p, invalidParam("quantity", "quantity is required")
 	case in.Quantity.V < 1 || in.Quantity.V > 1<<31-1:
 		return p, invalidParam("quantity", "quantity must be from 1 to 2147483647")
-	case in.PaymentMethodID == nil || strings.TrimSpace(*in.PaymentMethodID) == "":
-		return p, invalidParam("payment_method_id", "payment_method_id is required: coffer authorises the mandate on that payment method")
+	case (in.PaymentMethodID == nil || strings.TrimSpace(*in.PaymentMethodID) == "") &&
+		(hosted == "" || in.PaymentLink == nil || !*in.PaymentLink):
+		return p, invalidParam("payment_method_id", "payment_method_id is required (or payment_link: true where the "+
+			"processor collects the payment method on a hosted page): coffer authorises the mandate on that payment method")
 	case len(in.Addons) > 0:
 		return p, unsupported("ADDONS_UNSUPPORTED", "addons", "coffer has no add-ons")
 	case in.BillingCurrency != nil:
@@ -273,7 +279,11 @@ func (in subscriptionCreate) params() (coffer.SubscriptionParams, error) {
 	}
 	p.ProductID, p.Quantity = *in.ProductID, int(in.Quantity.V)
 	p.BillingAddress = in.Billing.address()
-	p.PaymentMethod = *in.PaymentMethodID
+	if in.PaymentMethodID != nil && strings.TrimSpace(*in.PaymentMethodID) != "" {
+		p.PaymentMethod = *in.PaymentMethodID
+	} else {
+		p.PaymentMethod = hosted
+	}
 	p.PaymentLink = in.PaymentLink != nil && *in.PaymentLink
 	if in.ReturnURL != nil && *in.ReturnURL != "" {
 		if err := checkURL("return_url", *in.ReturnURL); err != nil {
@@ -466,7 +476,7 @@ func (h *Handler) createSubscription(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	p, err := in.params()
+	p, err := in.params(h.hostedMethod)
 	if err != nil {
 		return nil, err
 	}
