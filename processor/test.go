@@ -32,7 +32,8 @@ import (
 //	pm_card_issuer_unavailable      authorized                     failed ISSUER_UNAVAILABLE
 //	pm_card_network_error           authorized                     error wrapping ErrUnavailable (2)
 //
-// (1) The link is https://pay.test/authorize/<mandate id>?return_url=<url>;
+// (1) The link is https://pay.test/authorize/<mandate id>?return_url=<url>
+// (SetLinkBase changes the part before the mandate id);
 // (*Test).CompleteMandate plays the customer finishing the hosted page.
 // (2) The processor never received the charge: nothing is recorded, so
 // LookupCharge returns ErrNotFound.
@@ -168,6 +169,7 @@ type Test struct {
 	nextMandate   int
 	nextCharge    int
 	nextRefund    int
+	linkBase      string
 }
 
 var _ Processor = (*Test)(nil)
@@ -223,6 +225,24 @@ func (p *Test) SetUnavailable(down bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.unavailable = down
+}
+
+// DefaultLinkBase is where the Test processor's hosted authorisation links
+// point unless SetLinkBase names another base.
+const DefaultLinkBase = "https://pay.test/authorize"
+
+// SetLinkBase makes the payment links of mandates authorised from now on
+// base + "/" + mandate id (+ "?return_url=..."), so a server in test mode
+// (`coffer serve`) can host the authorisation page itself. base is used as
+// given, without a trailing slash; "" restores DefaultLinkBase. Links
+// already handed out do not change.
+func (p *Test) SetLinkBase(base string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(base) > 0 && base[len(base)-1] == '/' {
+		base = base[:len(base)-1]
+	}
+	p.linkBase = base
 }
 
 // CompleteMandate plays the customer finishing the hosted authorisation page
@@ -322,7 +342,11 @@ func (p *Test) AuthorizeMandate(ctx context.Context, req MandateRequest) (Mandat
 		m.DeclineCode = b.mandateDecline
 	case b.requiresAction:
 		m.Status = MandateRequiresAction
-		m.PaymentLink = "https://pay.test/authorize/" + m.ID
+		base := p.linkBase
+		if base == "" {
+			base = DefaultLinkBase
+		}
+		m.PaymentLink = base + "/" + m.ID
 		if req.ReturnURL != "" {
 			m.PaymentLink += "?return_url=" + url.QueryEscape(req.ReturnURL)
 		}

@@ -134,3 +134,30 @@ func (s *Store) migrate(ctx context.Context) error {
 		return nil
 	})
 }
+
+// Migration is one schema change of this build, for a DBA who applies
+// the schema by hand (`coffer migrate -print`).
+type Migration struct {
+	// Version numbers run 1, 2, 3, ...; schema_migrations records them.
+	Version int
+	// Name is the file name without .sql (0001_init).
+	Name string
+	// SQL is the migration's statements, as Open runs them.
+	SQL string
+}
+
+// Migrations returns every migration of this build, oldest first. Open
+// applies the ones a database lacks, in one transaction, recording each
+// in the table schema_migrations (version integer PRIMARY KEY, name text,
+// applied_at timestamptz).
+func Migrations() ([]Migration, error) {
+	ms, err := loadMigrations()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Migration, len(ms))
+	for i, m := range ms {
+		out[i] = Migration{Version: m.version, Name: m.name, SQL: m.sql}
+	}
+	return out, nil
+}

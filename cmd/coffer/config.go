@@ -1,0 +1,159 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/cofferhq/coffer/internal/portaltoken"
+)
+
+// storeConfig selects the store: a bbolt file, or PostgreSQL when a DSN is
+// given.
+type storeConfig struct {
+	db       string
+	postgres string
+	schema   string
+}
+
+func (s *storeConfig) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&s.db, "db", "coffer.db", "bbolt database `file` (the embedded default store)")
+	fs.StringVar(&s.postgres, "postgres", getenv("DATABASE_URL"),
+		"PostgreSQL `DSN` (default $DATABASE_URL); when set, used instead of -db")
+	fs.StringVar(&s.schema, "postgres-schema", "",
+		"keep coffer's tables in this PostgreSQL `schema` (created when missing) instead of the search_path")
+}
+
+func (s storeConfig) check() error {
+	if s.postgres == "" {
+		if s.schema != "" {
+			return usageErr("-postgres-schema needs -postgres (or DATABASE_URL)")
+		}
+		if s.db == "" {
+			return usageErr("-db must name a file")
+		}
+	}
+	return nil
+}
+
+// describe names the store for logs, without the DSN's password.
+func (s storeConfig) describe() string {
+	if s.postgres == "" {
+		return "bolt:" + s.db
+	}
+	d := "postgres"
+	if u, err := url.Parse(s.postgres); err == nil && u.Host != "" {
+		d += "://" + u.Host + u.Path
+	}
+	if s.schema != "" {
+		d += " schema " + s.schema
+	}
+	return d
+}
+
+// serveConfig is the parsed command line and environment of serve.
+type serveConfig struct {
+	store                storeConfig
+	addr                 string
+	publicURL            string
+	businessID           string
+	processor            string
+	webhooksAllowPrivate bool
+	demo                 bool
+	shutdownTimeout      time.Duration
+	logFormat            string
+	// apiKey is COFFER_API_KEY; with -demo and no key, serve makes one.
+	apiKey string
+	// sessionSecret is COFFER_SESSION_SECRET; empty: random per process.
+	sessionSecret string
+}
+
+// Environment variables read by serve.
+const (
+	envAPIKey        = "COFFER_API_KEY"
+	envSessionSecret = "COFFER_SESSION_SECRET"
+)
+
+// minAPIKeyLen is the shortest COFFER_API_KEY accepted.
+const minAPIKeyLen = 16
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("coffer "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseServe parses serve's flags and environment and checks them.
+func parseServe(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
+	var c serveConfig
+	fs := newFlagSet("serve", stderr)
+	c.store.register(fs, getenv)
+	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen `address` (host:port)")
+	fs.StringVar(&c.publicURL, "public-url", "", "the `URL` clients reach this server at, for the links it makes "+
+		"(payment and portal links; default http://<addr>)")
+	fs.StringVar(&c.businessID, "business-id", "bus_coffer", "the business_id (and brand_id) API objects carry")
+	fs.StringVar(&c.processor, "processor", "test", "payment processor: only \"test\" (the deterministic test processor; no real money moves)")
+	fs.BoolVar(&c.webhooksAllowPrivate, "webhooks-allow-private", false,
+		"allow webhook deliveries to loopback and private-network addresses (local development)")
+	fs.BoolVar(&c.demo, "demo", false, "seed demo customers, wallets, a product, a subscription and charges (idempotent)")
+	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second,
+		"how long requests in flight may take to finish after SIGINT/SIGTERM")
+	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, usageErr("serve takes no arguments, got %q", fs.Args())
+	}
+	c.apiKey = getenv(envAPIKey)
+	c.sessionSecret = getenv(envSessionSecret)
+	return c, c.check()
+}
+
+func (c *serveConfig) check() error {
+	if err := c.store.check(); err != nil {
+		return err
+	}
+	if c.processor != "test" {
+		return usageErr("-processor %q: only \"test\" exists for now (a Stripe adapter comes later)", c.processor)
+	}
+	host, port, err := net.SplitHostPort(c.addr)
+	if err != nil || port == "" {
+		return usageErr("-addr %q: want host:port", c.addr)
+	}
+	if c.publicURL == "" {
+		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+			host = "localhost" // listening everywhere; localhost reaches it
+		}
+		c.publicURL = "http://" + net.JoinHostPort(host, port)
+	}
+	u, err := url.Parse(c.publicURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return usageErr("-public-url %q: want an absolute http or https URL without query", c.publicURL)
+	}
+	c.publicURL = strings.TrimRight(c.publicURL, "/")
+	if c.shutdownTimeout <= 0 {
+		return usageErr("-shutdown-timeout must be > 0")
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		return usageErr("-log-format %q: want text or json", c.logFormat)
+	}
+	if c.apiKey != "" {
+		if len(c.apiKey) < minAPIKeyLen || len(c.apiKey) > 256 || strings.IndexFunc(c.apiKey, func(r rune) bool {
+			return r > unicode.MaxASCII || !unicode.IsPrint(r) || unicode.IsSpace(r)
+		}) >= 0 {
+			return usageErr("%s must be %d..256 printable ASCII characters without spaces", envAPIKey, minAPIKeyLen)
+		}
+	} else if !c.demo {
+		return usageErr("set %s to the operator API key clients send as Authorization: Bearer <key> "+
+			"(or run with -demo, which makes one)", envAPIKey)
+	}
+	if c.sessionSecret != "" && len(c.sessionSecret) < portaltoken.MinSecretLen {
+		return usageErr("%s must be at least %d bytes", envSessionSecret, portaltoken.MinSecretLen)
+	}
+	return nil
+}

@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/httpapi"
+	"github.com/cofferhq/coffer/internal/portaltoken"
+	"github.com/cofferhq/coffer/internal/testmode"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+)
+
+// HTTP server limits.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 60 * time.Second
+	idleTimeout       = 120 * time.Second
+	maxHeaderBytes    = 64 << 10
+	readyTimeout      = 2 * time.Second
+)
+
+func newLogger(w io.Writer, format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully: the
+// listener closes and /readyz answers 503, requests in flight finish
+// (bounded by -shutdown-timeout), and then the background workers stop,
+// letting the pass in flight finish.
+func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.Writer) error {
+	log := newLogger(stderr, cfg.logFormat)
+
+	test := processor.NewTest(nil)
+	test.SetLinkBase(cfg.publicURL + strings.TrimSuffix(testmode.Path, "/"))
+	proc := testmode.NewProcessor(test)
+	log.Warn("TEST MODE: payments use coffer's deterministic test processor; no real money moves and no card is charged",
+		"processor", "test", "authorize_pages", cfg.publicURL+testmode.Path+"<mandate id>")
+
+	eng, closeEngine, err := openEngine(ctx, cfg.store, coffer.WithProcessor(proc), coffer.WithLogger(log),
+		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: cfg.webhooksAllowPrivate}))
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	if cfg.webhooksAllowPrivate {
+		log.Warn("webhook deliveries may reach loopback and private networks (-webhooks-allow-private)")
+	}
+
+	apiKey := cfg.apiKey
+	if cfg.demo {
+		generated := false
+		if apiKey == "" {
+			apiKey, generated = newSecret("sk_test_"), true
+		}
+		if err := seedDemo(ctx, eng, test, demoOutput{w: stdout, apiKey: apiKey, generated: generated,
+			publicURL: cfg.publicURL}); err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		log.Info("demo data ready")
+	}
+
+	var signer *portaltoken.Signer
+	if cfg.sessionSecret != "" {
+		if signer, err = portaltoken.New([]byte(cfg.sessionSecret)); err != nil {
+			return err
+		}
+	} else {
+		signer = portaltoken.Random()
+		log.Warn("COFFER_SESSION_SECRET is not set: customer portal links are signed with a random per-process key " +
+			"and stop working when the server restarts")
+	}
+
+	api, err := httpapi.New(eng,
+		httpapi.WithBusinessID(cfg.businessID),
+		httpapi.WithLogger(log),
+		httpapi.WithAuthenticator(staticKeyAuth(apiKey)),
+		// Test mode: payment_link: true without payment_method_id (the
+		// seeds' hosted mandate) is completed on the test-mode page.
+		httpapi.WithHostedPaymentMethod(processor.CardRequiresAction),
+		httpapi.WithPortalLink(func(_ context.Context, customerID, returnURL string) (string, error) {
+			return cfg.publicURL + portalPath + signer.Sign(customerID, returnURL, time.Now()), nil
+		}))
+	if err != nil {
+		return err
+	}
+
+	var shuttingDown atomic.Bool
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		plain(w, http.StatusOK, "ok")
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if shuttingDown.Load() {
+			plain(w, http.StatusServiceUnavailable, "shutting down")
+			return
+		}
+		if err := storeReady(r.Context(), eng); err != nil {
+			log.Warn("not ready", "error", err.Error())
+			plain(w, http.StatusServiceUnavailable, "store not ready")
+			return
+		}
+		plain(w, http.StatusOK, "ready")
+	})
+	mux.Handle(testmode.Path, testmode.NewHandler(eng, proc, log))
+	mux.Handle("GET "+portalPath+"{token}", portalPage(eng, signer, log))
+	mux.Handle("/", api)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           requestLog(log, mux),
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	// The workers' context is not the signal's: they stop after the HTTP
+	// server has drained, so a request in flight can still rely on them.
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- eng.Run(runCtx) }()
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- srv.Serve(ln) }()
+	log.Info("coffer serving", "addr", ln.Addr().String(), "public_url", cfg.publicURL, "store", cfg.store.describe(),
+		"business_id", cfg.businessID)
+
+	var failure error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining requests", "timeout", cfg.shutdownTimeout)
+	case err := <-srvDone:
+		failure = fmt.Errorf("http server: %w", err)
+	case err := <-runDone:
+		failure = fmt.Errorf("background workers: %w", err)
+		runDone <- err
+	}
+	if stop != nil {
+		stop() // a second signal ends the process at once
+	}
+	shuttingDown.Store(true)
+	shCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("requests still in flight at the shutdown timeout were cut off", "error", err.Error())
+		_ = srv.Close()
+	}
+	cancelRun()
+	if err := <-runDone; err != nil && !errors.Is(err, context.Canceled) && failure == nil {
+		failure = fmt.Errorf("background workers: %w", err)
+	}
+	if failure != nil {
+		return failure
+	}
+	log.Info("coffer stopped")
+	return nil
+}
+
+// storeReady makes one cheap read: a point lookup of a customer that does
+// not exist.
+func storeReady(ctx context.Context, eng *coffer.Engine) error {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	return eng.View(ctx, func(tx store.ReadTx) error {
+		_, err := tx.Customer("cus_readyz")
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+func plain(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, msg+"\n")
+}
+
+// staticKeyAuth accepts exactly key (COFFER_API_KEY) as an unrestricted
+// test-mode operator key. Both sides are hashed first, so the comparison
+// takes the same time whatever the lengths.
+func staticKeyAuth(key string) httpapi.Authenticator {
+	want := sha256.Sum256([]byte(key))
+	return func(_ context.Context, secret string) (httpapi.Principal, error) {
+		got := sha256.Sum256([]byte(secret))
+		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 {
+			return httpapi.Principal{KeyID: "key_env", Livemode: false}, nil
+		}
+		return httpapi.Principal{}, errors.New("invalid API key")
+	}
+}
+
+// statusWriter records the status of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// requestLog logs one line per request: method, path (no query: it may
+// carry return URLs or tokens), status, duration and the request id the
+// API set. Headers (Authorization) and bodies are never logged; portal
+// tokens in paths are cut off.
+func requestLog(log *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			level := slog.LevelInfo
+			if sw.status >= 500 {
+				level = slog.LevelError
+			}
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+				level = slog.LevelDebug // probes every few seconds would drown the log
+			}
+			log.LogAttrs(r.Context(), level, "http request",
+				slog.String("method", r.Method), slog.String("path", logPath(r.URL.Path)),
+				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)),
+				slog.Int64("bytes", sw.bytes), slog.String("request_id", sw.Header().Get("X-Request-Id")))
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+// logPath bounds a path and hides portal tokens (bearer credentials).
+func logPath(p string) string {
+	if strings.HasPrefix(p, portalPath) {
+		return portalPath + "<token>"
+	}
+	if len(p) > 200 {
+		return p[:200] + "..."
+	}
+	return p
+}
