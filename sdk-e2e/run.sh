@@ -84,7 +84,7 @@ start_server() {
     fi
   fi
   port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-  COFFER_API_KEY="sk_test_$(head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+  COFFER_API_KEY="sk_test_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
   export COFFER_API_KEY
   export COFFER_URL="http://127.0.0.1:$port"
   local args=(serve -addr "127.0.0.1:$port" -webhooks-allow-private)

@@ -235,3 +235,67 @@ func cell(s string) string {
 	}
 	return s
 }
+
+// keysCmd: keys create [-name N] [-customer cus_...] [-live] | keys list |
+// keys revoke <key_id>.
+func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "create" && args[0] != "list" && args[0] != "revoke") {
+		return usageErr("keys create [-name N] [-customer cus_...] [-live] | keys list | keys revoke <key_id>")
+	}
+	sub := args[0]
+	fs := newFlagSet("keys "+sub, stderr)
+	var sc storeConfig
+	sc.register(fs, getenv)
+	name := fs.String("name", "operator", "a name that tells the key apart (keys create)")
+	cust := fs.String("customer", "", "restrict the key to this customer (keys create)")
+	live := fs.Bool("live", false, "make a live-mode key, sk_live_ (keys create)")
+	pos, err := parseInterleaved(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub == "revoke" && len(pos) != 1:
+		return usageErr("keys revoke <key_id>")
+	case sub != "revoke" && len(pos) > 0:
+		return usageErr("keys %s takes no arguments", sub)
+	}
+	eng, closeEngine, err := readEngine(ctx, sc)
+	if err != nil {
+		return err
+	}
+	defer closeEngine()
+	switch sub {
+	case "create":
+		k, err := eng.CreateAPIKey(ctx, coffer.APIKeyParams{Name: *name, CustomerID: *cust, Livemode: *live})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "id:       %s\nname:     %s\n", k.Key.ID, k.Key.Name)
+		if k.Key.CustomerID != "" {
+			fmt.Fprintf(stdout, "customer: %s\n", k.Key.CustomerID)
+		}
+		fmt.Fprintf(stdout, "secret:   %s\n\nThe secret is shown once: coffer keeps only its hash.\n", k.Secret)
+		return nil
+	case "revoke":
+		k, err := eng.RevokeAPIKey(ctx, pos[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "revoked %s (%s) at %s\n", k.ID, cell(k.Name), k.RevokedAt.UTC().Format(time.RFC3339))
+		return nil
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tCUSTOMER\tCREATED\tREVOKED")
+	for k, err := range coffer.Iterate(ctx, coffer.APIKeyListParams{}, eng.ListAPIKeys) {
+		if err != nil {
+			return err
+		}
+		revoked := "-"
+		if !k.RevokedAt.IsZero() {
+			revoked = k.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s...\t%s\t%s\t%s\n", k.ID, cell(k.Name), k.Prefix, cell(k.CustomerID),
+			k.CreatedAt.UTC().Format(time.RFC3339), revoked)
+	}
+	return tw.Flush()
+}

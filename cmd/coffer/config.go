@@ -2,12 +2,12 @@ package main
 
 import (
 	"flag"
+	"github.com/cofferhq/coffer/apikey"
 	"io"
 	"net"
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/cofferhq/coffer/internal/portaltoken"
 )
@@ -78,9 +78,6 @@ const (
 	envSessionSecret = "COFFER_SESSION_SECRET"
 )
 
-// minAPIKeyLen is the shortest COFFER_API_KEY accepted.
-const minAPIKeyLen = 16
-
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("coffer "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -142,15 +139,9 @@ func (c *serveConfig) check() error {
 	if c.logFormat != "text" && c.logFormat != "json" {
 		return usageErr("-log-format %q: want text or json", c.logFormat)
 	}
-	if c.apiKey != "" {
-		if len(c.apiKey) < minAPIKeyLen || len(c.apiKey) > 256 || strings.IndexFunc(c.apiKey, func(r rune) bool {
-			return r > unicode.MaxASCII || !unicode.IsPrint(r) || unicode.IsSpace(r)
-		}) >= 0 {
-			return usageErr("%s must be %d..256 printable ASCII characters without spaces", envAPIKey, minAPIKeyLen)
-		}
-	} else if !c.demo {
-		return usageErr("set %s to the operator API key clients send as Authorization: Bearer <key> "+
-			"(or run with -demo, which makes one)", envAPIKey)
+	if c.apiKey != "" && !apikey.ValidSecret(c.apiKey) {
+		return usageErr("%s must be a coffer secret key: sk_test_ (or sk_live_) and 43 base64url characters "+
+			"(make one with: coffer keys create)", envAPIKey)
 	}
 	if c.sessionSecret != "" && len(c.sessionSecret) < portaltoken.MinSecretLen {
 		return usageErr("%s must be at least %d bytes", envSessionSecret, portaltoken.MinSecretLen)

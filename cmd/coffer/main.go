@@ -43,6 +43,10 @@ commands:
   migrate [-print]               apply (or print) the PostgreSQL migrations
   customers list [-limit N]      list customers, newest first
   customers search <query>       search customers by name, email, phone, id, description
+  keys create [-name N] [-customer cus_...] [-live]
+                                 make an API key (the secret is shown once)
+  keys list                      list API keys (never their secrets)
+  keys revoke <key_id>           revoke an API key
   ledger <customer_id> [-currency C] [-limit N]
                                  a customer's balances and ledger entries
 
@@ -69,6 +73,8 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 		err = migrateCmd(ctx, rest, getenv, stdout, stderr)
 	case "customers":
 		err = customersCmd(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		err = keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
 		err = ledgerCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -72,10 +70,3 @@ var portalTmpl = template.Must(template.New("portal").Parse(`<!doctype html>
 </body>
 </html>
 `))
-
-// newSecret returns prefix followed by 32 random hex digits.
-func newSecret(prefix string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return prefix + hex.EncodeToString(b[:])
-}

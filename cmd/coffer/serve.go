@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
+	"github.com/cofferhq/coffer/apikey"
+	"github.com/cofferhq/coffer/webhook"
 	"io"
 	"log/slog"
 	"net"
@@ -52,8 +52,12 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	log.Warn("TEST MODE: payments use coffer's deterministic test processor; no real money moves and no card is charged",
 		"processor", "test", "authorize_pages", cfg.publicURL+testmode.Path+"<mandate id>")
 
+	// Deliveries carry Dodo's envelope, built by the API handler (made
+	// below, once the engine exists).
+	var api *httpapi.Handler
+	encode := func(ctx context.Context, ev webhook.Event) ([]byte, error) { return api.WebhookPayload(ctx, ev) }
 	eng, closeEngine, err := openEngine(ctx, cfg.store, coffer.WithProcessor(proc), coffer.WithLogger(log),
-		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: cfg.webhooksAllowPrivate}))
+		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: cfg.webhooksAllowPrivate, Encode: encode}))
 	if err != nil {
 		return err
 	}
@@ -63,11 +67,23 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	}
 
 	apiKey := cfg.apiKey
-	if cfg.demo {
-		generated := false
-		if apiKey == "" {
-			apiKey, generated = newSecret("sk_test_"), true
+	generated := false
+	if cfg.demo && apiKey == "" {
+		apiKey, generated = apikey.NewSecret(false), true
+	}
+	if apiKey != "" {
+		// COFFER_API_KEY (or the demo's key) becomes an operator key of
+		// the store, like one made with `coffer keys create`.
+		if _, err := eng.ImportAPIKey(ctx, apiKey, envAPIKey); err != nil {
+			return fmt.Errorf("%s: %w", envAPIKey, err)
 		}
+	} else if n, err := countKeys(ctx, eng); err != nil {
+		return err
+	} else if n == 0 {
+		return usageErr("no API key: create one with `coffer keys create` (same -db/-postgres), or set %s "+
+			"(or run with -demo, which makes one)", envAPIKey)
+	}
+	if cfg.demo {
 		if err := seedDemo(ctx, eng, test, demoOutput{w: stdout, apiKey: apiKey, generated: generated,
 			publicURL: cfg.publicURL}); err != nil {
 			return fmt.Errorf("demo data: %w", err)
@@ -86,10 +102,9 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 			"and stop working when the server restarts")
 	}
 
-	api, err := httpapi.New(eng,
+	api, err = httpapi.New(eng,
 		httpapi.WithBusinessID(cfg.businessID),
 		httpapi.WithLogger(log),
-		httpapi.WithAuthenticator(staticKeyAuth(apiKey)),
 		// Test mode: payment_link: true without payment_method_id (the
 		// seeds' hosted mandate) is completed on the test-mode page.
 		httpapi.WithHostedPaymentMethod(processor.CardRequiresAction),
@@ -198,20 +213,6 @@ func plain(w http.ResponseWriter, status int, msg string) {
 	_, _ = io.WriteString(w, msg+"\n")
 }
 
-// staticKeyAuth accepts exactly key (COFFER_API_KEY) as an unrestricted
-// test-mode operator key. Both sides are hashed first, so the comparison
-// takes the same time whatever the lengths.
-func staticKeyAuth(key string) httpapi.Authenticator {
-	want := sha256.Sum256([]byte(key))
-	return func(_ context.Context, secret string) (httpapi.Principal, error) {
-		got := sha256.Sum256([]byte(secret))
-		if subtle.ConstantTimeCompare(got[:], want[:]) == 1 {
-			return httpapi.Principal{KeyID: "key_env", Livemode: false}, nil
-		}
-		return httpapi.Principal{}, errors.New("invalid API key")
-	}
-}
-
 // statusWriter records the status of a response.
 type statusWriter struct {
 	http.ResponseWriter
@@ -275,4 +276,17 @@ func logPath(p string) string {
 		return p[:200] + "..."
 	}
 	return p
+}
+
+// countKeys reports whether the store holds any active API key (0 or 1).
+func countKeys(ctx context.Context, eng *coffer.Engine) (int, error) {
+	for k, err := range coffer.Iterate(ctx, coffer.APIKeyListParams{}, eng.ListAPIKeys) {
+		if err != nil {
+			return 0, err
+		}
+		if k.Active() {
+			return 1, nil
+		}
+	}
+	return 0, nil
 }
