@@ -176,6 +176,7 @@ func (h *Handler) routes() {
 	h.billingRoutes()
 	h.webhookRoutes()
 	h.extraRoutes()
+	h.apiKeyRoutes()
 	h.openAPIRoutes() // last: the document is generated from every route above
 	// Anything else is a JSON 404 (or 405), not the mux's text page.
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
