@@ -29,3 +29,22 @@ func TestSetLinkBase(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, processor.DefaultLinkBase+"/mdt_test_2", m2.PaymentLink)
 }
+
+func TestSetIDPrefix(t *testing.T) {
+	ctx := context.Background()
+	p, _ := newTest()
+	require.NoError(t, p.SetIDPrefix("r4nd0m"))
+	m, err := p.AuthorizeMandate(ctx, processor.MandateRequest{IdempotencyKey: "sub_1", PaymentMethod: processor.CardOK})
+	require.NoError(t, err)
+	require.Equal(t, "mdt_test_r4nd0m_1", m.ID)
+	c, err := p.Charge(ctx, processor.ChargeRequest{IdempotencyKey: "pay_1", MandateID: m.ID, PaymentMethod: processor.CardOK, Amount: 100, Currency: "USD"})
+	require.NoError(t, err)
+	require.Equal(t, "ch_test_r4nd0m_1", c.ID)
+	for _, bad := range []string{"has space", "dash-es", "waytoolongprefix17"} {
+		require.ErrorIs(t, p.SetIDPrefix(bad), processor.ErrInvalidRequest, bad)
+	}
+	require.NoError(t, p.SetIDPrefix(""))
+	m2, err := p.AuthorizeMandate(ctx, processor.MandateRequest{IdempotencyKey: "sub_2", PaymentMethod: processor.CardOK})
+	require.NoError(t, err)
+	require.Equal(t, "mdt_test_2", m2.ID)
+}

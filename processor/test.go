@@ -170,6 +170,7 @@ type Test struct {
 	nextCharge    int
 	nextRefund    int
 	linkBase      string
+	idPrefix      string
 }
 
 var _ Processor = (*Test)(nil)
@@ -243,6 +244,30 @@ func (p *Test) SetLinkBase(base string) {
 		base = base[:len(base)-1]
 	}
 	p.linkBase = base
+}
+
+// SetIDPrefix puts prefix (letters and digits, at most 16) into the ids
+// made from now on: mdt_test_<prefix>_1, ch_test_<prefix>_1, ... A
+// process that keeps its records in a durable store while the Test
+// processor keeps its own in memory (`coffer serve` in test mode) sets a
+// random prefix per start, so ids made after a restart never repeat ones
+// already stored. "" restores the plain sequential ids.
+func (p *Test) SetIDPrefix(prefix string) error {
+	if len(prefix) > 16 {
+		return fmt.Errorf("%w: id prefix longer than 16 bytes", ErrInvalidRequest)
+	}
+	for _, r := range prefix {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return fmt.Errorf("%w: id prefix must be letters and digits", ErrInvalidRequest)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.idPrefix = prefix
+	if prefix != "" {
+		p.idPrefix = prefix + "_"
+	}
+	return nil
 }
 
 // CompleteMandate plays the customer finishing the hosted authorisation page
@@ -332,7 +357,7 @@ func (p *Test) AuthorizeMandate(ctx context.Context, req MandateRequest) (Mandat
 	}
 	p.nextMandate++
 	m := &testMandate{
-		Mandate:       Mandate{ID: "mdt_test_" + strconv.Itoa(p.nextMandate)},
+		Mandate:       Mandate{ID: "mdt_test_" + p.idPrefix + strconv.Itoa(p.nextMandate)},
 		key:           req.IdempotencyKey,
 		paymentMethod: req.PaymentMethod,
 	}
@@ -430,7 +455,7 @@ func (p *Test) Charge(ctx context.Context, req ChargeRequest) (Charge, error) {
 	p.nextCharge++
 	c := &RecordedCharge{
 		Charge: Charge{
-			ID:             "ch_test_" + strconv.Itoa(p.nextCharge),
+			ID:             "ch_test_" + p.idPrefix + strconv.Itoa(p.nextCharge),
 			IdempotencyKey: req.IdempotencyKey,
 			Status:         ChargeSucceeded,
 			DeclineCode:    outcome,
@@ -518,7 +543,7 @@ func (p *Test) Refund(ctx context.Context, req RefundRequest) (Refund, error) {
 	}
 	p.nextRefund++
 	r := &RecordedRefund{
-		Refund:         Refund{ID: "re_test_" + strconv.Itoa(p.nextRefund), Amount: req.Amount},
+		Refund:         Refund{ID: "re_test_" + p.idPrefix + strconv.Itoa(p.nextRefund), Amount: req.Amount},
 		IdempotencyKey: req.IdempotencyKey,
 		ChargeID:       c.ID,
 		Currency:       c.Currency,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"github.com/cofferhq/coffer/apikey"
@@ -47,6 +48,12 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	log := newLogger(stderr, cfg.logFormat)
 
 	test := processor.NewTest(nil)
+	// The test processor keeps its mandates and charges in memory while the
+	// store keeps the subscriptions: a random id prefix per start keeps ids
+	// made after a restart from repeating ids already stored.
+	if err := test.SetIDPrefix(randomIDPrefix()); err != nil {
+		return err
+	}
 	test.SetLinkBase(cfg.publicURL + strings.TrimSuffix(testmode.Path, "/"))
 	proc := testmode.NewProcessor(test)
 	log.Warn("TEST MODE: payments use coffer's deterministic test processor; no real money moves and no card is charged",
@@ -289,4 +296,15 @@ func countKeys(ctx context.Context, eng *coffer.Engine) (int, error) {
 		}
 	}
 	return 0, nil
+}
+
+// randomIDPrefix is 8 random lower-case letters and digits.
+func randomIDPrefix() string {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
 }
