@@ -278,3 +278,18 @@ func TestWrongMethodIs405(t *testing.T) {
 	assert.Contains(t, r.Header.Get("Allow"), "GET")
 	assert.Contains(t, r.Header.Get("Allow"), "POST")
 }
+
+func TestUncleanPathIsJSON404(t *testing.T) {
+	e := newTestEnv(t)
+	for _, p := range []string{"//customers", "/customers/./x", "/a/../customers"} {
+		req, err := http.NewRequest("GET", e.srv.URL+p, nil)
+		require.NoError(t, err)
+		req.URL.Opaque = p // send the path as is
+		req.Header.Set("Authorization", "Bearer "+opKey)
+		res, err := e.srv.Client().Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		assert.Equal(t, http.StatusNotFound, res.StatusCode, p)
+		assert.Equal(t, "application/json", res.Header.Get("Content-Type"), p)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"path"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -166,7 +167,13 @@ func New(eng *coffer.Engine, opts ...Option) (*Handler, error) {
 }
 
 // ServeHTTP implements http.Handler.
+// A path that is not clean (//x, /./x, /a/../x) is a JSON 404, where the
+// ServeMux would answer a text redirect an API client does not expect.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p := r.URL.EscapedPath(); p != "" && p != "/" && path.Clean(p) != strings.TrimSuffix(p, "/") {
+		h.writeError(w, r, errRoute(r))
+		return
+	}
 	h.mux.ServeHTTP(w, r)
 }
 

@@ -83,6 +83,10 @@ func (v *openAPIValidator) check(req *http.Request, pattern string, status int, 
 		return nil // the ServeMux's redirect of an unclean path (//, /./, /..)
 	}
 	if pattern == "" {
+		// The Handler's own JSON 404 of an unclean path, before the mux.
+		if status == http.StatusNotFound {
+			return v.checkFallback(status, hdr, body)
+		}
 		return fmt.Errorf("not served by a ServeMux pattern")
 	}
 	if pattern == "/" {
