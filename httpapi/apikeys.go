@@ -85,11 +85,7 @@ func (h *Handler) listAPIKeys(c *call) (any, error) {
 	if err := c.operatorOnly(); err != nil {
 		return nil, err
 	}
-	q, err := c.query()
-	if err != nil {
-		return nil, err
-	}
-	pr, err := c.pageParams(q)
+	_, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}
@@ -99,10 +95,7 @@ func (h *Handler) listAPIKeys(c *call) (any, error) {
 }
 
 func (h *Handler) getAPIKey(c *call) (any, error) {
-	if err := c.operatorOnly(); err != nil {
-		return nil, err
-	}
-	id, err := c.pathID("key_id")
+	id, err := c.operatorPathID("key_id")
 	if err != nil {
 		return nil, err
 	}
@@ -114,10 +107,7 @@ func (h *Handler) getAPIKey(c *call) (any, error) {
 }
 
 func (h *Handler) revokeAPIKey(c *call) (any, error) {
-	if err := c.operatorOnly(); err != nil {
-		return nil, err
-	}
-	id, err := c.pathID("key_id")
+	id, err := c.operatorPathID("key_id")
 	if err != nil {
 		return nil, err
 	}

@@ -213,3 +213,14 @@ func (c *call) idempotencyKey(body *string) (string, error) {
 // cancellation: reading back what a request committed must not fail
 // because the client left.
 func contextWithoutCancel(c *call) context.Context { return context.WithoutCancel(c.ctx()) }
+
+// scopedFilters reads the filters the customer-scoped lists share: the
+// customer (forced to a restricted key's own) and created_at_gte/lte.
+func (c *call) scopedFilters(q query) (string, coffer.TimeRange, error) {
+	cust, err := c.scopeCustomer(q.str("customer_id"))
+	if err != nil {
+		return "", coffer.TimeRange{}, err
+	}
+	created, err := createdRange(q)
+	return cust, created, err
+}

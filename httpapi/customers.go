@@ -232,11 +232,7 @@ func (h *Handler) updateCustomer(c *call) (any, error) {
 }
 
 func (h *Handler) listCustomers(c *call) (any, error) {
-	q, err := c.query()
-	if err != nil {
-		return nil, err
-	}
-	pr, err := c.pageParams(q)
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}
@@ -498,11 +494,7 @@ func (h *Handler) listLedgerEntries(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := c.query()
-	if err != nil {
-		return nil, err
-	}
-	pr, err := c.pageParams(q)
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}

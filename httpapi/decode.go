@@ -261,3 +261,22 @@ func (c *call) pathID(name string) (string, error) {
 	}
 	return id, nil
 }
+
+// listQuery reads a list request's query and its page parameters.
+func (c *call) listQuery() (query, pageReq, error) {
+	q, err := c.query()
+	if err != nil {
+		return query{}, pageReq{}, err
+	}
+	pr, err := c.pageParams(q)
+	return q, pr, err
+}
+
+// operatorPathID is pathID on an operator-only route: a restricted key is
+// refused (403) before the id is read.
+func (c *call) operatorPathID(name string) (string, error) {
+	if err := c.operatorOnly(); err != nil {
+		return "", err
+	}
+	return c.pathID(name)
+}

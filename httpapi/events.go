@@ -44,11 +44,7 @@ func (h *Handler) listEvents(c *call) (any, error) {
 	if err := c.operatorOnly(); err != nil {
 		return nil, err
 	}
-	q, err := c.query()
-	if err != nil {
-		return nil, err
-	}
-	pr, err := c.pageParams(q)
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}
@@ -90,10 +86,7 @@ func timeRange(q query, gteName, lteName string) (coffer.TimeRange, error) {
 }
 
 func (h *Handler) getEvent(c *call) (any, error) {
-	if err := c.operatorOnly(); err != nil {
-		return nil, err
-	}
-	id, err := c.pathID("event_id")
+	id, err := c.operatorPathID("event_id")
 	if err != nil {
 		return nil, err
 	}

@@ -206,10 +206,7 @@ func (h *Handler) overdueInvoices(c *call) (any, error) {
 }
 
 func (h *Handler) collectOverdue(c *call) (any, error) {
-	if err := c.operatorOnly(); err != nil {
-		return nil, err
-	}
-	id, err := c.pathID("payment_id")
+	id, err := c.operatorPathID("payment_id")
 	if err != nil {
 		return nil, err
 	}
@@ -242,11 +239,7 @@ func (h *Handler) listRetryAttempts(c *call) (any, error) {
 	if err := c.operatorOnly(); err != nil {
 		return nil, err
 	}
-	q, err := c.query()
-	if err != nil {
-		return nil, err
-	}
-	pr, err := c.pageParams(q)
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}

@@ -217,15 +217,25 @@ func (h *Handler) paymentRoutes() {
 
 // paymentParam reads {payment_id} and checks the key may reach it.
 func (c *call) paymentParam() (subscription.Payment, error) {
-	id, err := c.pathID("payment_id")
+	return ownedParam(c, "payment_id", c.h.eng.Payment, subscription.ErrPaymentNotFound,
+		func(p subscription.Payment) string { return p.CustomerID })
+}
+
+// ownedParam reads the path id name, gets its record and checks the key may
+// reach the customer it belongs to (a restricted key cannot tell another
+// customer's record from a missing one: both are 403).
+func ownedParam[T any](c *call, name string, get func(context.Context, string) (T, error), notFound error,
+	owner func(T) string) (T, error) {
+	var zero T
+	id, err := c.pathID(name)
 	if err != nil {
-		return subscription.Payment{}, err
+		return zero, err
 	}
-	p, err := c.h.eng.Payment(c.ctx(), id)
+	v, err := get(c.ctx(), id)
 	if err != nil {
-		return p, c.restrictedNotFound(err, subscription.ErrPaymentNotFound)
+		return v, c.restrictedNotFound(err, notFound)
 	}
-	return p, c.allowCustomer(p.CustomerID)
+	return v, c.allowCustomer(owner(v))
 }
 
 // payment builds the full Payment of p: customer, subscription or address,
@@ -267,25 +277,19 @@ func (h *Handler) getPayment(c *call) (any, error) {
 }
 
 func (h *Handler) listPayments(c *call) (any, error) {
-	q, err := c.query()
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}
 	if err := refuseFilters(q, "coffer's payment list cannot filter by it", "currency", "product_id"); err != nil {
 		return nil, err
 	}
-	pr, err := c.pageParams(q)
-	if err != nil {
-		return nil, err
-	}
-	cust, err := c.scopeCustomer(q.str("customer_id"))
+	cust, created, err := c.scopedFilters(q)
 	if err != nil {
 		return nil, err
 	}
 	p := coffer.PaymentListParams{CustomerID: cust, SubscriptionID: q.str("subscription_id")}
-	if p.Created, err = createdRange(q); err != nil {
-		return nil, err
-	}
+	p.Created = created
 	st, err := q.enum("status", dodoIntentStatuses...)
 	if err != nil {
 		return nil, err

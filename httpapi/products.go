@@ -410,11 +410,7 @@ func (h *Handler) listProducts(c *call) (any, error) {
 	if err := c.operatorOnly(); err != nil {
 		return nil, err
 	}
-	q, err := c.query()
-	if err != nil {
-		return nil, err
-	}
-	pr, err := c.pageParams(q)
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}

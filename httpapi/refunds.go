@@ -317,25 +317,19 @@ func (h *Handler) getRefund(c *call) (any, error) {
 }
 
 func (h *Handler) listRefunds(c *call) (any, error) {
-	q, err := c.query()
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}
 	if err := refuseFilters(q, "coffer's refund list cannot filter by subscription; use payment_id", "subscription_id"); err != nil {
 		return nil, err
 	}
-	pr, err := c.pageParams(q)
-	if err != nil {
-		return nil, err
-	}
-	cust, err := c.scopeCustomer(q.str("customer_id"))
+	cust, created, err := c.scopedFilters(q)
 	if err != nil {
 		return nil, err
 	}
 	p := coffer.RefundListParams{PaymentID: q.str("payment_id")}
-	if p.Created, err = createdRange(q); err != nil {
-		return nil, err
-	}
+	p.Created = created
 	st, err := q.enum("status", dodoRefundStatuses...)
 	if err != nil {
 		return nil, err

@@ -452,15 +452,8 @@ func (h *Handler) subscriptionRoutes() {
 // subscriptionParam reads {subscription_id} and checks the key may reach
 // it.
 func (c *call) subscriptionParam() (subscription.Subscription, error) {
-	id, err := c.pathID("subscription_id")
-	if err != nil {
-		return subscription.Subscription{}, err
-	}
-	s, err := c.h.eng.Subscription(c.ctx(), id)
-	if err != nil {
-		return s, c.restrictedNotFound(err, subscription.ErrNotFound)
-	}
-	return s, c.allowCustomer(s.CustomerID)
+	return ownedParam(c, "subscription_id", c.h.eng.Subscription, subscription.ErrNotFound,
+		func(s subscription.Subscription) string { return s.CustomerID })
 }
 
 func (h *Handler) subscriptionResult(c *call, s subscription.Subscription) (Subscription, error) {
@@ -547,25 +540,19 @@ func (h *Handler) updateSubscription(c *call) (any, error) {
 }
 
 func (h *Handler) listSubscriptions(c *call) (any, error) {
-	q, err := c.query()
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}
 	if err := refuseFilters(q, "coffer's subscription list cannot filter by product", "product_id"); err != nil {
 		return nil, err
 	}
-	pr, err := c.pageParams(q)
-	if err != nil {
-		return nil, err
-	}
-	cust, err := c.scopeCustomer(q.str("customer_id"))
+	cust, created, err := c.scopedFilters(q)
 	if err != nil {
 		return nil, err
 	}
 	p := coffer.SubscriptionListParams{CustomerID: cust}
-	if p.Created, err = createdRange(q); err != nil {
-		return nil, err
-	}
+	p.Created = created
 	st, err := q.enum("status", dodoSubscriptionStatuses...)
 	if err != nil {
 		return nil, err

@@ -446,11 +446,7 @@ func (h *Handler) listWebhookDeliveries(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := c.query()
-	if err != nil {
-		return nil, err
-	}
-	pr, err := c.pageParams(q)
+	q, pr, err := c.listQuery()
 	if err != nil {
 		return nil, err
 	}
@@ -470,10 +466,7 @@ func (h *Handler) listWebhookDeliveries(c *call) (any, error) {
 }
 
 func (h *Handler) getWebhookDelivery(c *call) (any, error) {
-	if err := c.operatorOnly(); err != nil {
-		return nil, err
-	}
-	id, err := c.pathID("delivery_id")
+	id, err := c.operatorPathID("delivery_id")
 	if err != nil {
 		return nil, err
 	}
@@ -485,10 +478,7 @@ func (h *Handler) getWebhookDelivery(c *call) (any, error) {
 }
 
 func (h *Handler) redeliverWebhook(c *call) (any, error) {
-	if err := c.operatorOnly(); err != nil {
-		return nil, err
-	}
-	id, err := c.pathID("delivery_id")
+	id, err := c.operatorPathID("delivery_id")
 	if err != nil {
 		return nil, err
 	}
