@@ -180,10 +180,10 @@ func (c *call) customerParam() (customer.Customer, error) {
 	if err != nil {
 		return customer.Customer{}, err
 	}
-	if id == "me" {
+	if id == meID {
 		// A restricted key (or a portal session) names its own customer.
 		if !c.p.Restricted() {
-			return customer.Customer{}, invalidParam("customer_id", "me needs an API key restricted to one customer")
+			return customer.Customer{}, errNoCustomer
 		}
 		id = c.p.CustomerID
 	}

@@ -24,15 +24,8 @@ const meID = "me"
 var errNoCustomer = &apiError{status: http.StatusUnprocessableEntity, code: "KEY_NOT_RESTRICTED",
 	message: "this API key is not restricted to a customer, so it has no \"me\"; use GET /customers/{customer_id}"}
 
-// customerOrMe is customerParam, with "me" naming a restricted key's own
-// customer (422 KEY_NOT_RESTRICTED for an unrestricted key).
-func (c *call) customerOrMe() (customer.Customer, error) {
-	if c.r.PathValue("customer_id") != meID {
-		return c.customerParam()
-	}
-	return c.me()
-}
-
+// me is the restricted key's own customer (422 KEY_NOT_RESTRICTED for an
+// unrestricted key); every {customer_id} also takes "me" (customerParam).
 func (c *call) me() (customer.Customer, error) {
 	if !c.p.Restricted() {
 		return customer.Customer{}, errNoCustomer
@@ -196,7 +189,7 @@ func (h *Handler) searchCustomers(c *call) (any, error) {
 }
 
 func (h *Handler) getBalances(c *call) (any, error) {
-	cu, err := c.customerOrMe()
+	cu, err := c.customerParam()
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +235,7 @@ func (h *Handler) setLowBalanceThreshold(c *call) (any, error) {
 }
 
 func (h *Handler) spendingReport(c *call) (any, error) {
-	cu, err := c.customerOrMe()
+	cu, err := c.customerParam()
 	if err != nil {
 		return nil, err
 	}

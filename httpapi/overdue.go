@@ -163,7 +163,7 @@ func (h *Handler) overdueRoutes() {
 }
 
 func (h *Handler) overdueInvoices(c *call) (any, error) {
-	cu, err := c.customerOrMe()
+	cu, err := c.customerParam()
 	if err != nil {
 		return nil, err
 	}
