@@ -354,7 +354,16 @@ func (h *Handler) listWallets(c *call) (any, error) {
 			}
 			continue
 		}
-		if !slices.Contains(out.UnconvertedCurrencies, b.Currency) && b.Amount != 0 {
+		if b.Amount == 0 {
+			continue
+		}
+		if cents, ok := h.toUSDCents(b.Amount, b.Currency); ok {
+			if out.TotalBalanceUSD, err = addChecked(out.TotalBalanceUSD, cents); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !slices.Contains(out.UnconvertedCurrencies, b.Currency) {
 			out.UnconvertedCurrencies = append(out.UnconvertedCurrencies, b.Currency)
 		}
 	}

@@ -1,7 +1,10 @@
 package httpapi
 
 import (
+	"github.com/shopspring/decimal"
+
 	"fmt"
+	"github.com/cofferhq/coffer"
 	"net/http"
 	"strings"
 	"testing"
@@ -291,5 +294,28 @@ func TestUncleanPathIsJSON404(t *testing.T) {
 		res.Body.Close()
 		assert.Equal(t, http.StatusNotFound, res.StatusCode, p)
 		assert.Equal(t, "application/json", res.Header.Get("Content-Type"), p)
+	}
+}
+
+func TestTotalBalanceUSDWithRates(t *testing.T) {
+	e := newTestEnv(t, WithUSDRates(map[string]decimal.Decimal{
+		"INR": decimal.RequireFromString("0.012"), "JPY": decimal.RequireFromString("0.0067")}))
+	c := e.newCustomer("Ada", "ada@example.com")
+	for _, en := range []map[string]any{
+		{"amount": 3500, "currency": "USD", "entry_type": "credit"},
+		{"amount": 1500000, "currency": "INR", "entry_type": "credit"}, // Rs 15,000 = $180.00
+		{"amount": 1001, "currency": "JPY", "entry_type": "credit"},    // ¥1001 = $6.7067 -> 671 cents
+		{"amount": 100, "currency": "EUR", "entry_type": "credit"},     // no rate
+	} {
+		mustOK(t, e.do("POST", "/customers/"+c+"/wallets/ledger-entries", en))
+	}
+	var wl WalletList
+	mustOK(t, e.do("GET", "/customers/"+c+"/wallets", nil)).Decode(t, &wl)
+	assert.Equal(t, int64(3500+18000+671), wl.TotalBalanceUSD)
+	assert.Equal(t, []string{"EUR"}, wl.UnconvertedCurrencies)
+
+	for _, bad := range []map[string]decimal.Decimal{{"XXX": decimal.NewFromInt(1)}, {"INR": decimal.Zero}, {"USD": decimal.NewFromInt(2)}} {
+		_, err := New(e.eng, WithUSDRates(bad))
+		assert.ErrorIs(t, err, coffer.ErrInvalidConfig)
 	}
 }

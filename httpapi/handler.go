@@ -134,6 +134,8 @@ type Handler struct {
 	portalLink func(ctx context.Context, customerID, returnURL string) (string, error)
 	pages      *pageCache
 	docs       []route
+	// usdRates converts wallets for total_balance_usd (WithUSDRates).
+	usdRates map[string]usdRate
 	// hostedMethod is the payment method token of a hosted mandate page.
 	hostedMethod string
 	now          func() time.Time

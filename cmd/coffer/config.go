@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"github.com/cofferhq/coffer/apikey"
+	"github.com/shopspring/decimal"
 	"io"
 	"net"
 	"net/url"
@@ -61,6 +62,7 @@ type serveConfig struct {
 	addr                 string
 	publicURL            string
 	businessID           string
+	usdRates             map[string]decimal.Decimal
 	processor            string
 	webhooksAllowPrivate bool
 	demo                 bool
@@ -100,8 +102,16 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second,
 		"how long requests in flight may take to finish after SIGINT/SIGTERM")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	rates := fs.String("usd-rates", "", "exchange `rates` for the wallets' total_balance_usd, as CODE=USD per unit, "+
+		"comma-separated (INR=0.012,EUR=1.08); wallets in other currencies are left out of the total")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if *rates != "" {
+		var err error
+		if c.usdRates, err = parseRates(*rates); err != nil {
+			return c, err
+		}
 	}
 	if fs.NArg() > 0 {
 		return c, usageErr("serve takes no arguments, got %q", fs.Args())
@@ -147,4 +157,18 @@ func (c *serveConfig) check() error {
 		return usageErr("%s must be at least %d bytes", envSessionSecret, portaltoken.MinSecretLen)
 	}
 	return nil
+}
+
+// parseRates reads -usd-rates: CODE=rate pairs, comma-separated.
+func parseRates(s string) (map[string]decimal.Decimal, error) {
+	out := map[string]decimal.Decimal{}
+	for _, pair := range strings.Split(s, ",") {
+		code, rate, ok := strings.Cut(strings.TrimSpace(pair), "=")
+		d, err := decimal.NewFromString(strings.TrimSpace(rate))
+		if !ok || err != nil || !d.IsPositive() || strings.TrimSpace(code) == "" {
+			return nil, usageErr("-usd-rates %q: want CODE=rate pairs with positive rates, e.g. INR=0.012,EUR=1.08", pair)
+		}
+		out[strings.ToUpper(strings.TrimSpace(code))] = d
+	}
+	return out, nil
 }

@@ -130,3 +130,14 @@ func TestCell(t *testing.T) {
 	require.Equal(t, "-", cell(""))
 	require.Equal(t, 60, len([]rune(cell(strings.Repeat("é", 100)))))
 }
+
+func TestParseUSDRates(t *testing.T) {
+	c, err := parseServe([]string{"-usd-rates", "inr=0.012, EUR=1.08"}, env(envAPIKey, key), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "0.012", c.usdRates["INR"].String())
+	require.Equal(t, "1.08", c.usdRates["EUR"].String())
+	for _, bad := range []string{"INR", "INR=x", "INR=-1", "=1"} {
+		_, err := parseServe([]string{"-usd-rates", bad}, env(envAPIKey, key), io.Discard)
+		require.ErrorIs(t, err, errUsage, bad)
+	}
+}

@@ -112,6 +112,7 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	api, err = httpapi.New(eng,
 		httpapi.WithBusinessID(cfg.businessID),
 		httpapi.WithLogger(log),
+		httpapi.WithUSDRates(cfg.usdRates),
 		// Test mode: payment_link: true without payment_method_id (the
 		// seeds' hosted mandate) is completed on the test-mode page.
 		httpapi.WithHostedPaymentMethod(processor.CardRequiresAction),
