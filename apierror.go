@@ -161,6 +161,7 @@ var errorCodes = []errorCode{
 	{subscription.ErrInvalidPrice, KindInvalid, "invalid_product_price"},
 	{subscription.ErrInvalidQuantity, KindInvalid, "invalid_quantity"},
 	{subscription.ErrUnknownProduct, KindInvalid, "unknown_product"},
+	{subscription.ErrNotRecurring, KindInvalid, "product_not_recurring"},
 	{subscription.ErrMissingCustomer, KindInvalid, "missing_customer"},
 	{subscription.ErrMissingMethod, KindInvalid, "missing_payment_method"},
 	{subscription.ErrInvalidRefund, KindInvalid, "invalid_refund_amount"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 
@@ -29,6 +30,12 @@ type ProductParams struct {
 	// subscription.ErrIdempotencyConflict (409). Keys are unique in the
 	// catalog.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// OneTime makes a product sold once: subscriptions refuse it.
+	OneTime bool `json:"one_time,omitempty"`
+	// TaxCategory classifies the product for the caller (at most 64
+	// bytes of lower-case letters, digits and _); coffer computes no tax.
+	TaxCategory string            `json:"tax_category,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
 }
 
 // CreateProduct adds a product to the catalog (see
@@ -55,8 +62,13 @@ func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscripti
 	if err != nil {
 		return subscription.Product{}, err
 	}
+	if err := checkProductExtras(p.TaxCategory, p.Metadata); err != nil {
+		return subscription.Product{}, err
+	}
+	now := e.clock.Now()
 	prod := subscription.Product{ID: newID("prod"), Name: p.Name, Description: p.Description,
-		Price: p.Price, Currency: c.Code, IdempotencyKey: p.IdempotencyKey, CreatedAt: e.clock.Now()}
+		Price: p.Price, Currency: c.Code, IdempotencyKey: p.IdempotencyKey, OneTime: p.OneTime,
+		TaxCategory: p.TaxCategory, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now}
 	out := prod
 	err = e.update(ctx, func(tx store.Tx) error {
 		if prod.IdempotencyKey != "" {
@@ -64,7 +76,8 @@ func (e *Engine) CreateProduct(ctx context.Context, p ProductParams) (subscripti
 			switch {
 			case err == nil:
 				if old.Name != prod.Name || old.Description != prod.Description || old.Price != prod.Price ||
-					old.Currency != prod.Currency {
+					old.Currency != prod.Currency || old.OneTime != prod.OneTime || old.TaxCategory != prod.TaxCategory ||
+					!maps.Equal(old.Metadata, prod.Metadata) {
 					return fmt.Errorf("%w: product idempotency key %s was used for %s", subscription.ErrIdempotencyConflict,
 						text.Quote(prod.IdempotencyKey), old.ID)
 				}
@@ -207,6 +220,10 @@ func (e *Engine) CreateSubscription(ctx context.Context, p SubscriptionParams) (
 		return SubscriptionResult{}, fmt.Errorf("%w: %s", subscription.ErrUnknownProduct, text.Quote(p.ProductID))
 	} else if err != nil {
 		return SubscriptionResult{}, err
+	}
+	if prod.OneTime {
+		return SubscriptionResult{}, &ParamError{Param: "product_id", Err: subscription.ErrNotRecurring,
+			Problem: fmt.Errorf("product %s", text.Quote(prod.ID))}
 	}
 	od := p.OnDemand
 	price := prod.Price

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -13,28 +12,28 @@ import (
 // Dodo's TaxCategory values.
 var taxCategories = []string{"digital_products", "saas", "e_book", "edtech", "live_tutoring"}
 
-// productTaxCategory is the tax_category every product reads back with:
-// coffer computes no tax and keeps no tax category, so the value given at
-// creation is checked and not kept.
+// productTaxCategory is the tax_category of a product created without
+// one (through the Engine; the API requires it).
 const productTaxCategory = "saas"
 
-// Price is Dodo's Price as coffer answers it: every coffer product backs
-// on-demand subscriptions, so it reads back as a recurring_price of its
-// price and currency, billed every 1 Month (coffer bills on demand, never
-// on a calendar; the interval is nominal).
+// Price is Dodo's Price as coffer answers it: a one_time_price for a
+// one-time product, else a recurring_price of the product's price and
+// currency billed every 1 Month (coffer bills on demand, never on a
+// calendar; the interval is nominal, and a usage_based_price reads back as
+// this recurring price of its fixed_price).
 type Price struct {
 	Type                       string `json:"type"`
 	Currency                   string `json:"currency"`
 	Price                      int64  `json:"price"`
 	Discount                   int64  `json:"discount"`
 	DiscountBps                *int64 `json:"discount_bps"`
-	PaymentFrequencyCount      int    `json:"payment_frequency_count"`
-	PaymentFrequencyInterval   string `json:"payment_frequency_interval"`
-	SubscriptionPeriodCount    int    `json:"subscription_period_count"`
-	SubscriptionPeriodInterval string `json:"subscription_period_interval"`
+	PaymentFrequencyCount      int    `json:"payment_frequency_count,omitempty"`
+	PaymentFrequencyInterval   string `json:"payment_frequency_interval,omitempty"`
+	SubscriptionPeriodCount    int    `json:"subscription_period_count,omitempty"`
+	SubscriptionPeriodInterval string `json:"subscription_period_interval,omitempty"`
 	PurchasingPowerParity      bool   `json:"purchasing_power_parity"`
 	TaxInclusive               *bool  `json:"tax_inclusive"`
-	TrialPeriodDays            int    `json:"trial_period_days"`
+	TrialPeriodDays            int    `json:"trial_period_days,omitempty"`
 	TrialAmount                *int64 `json:"trial_amount"`
 }
 
@@ -101,25 +100,42 @@ type ProductListItem struct {
 }
 
 func priceOut(p subscription.Product) Price {
+	if p.OneTime {
+		return Price{Type: "one_time_price", Currency: p.Currency, Price: p.Price}
+	}
 	return Price{Type: "recurring_price", Currency: p.Currency, Price: p.Price, PaymentFrequencyCount: 1,
 		PaymentFrequencyInterval: "Month", SubscriptionPeriodCount: 1, SubscriptionPeriodInterval: "Month"}
+}
+
+func taxCategoryOut(p subscription.Product) string {
+	if p.TaxCategory == "" {
+		return productTaxCategory
+	}
+	return p.TaxCategory
+}
+
+func updatedOut(p subscription.Product) time.Time {
+	if p.UpdatedAt.IsZero() {
+		return p.CreatedAt
+	}
+	return p.UpdatedAt
 }
 
 func (h *Handler) productOut(p subscription.Product) Product {
 	name := p.Name
 	return Product{
 		BrandID: h.businessID, BusinessID: h.businessID, CreatedAt: p.CreatedAt, CreditEntitlements: []noItems{},
-		Entitlements: []noItems{}, IsRecurring: true, Metadata: Metadata{}, Price: priceOut(p), ProductID: p.ID,
-		TaxCategory: productTaxCategory, UpdatedAt: p.CreatedAt, Description: optString(p.Description), Name: &name,
-		IdempotencyKey: p.IdempotencyKey,
+		Entitlements: []noItems{}, IsRecurring: !p.OneTime, Metadata: metadataOut(p.Metadata), Price: priceOut(p),
+		ProductID: p.ID, TaxCategory: taxCategoryOut(p), UpdatedAt: updatedOut(p), Description: optString(p.Description),
+		Name: &name, IdempotencyKey: p.IdempotencyKey,
 	}
 }
 
 func (h *Handler) productListOut(p subscription.Product) ProductListItem {
 	name, cur, price, detail := p.Name, p.Currency, p.Price, priceOut(p)
 	return ProductListItem{
-		BusinessID: h.businessID, CreatedAt: p.CreatedAt, Entitlements: []noItems{}, IsRecurring: true,
-		Metadata: Metadata{}, ProductID: p.ID, TaxCategory: productTaxCategory, UpdatedAt: p.CreatedAt,
+		BusinessID: h.businessID, CreatedAt: p.CreatedAt, Entitlements: []noItems{}, IsRecurring: !p.OneTime,
+		Metadata: metadataOut(p.Metadata), ProductID: p.ID, TaxCategory: taxCategoryOut(p), UpdatedAt: updatedOut(p),
 		Currency: &cur, Description: optString(p.Description), Name: &name, Price: &price, PriceDetail: &detail,
 		BrandID: h.businessID,
 	}
@@ -213,64 +229,11 @@ func (in productCreate) params(businessID string) (coffer.ProductParams, error) 
 	if in.Price == nil {
 		return p, invalidParam("price", "price is required")
 	}
-	pr := in.Price
-	if pr.Type == nil {
-		return p, invalidParam("price.type", "price.type is required: recurring_price or usage_based_price")
-	}
-	if pr.Currency == nil || *pr.Currency == "" {
-		return p, invalidParam("price.currency", "price.currency is required")
-	}
-	var amount Int64
-	switch *pr.Type {
-	case "recurring_price":
-		amount = pr.Price
-		if !amount.Set {
-			return p, invalidParam("price.price", "price.price is required (minor units)")
-		}
-	case "usage_based_price":
-		amount = pr.FixedPrice
-		if !amount.Set {
-			return p, invalidParam("price.fixed_price", "price.fixed_price is required (minor units)")
-		}
-		if len(pr.Meters) > 0 {
-			return p, unsupported("USAGE_METERS_UNSUPPORTED", "price.meters",
-				"coffer meters no usage: charge measured usage with POST /subscriptions/{id}/charge instead")
-		}
-	case "one_time_price":
-		return p, unsupported("ONE_TIME_PRODUCT_UNSUPPORTED", "price.type",
-			"coffer products back on-demand subscriptions (recurring_price or usage_based_price); "+
-				"one-time payments take their amount directly")
-	default:
-		return p, invalidParam("price.type", "price.type must be one_time_price, recurring_price or usage_based_price")
-	}
-	if amount.V < 0 {
-		return p, invalidParam("price.price", "price must be >= 0 (minor units)")
-	}
-	for _, f := range []struct {
-		param string
-		v     Int64
-	}{{"price.payment_frequency_count", pr.PaymentFrequencyCount}, {"price.subscription_period_count", pr.SubscriptionPeriodCount}} {
-		if err := checkCount(f.param, f.v, true); err != nil {
-			return p, err
-		}
-	}
-	if err := checkInterval("price.payment_frequency_interval", pr.PaymentFrequencyInterval, true); err != nil {
+	amount, oneTime, err := in.Price.check()
+	if err != nil {
 		return p, err
 	}
-	if err := checkInterval("price.subscription_period_interval", pr.SubscriptionPeriodInterval, true); err != nil {
-		return p, err
-	}
-	// Fields that would change what a customer pays are refused rather
-	// than dropped.
 	switch {
-	case pr.Discount.Set && pr.Discount.V != 0, pr.DiscountBps.Set && pr.DiscountBps.V != 0:
-		return p, unsupported("DISCOUNTS_UNSUPPORTED", "price.discount", "coffer applies no discounts; charge the discounted price")
-	case pr.PayWhatYouWant != nil && *pr.PayWhatYouWant:
-		return p, unsupported("PAY_WHAT_YOU_WANT_UNSUPPORTED", "price.pay_what_you_want", "coffer has no pay-what-you-want prices")
-	case pr.PurchasingPowerParity != nil && *pr.PurchasingPowerParity:
-		return p, unsupported("PURCHASING_POWER_PARITY_UNSUPPORTED", "price.purchasing_power_parity", "coffer has no purchasing power parity pricing")
-	case pr.TrialPeriodDays.Set && pr.TrialPeriodDays.V != 0, pr.TrialAmount.Set:
-		return p, unsupported("TRIALS_UNSUPPORTED", "price.trial_period_days", "coffer has no trial periods")
 	case len(in.Addons) > 0:
 		return p, unsupported("ADDONS_UNSUPPORTED", "addons", "coffer has no add-ons")
 	case len(in.CreditEntitlements) > 0, len(in.Entitlements) > 0:
@@ -282,12 +245,11 @@ func (in productCreate) params(businessID string) (coffer.ProductParams, error) 
 		return p, unsupported("LICENSE_KEYS_UNSUPPORTED", "license_key_enabled", "coffer issues no license keys")
 	case in.PricingMode != nil && *in.PricingMode != "by_currency":
 		return p, unsupported("PRICING_MODE_UNSUPPORTED", "pricing_mode", "coffer prices by currency only (pricing_mode by_currency or null)")
-	case len(in.Metadata) > 0:
-		return p, unsupported("PRODUCT_METADATA_UNSUPPORTED", "metadata", "coffer keeps no product metadata")
 	case in.BrandID != nil && *in.BrandID != businessID:
 		return p, invalidParam("brand_id", "brand_id must be "+businessID+" (coffer has one brand) or null")
 	}
-	p = coffer.ProductParams{Name: *in.Name, Price: amount.V, Currency: *pr.Currency}
+	p = coffer.ProductParams{Name: *in.Name, Price: amount, Currency: *in.Price.Currency, OneTime: oneTime,
+		TaxCategory: *in.TaxCategory, Metadata: in.Metadata}
 	if in.Description != nil {
 		p.Description = *in.Description
 	}
@@ -297,9 +259,79 @@ func (in productCreate) params(businessID string) (coffer.ProductParams, error) 
 	return p, nil
 }
 
+// check validates a Dodo price and returns coffer's amount and whether it
+// is a one-time price.
+func (pr *priceIn) check() (int64, bool, error) {
+	if pr.Type == nil {
+		return 0, false, invalidParam("price.type", "price.type is required: one_time_price, recurring_price or usage_based_price")
+	}
+	if pr.Currency == nil || *pr.Currency == "" {
+		return 0, false, invalidParam("price.currency", "price.currency is required")
+	}
+	var amount Int64
+	recurring := true
+	switch *pr.Type {
+	case "one_time_price":
+		amount, recurring = pr.Price, false
+		if !amount.Set {
+			return 0, false, invalidParam("price.price", "price.price is required (minor units)")
+		}
+		if pr.SuggestedPrice.Set {
+			return 0, false, unsupported("PAY_WHAT_YOU_WANT_UNSUPPORTED", "price.suggested_price", "coffer has no pay-what-you-want prices")
+		}
+	case "recurring_price":
+		amount = pr.Price
+		if !amount.Set {
+			return 0, false, invalidParam("price.price", "price.price is required (minor units)")
+		}
+	case "usage_based_price":
+		amount = pr.FixedPrice
+		if !amount.Set {
+			return 0, false, invalidParam("price.fixed_price", "price.fixed_price is required (minor units)")
+		}
+		if len(pr.Meters) > 0 {
+			return 0, false, unsupported("USAGE_METERS_UNSUPPORTED", "price.meters",
+				"coffer meters no usage: charge measured usage with POST /subscriptions/{id}/charge instead")
+		}
+	default:
+		return 0, false, invalidParam("price.type", "price.type must be one_time_price, recurring_price or usage_based_price")
+	}
+	if amount.V < 0 {
+		return 0, false, invalidParam("price.price", "price must be >= 0 (minor units)")
+	}
+	if recurring {
+		for _, f := range []struct {
+			param string
+			v     Int64
+		}{{"price.payment_frequency_count", pr.PaymentFrequencyCount}, {"price.subscription_period_count", pr.SubscriptionPeriodCount}} {
+			if err := checkCount(f.param, f.v, true); err != nil {
+				return 0, false, err
+			}
+		}
+		if err := checkInterval("price.payment_frequency_interval", pr.PaymentFrequencyInterval, true); err != nil {
+			return 0, false, err
+		}
+		if err := checkInterval("price.subscription_period_interval", pr.SubscriptionPeriodInterval, true); err != nil {
+			return 0, false, err
+		}
+	}
+	// Fields that would change what a customer pays are refused rather
+	// than dropped.
+	switch {
+	case pr.Discount.Set && pr.Discount.V != 0, pr.DiscountBps.Set && pr.DiscountBps.V != 0:
+		return 0, false, unsupported("DISCOUNTS_UNSUPPORTED", "price.discount", "coffer applies no discounts; charge the discounted price")
+	case pr.PayWhatYouWant != nil && *pr.PayWhatYouWant:
+		return 0, false, unsupported("PAY_WHAT_YOU_WANT_UNSUPPORTED", "price.pay_what_you_want", "coffer has no pay-what-you-want prices")
+	case pr.PurchasingPowerParity != nil && *pr.PurchasingPowerParity:
+		return 0, false, unsupported("PURCHASING_POWER_PARITY_UNSUPPORTED", "price.purchasing_power_parity", "coffer has no purchasing power parity pricing")
+	case pr.TrialPeriodDays.Set && pr.TrialPeriodDays.V != 0, pr.TrialAmount.Set:
+		return 0, false, unsupported("TRIALS_UNSUPPORTED", "price.trial_period_days", "coffer has no trial periods")
+	}
+	return amount.V, !recurring, nil
+}
+
 // productUpdate is Dodo's ProductUpdateParams (every field optional and
-// nullable); coffer has no product update, so only an update that changes
-// nothing succeeds.
+// nullable; null keeps the value).
 type productUpdate struct {
 	Name        *string  `json:"name"`
 	Description *string  `json:"description"`
@@ -313,19 +345,20 @@ type productUpdate struct {
 
 func (h *Handler) productRoutes() {
 	h.handle("POST /products", h.createProduct, doc{Tag: "products", Summary: "Create a product",
-		Description: "Dodo's ProductCreateParams. price is a recurring_price or usage_based_price (its fixed_price is the price); " +
-			"one_time_price, meters, discounts, trials, add-ons, entitlements, license keys, pay-what-you-want, purchasing power parity, " +
-			"pricing_mode by_country and metadata are refused with a 422 naming them. tax_category is required and checked but not kept " +
-			"(coffer computes no tax; products read back as saas). The frequency and period fields are checked and not kept (coffer bills on demand). " +
+		Description: "Dodo's ProductCreateParams. price is a one_time_price (a product sold once: subscriptions refuse it), a recurring_price " +
+			"or a usage_based_price (its fixed_price is the price); meters, discounts, trials, add-ons, entitlements, license keys, " +
+			"pay-what-you-want, purchasing power parity and pricing_mode by_country are refused with a 422 naming them. tax_category " +
+			"and metadata are kept (coffer computes no tax). The frequency and period fields are checked and not kept (coffer bills on demand). " +
 			"Extension: idempotency_key makes the create safe to repeat (same key and params: the same product; other params: 409).",
 		Body: productCreate{}, Result: Product{}})
 	h.handle("GET /products/{product_id}", h.getProduct, doc{Tag: "products", Summary: "Retrieve a product", Result: Product{}})
 	h.handle("PATCH /products/{product_id}", h.updateProduct, doc{Tag: "products", Summary: "Update a product",
-		Description: "coffer products cannot be changed: a body that changes nothing answers 200 with an empty body (as Dodo), " +
-			"any change is a 422 PRODUCT_UPDATE_UNSUPPORTED (create a new product instead).",
+		Description: "Answers 200 with an empty body (as Dodo). name, description, price (of the same type), tax_category and " +
+			"metadata (merged; an empty value removes a key) change; a new price is the default of subscriptions created afterwards. " +
+			"addons and image_id are refused (422).",
 		Body: productUpdate{}})
 	h.handle("GET /products", h.listProducts, doc{Tag: "products", Summary: "List products",
-		Description: "archived=true lists nothing (coffer archives no product); recurring=false lists nothing (every coffer product is recurring); " +
+		Description: "archived=true lists nothing (coffer archives no product); recurring is not supported as a filter (422); " +
 			"brand_id other than the business id lists nothing.",
 		Result: Page[ProductListItem]{}, Query: withPage(
 			queryParam{Name: "archived", Type: "boolean"}, queryParam{Name: "brand_id", Type: "string"},
@@ -379,29 +412,34 @@ func (h *Handler) updateProduct(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	change := func(param string) error {
-		return &apiError{status: http.StatusUnprocessableEntity, code: "PRODUCT_UPDATE_UNSUPPORTED", param: param,
-			message: "coffer products cannot be changed (" + param + "); create a new product instead"}
+	var up coffer.ProductUpdateParams
+	up.Name, up.Description, up.Metadata = in.Name, in.Description, in.Metadata
+	if in.Price != nil {
+		amount, oneTime, err := in.Price.check()
+		if err != nil {
+			return nil, err
+		}
+		if oneTime != p.OneTime {
+			return nil, invalidParam("price.type", "a product's price type does not change (one_time_price vs recurring); create a new product")
+		}
+		up.Price, up.Currency = &amount, in.Price.Currency
+	}
+	if in.TaxCategory != nil {
+		if !slices.Contains(taxCategories, *in.TaxCategory) {
+			return nil, invalidParam("tax_category", "tax_category must be one of "+strings.Join(taxCategories, ", "))
+		}
+		up.TaxCategory = in.TaxCategory
 	}
 	switch {
-	case in.Name != nil && strings.TrimSpace(*in.Name) != p.Name:
-		return nil, change("name")
-	case in.Description != nil && *in.Description != p.Description:
-		return nil, change("description")
-	case in.Price != nil:
-		return nil, change("price")
-	case in.TaxCategory != nil && !slices.Contains(taxCategories, *in.TaxCategory):
-		return nil, invalidParam("tax_category", "tax_category must be one of "+strings.Join(taxCategories, ", "))
-	case in.TaxCategory != nil && *in.TaxCategory != productTaxCategory:
-		return nil, change("tax_category")
 	case len(in.Addons) > 0:
-		return nil, change("addons")
+		return nil, unsupported("ADDONS_UNSUPPORTED", "addons", "coffer has no add-ons")
 	case in.BrandID != nil && *in.BrandID != h.businessID:
-		return nil, change("brand_id")
-	case len(in.Metadata) > 0:
-		return nil, change("metadata")
+		return nil, invalidParam("brand_id", "brand_id must be "+h.businessID+" (coffer has one brand) or null")
 	case in.ImageID != nil:
-		return nil, change("image_id")
+		return nil, unsupported("PRODUCT_IMAGES_UNSUPPORTED", "image_id", "coffer keeps no product images")
+	}
+	if _, err := h.eng.UpdateProduct(c.ctx(), p.ID, up); err != nil {
+		return nil, err
 	}
 	return empty{}, nil
 }
@@ -426,7 +464,10 @@ func (h *Handler) listProducts(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if (archived != nil && *archived) || (recurring != nil && !*recurring) || !c.brandMatches(q) {
+	if recurring != nil {
+		return nil, unsupportedFilter("recurring", "coffer's product list cannot filter by price type")
+	}
+	if (archived != nil && *archived) || !c.brandMatches(q) {
 		return emptyPage[ProductListItem](), nil
 	}
 	return listPage(c, pr, func(lp coffer.ListParams) (coffer.List[subscription.Product], error) {

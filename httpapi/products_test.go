@@ -46,10 +46,27 @@ func TestProductCreateRetrieveList(t *testing.T) {
 	require.NotNil(t, page.Items[1].Price)
 	assert.Equal(t, int64(1500), *page.Items[1].Price)
 	assert.Equal(t, "recurring_price", page.Items[1].PriceDetail.Type)
-	for _, q := range []string{"archived=true", "recurring=false", "brand_id=other"} {
+	for _, q := range []string{"archived=true", "brand_id=other"} {
 		assert.Empty(t, mustOK(t, e.do("GET", "/products?"+q, nil)).JSON(t)["items"], q)
 	}
-	assert.Len(t, mustOK(t, e.do("GET", "/products?archived=false&recurring=true&brand_id="+DefaultBusinessID, nil)).JSON(t)["items"], 2)
+	assert.Len(t, mustOK(t, e.do("GET", "/products?archived=false&brand_id="+DefaultBusinessID, nil)).JSON(t)["items"], 2)
+	assert.Equal(t, "UNSUPPORTED_FILTER", e.do("GET", "/products?recurring=true", nil).Code(t))
+
+	// A one-time price (a "$10 pack"): kept as one_time_price, with its tax
+	// category and metadata; a subscription refuses it.
+	ot := productBody(1000)
+	ot["price"] = map[string]any{"type": "one_time_price", "currency": "USD", "price": 1000}
+	ot["tax_category"], ot["metadata"] = "digital_products", map[string]any{"pack": "10"}
+	o := mustOK(t, e.do("POST", "/products", ot)).JSON(t)
+	assert.Equal(t, false, o["is_recurring"])
+	assert.Equal(t, "one_time_price", o["price"].(map[string]any)["type"])
+	assert.NotContains(t, o["price"], "payment_frequency_interval")
+	assert.Equal(t, "digital_products", o["tax_category"])
+	assert.Equal(t, map[string]any{"pack": "10"}, o["metadata"])
+	cus := e.newCustomer("Ada", "ada@example.com")
+	sr := e.do("POST", "/subscriptions", subBody(cus, o["product_id"].(string), "pm_card_ok", true))
+	assert.Equal(t, 422, sr.Status)
+	assert.Equal(t, "PRODUCT_NOT_RECURRING", sr.Code(t))
 
 	// Idempotent create (extension).
 	b := productBody(700)
@@ -75,7 +92,9 @@ func TestProductCreateRefusesBadInput(t *testing.T) {
 		{"bad tax category", "POST", "/products", with(func(m map[string]any) { m["tax_category"] = "food" }), 422, "INVALID_PARAMETER"},
 		{"no price", "POST", "/products", with(func(m map[string]any) { delete(m, "price") }), 422, "INVALID_PARAMETER"},
 		{"unknown price type", "POST", "/products", price("type", "free"), 422, "INVALID_PARAMETER"},
-		{"one time", "POST", "/products", price("type", "one_time_price"), 422, "ONE_TIME_PRODUCT_UNSUPPORTED"},
+		{"pay what you want", "POST", "/products", with(func(m map[string]any) {
+			m["price"] = map[string]any{"type": "one_time_price", "currency": "USD", "price": 100, "pay_what_you_want": true}
+		}), 422, "PAY_WHAT_YOU_WANT_UNSUPPORTED"},
 		{"lowercase interval", "POST", "/products", price("payment_frequency_interval", "month"), 422, "INVALID_PARAMETER"},
 		{"fractional price", "POST", "/products", price("price", 1.5), 422, "INVALID_TYPE"},
 		{"negative price", "POST", "/products", price("price", -1), 422, "INVALID_PARAMETER"},
@@ -86,7 +105,7 @@ func TestProductCreateRefusesBadInput(t *testing.T) {
 				"payment_frequency_count": 1, "payment_frequency_interval": "Month", "subscription_period_count": 1,
 				"subscription_period_interval": "Month", "meters": []any{map[string]any{"meter_id": "m"}}}
 		}), 422, "USAGE_METERS_UNSUPPORTED"},
-		{"metadata", "POST", "/products", with(func(m map[string]any) { m["metadata"] = map[string]any{"a": "b"} }), 422, "PRODUCT_METADATA_UNSUPPORTED"},
+		{"bad metadata", "POST", "/products", with(func(m map[string]any) { m["metadata"] = map[string]any{"": "b"} }), 422, "INVALID_METADATA"},
 		{"by country", "POST", "/products", with(func(m map[string]any) { m["pricing_mode"] = "by_country" }), 422, "PRICING_MODE_UNSUPPORTED"},
 		{"other brand", "POST", "/products", with(func(m map[string]any) { m["brand_id"] = "brand_x" }), 422, "INVALID_PARAMETER"},
 		{"unknown currency", "POST", "/products", price("currency", "XXX"), 422, ""},
@@ -108,10 +127,30 @@ func TestProductUpdate(t *testing.T) {
 	// No change: Dodo's 200 with an empty body.
 	r := mustOK(t, e.do("PATCH", "/products/"+id, `{"name":"Usage plan","description":null}`))
 	assert.Empty(t, r.Body)
-	r = e.do("PATCH", "/products/"+id, `{"name":"Renamed"}`)
-	assert.Equal(t, 422, r.Status)
-	assert.Equal(t, "PRODUCT_UPDATE_UNSUPPORTED", r.Code(t))
-	assert.Equal(t, "Usage plan", mustOK(t, e.do("GET", "/products/"+id, nil)).JSON(t)["name"])
+	e.clock.Advance(60e9)
+	r = mustOK(t, e.do("PATCH", "/products/"+id, `{"name":"Renamed","tax_category":"edtech","metadata":{"k":"v"},
+		"price":{"type":"recurring_price","currency":"USD","price":250,"payment_frequency_count":1,
+		"payment_frequency_interval":"Month","subscription_period_count":1,"subscription_period_interval":"Month"}}`))
+	assert.Empty(t, r.Body)
+	got := mustOK(t, e.do("GET", "/products/"+id, nil)).JSON(t)
+	assert.Equal(t, "Renamed", got["name"])
+	assert.Equal(t, "edtech", got["tax_category"])
+	assert.Equal(t, map[string]any{"k": "v"}, got["metadata"])
+	assert.Equal(t, float64(250), got["price"].(map[string]any)["price"])
+	assert.Equal(t, t0.Add(60e9).Format("2006-01-02T15:04:05Z"), got["updated_at"])
+	// Refusals change nothing.
+	for body, code := range map[string]string{
+		`{"name":"  "}`:           "INVALID_REQUEST",
+		`{"tax_category":"food"}`: "INVALID_PARAMETER",
+		`{"addons":["a"]}`:        "ADDONS_UNSUPPORTED",
+		`{"image_id":"img_1"}`:    "PRODUCT_IMAGES_UNSUPPORTED",
+		`{"price":{"type":"one_time_price","currency":"USD","price":1}}`: "INVALID_PARAMETER",
+	} {
+		r := e.do("PATCH", "/products/"+id, body)
+		assert.Equal(t, 422, r.Status, body)
+		assert.Equal(t, code, r.Code(t), body)
+	}
+	assert.Equal(t, "Renamed", mustOK(t, e.do("GET", "/products/"+id, nil)).JSON(t)["name"])
 	assert.Equal(t, 404, e.do("PATCH", "/products/prod_nope", `{}`).Status)
 	assert.Equal(t, 400, e.do("PATCH", "/products/"+id, `{`).Status)
 	cus := e.newCustomer("Ada", "ada@example.com")

@@ -19,12 +19,14 @@ var (
 	ErrInvalidPrice       = fmt.Errorf("%w: product_price must be > 0", ErrInvalid)
 	ErrInvalidQuantity    = fmt.Errorf("%w: quantity must be >= 1", ErrInvalid)
 	ErrUnknownProduct     = fmt.Errorf("%w: unknown product", ErrInvalid)
-	ErrMissingCustomer    = fmt.Errorf("%w: customer id or new customer details required", ErrInvalid)
-	ErrMissingMethod      = fmt.Errorf("%w: payment_method is required", ErrInvalid)
-	ErrInvalidRefund      = fmt.Errorf("%w: refund amount must be > 0 and at most the refundable amount", ErrInvalid)
-	ErrNotFound           = errors.New("subscription: not found")
-	ErrProductNotFound    = errors.New("subscription: product not found")
-	ErrPaymentNotFound    = errors.New("subscription: payment not found")
+	// ErrNotRecurring: a subscription to a one-time product.
+	ErrNotRecurring    = fmt.Errorf("%w: the product is sold once, not subscribed to", ErrInvalid)
+	ErrMissingCustomer = fmt.Errorf("%w: customer id or new customer details required", ErrInvalid)
+	ErrMissingMethod   = fmt.Errorf("%w: payment_method is required", ErrInvalid)
+	ErrInvalidRefund   = fmt.Errorf("%w: refund amount must be > 0 and at most the refundable amount", ErrInvalid)
+	ErrNotFound        = errors.New("subscription: not found")
+	ErrProductNotFound = errors.New("subscription: product not found")
+	ErrPaymentNotFound = errors.New("subscription: payment not found")
 	// ErrNotActive: the subscription cannot be charged in its status (the
 	// 409 class): pending, failed, cancelled or on hold.
 	ErrNotActive = errors.New("subscription: not active")
@@ -44,8 +46,18 @@ type Product struct {
 	// IdempotencyKey, when not empty, is the key the product was created
 	// with: unique in the catalog, so a second create with it returns this
 	// product.
-	IdempotencyKey string    `json:"idempotency_key,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// OneTime marks a product sold once (Dodo's one_time_price) rather
+	// than subscribed to: a subscription refuses it (ErrNotRecurring).
+	OneTime bool `json:"one_time,omitempty"`
+	// TaxCategory is the caller's tax classification (Dodo's
+	// tax_category: saas, digital_products, ...). coffer computes no tax;
+	// it keeps the category for the caller's invoices and reports.
+	TaxCategory string            `json:"tax_category,omitempty"`
+	Metadata    map[string]string `json:"metadata,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	// UpdatedAt is the time of the last UpdateProduct (CreatedAt before).
+	UpdatedAt time.Time `json:"updated_at,omitzero"`
 }
 
 // Status of a subscription.

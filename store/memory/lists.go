@@ -462,6 +462,7 @@ func (t *tx) QueryProducts(q store.ProductListQuery) ([]subscription.Product, bo
 	return query(t, pl, nodeKey(s.products, func(v *subscription.Product) time.Time { return v.CreatedAt }),
 		func(id string) (subscription.Product, bool) {
 			v := s.products[id].v
+			v.Metadata = copyMeta(v.Metadata)
 			return v, q.Created.Contains(v.CreatedAt)
 		})
 }

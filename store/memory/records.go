@@ -262,6 +262,7 @@ func (t *tx) PutProduct(p subscription.Product) error {
 	if s.lists.productKeyTaken(p.IdempotencyKey, n) {
 		return duplicate("product idempotency key", p.IdempotencyKey)
 	}
+	p.Metadata = copyMeta(p.Metadata)
 	if n != nil {
 		s.w.add(opUpdateProduct, n, "", push(&s.w.prod, n.v))
 		old := n.v
@@ -283,7 +284,9 @@ func (t *tx) Product(id string) (subscription.Product, error) {
 	if !ok {
 		return subscription.Product{}, notFound("product", id)
 	}
-	return n.v, nil
+	p := n.v
+	p.Metadata = copyMeta(p.Metadata)
+	return p, nil
 }
 
 // ---- subscriptions

@@ -13,23 +13,30 @@ import (
 
 // ---- products ----
 
-const productCols = `id, name, description, price, currency, created_at, idempotency_key`
+const productCols = `id, name, description, price, currency, created_at, idempotency_key, one_time, tax_category,
+	metadata, updated_at`
 
 var getProduct = lockable(`SELECT ` + productCols + ` FROM products WHERE id = $1`)
 
 const (
-	upsertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
+	upsertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, description = EXCLUDED.description,
 		price = EXCLUDED.price, currency = EXCLUDED.currency, created_at = EXCLUDED.created_at,
-		idempotency_key = EXCLUDED.idempotency_key`
-	insertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7)
+		idempotency_key = EXCLUDED.idempotency_key, one_time = EXCLUDED.one_time,
+		tax_category = EXCLUDED.tax_category, metadata = EXCLUDED.metadata, updated_at = EXCLUDED.updated_at`
+	insertProduct = `INSERT INTO products (` + productCols + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT DO NOTHING`
 )
 
 // PutProduct stores a product.
 func (t *tx) PutProduct(p subscription.Product) error {
+	meta, err := metaArg(p.Metadata)
+	if err != nil {
+		return err
+	}
 	return t.put("p\x00"+p.ID, putSQL{upsert: upsertProduct, insert: insertProduct},
-		p.ID, p.Name, p.Description, p.Price, p.Currency, timeArg(p.CreatedAt), p.IdempotencyKey)
+		p.ID, p.Name, p.Description, p.Price, p.Currency, timeArg(p.CreatedAt), p.IdempotencyKey,
+		p.OneTime, p.TaxCategory, meta, nullTimeArg(p.UpdatedAt))
 }
 
 // Product reads (in Update: locks) a product.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/retry"
@@ -225,8 +226,17 @@ func (t *tx) QuerySubscriptions(q store.SubscriptionListQuery) ([]subscription.S
 }
 
 func scanProduct(r pgx.Rows, p *subscription.Product) error {
-	err := r.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Currency, &p.CreatedAt, &p.IdempotencyKey)
-	p.CreatedAt = p.CreatedAt.UTC()
+	var (
+		meta    []byte
+		updated pgtype.Timestamptz
+	)
+	err := r.Scan(&p.ID, &p.Name, &p.Description, &p.Price, &p.Currency, &p.CreatedAt, &p.IdempotencyKey,
+		&p.OneTime, &p.TaxCategory, &meta, &updated)
+	if err != nil {
+		return err
+	}
+	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), fromNullTime(updated)
+	p.Metadata, err = decodeMeta(meta)
 	return err
 }
 

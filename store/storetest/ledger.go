@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -149,10 +150,19 @@ func testProducts(t *testing.T, newStore newStoreFunc) {
 		require.Equal(t, p, got)
 	})
 	p.Price, p.Name = 2999, "Plan+"
+	p.OneTime, p.TaxCategory, p.Metadata, p.UpdatedAt = true, "digital_products", map[string]string{"sku": "A-1"}, t0.Add(time.Hour)
 	update(t, s, func(tx store.Tx) { require.NoError(t, tx.PutProduct(p)) })
 	view(t, s, func(tx store.Tx) {
 		got, err := tx.Product(p.ID)
 		require.NoError(t, err)
 		require.Equal(t, p, got)
+		got.Metadata["sku"] = "changed" // a returned record never aliases the stored one
+		again, err := tx.Product(p.ID)
+		require.NoError(t, err)
+		require.Equal(t, "A-1", again.Metadata["sku"])
+		page, _, err := tx.QueryProducts(store.ProductListQuery{Page: store.Page{Limit: 10}})
+		require.NoError(t, err)
+		require.Len(t, page, 1)
+		require.Equal(t, p, page[0])
 	})
 }
