@@ -19,7 +19,7 @@ const (
 	EventBalanceLow            = "wallet.balance_low"        // a balance crossed below its threshold
 	EventSubscriptionPending   = "subscription.pending"      // mandate needs the hosted link
 	EventSubscriptionActive    = "subscription.active"
-	EventSubscriptionUpdated   = "subscription.updated" // payment method changed
+	EventSubscriptionUpdated   = "subscription.updated" // payment method or metadata changed
 	EventSubscriptionFailed    = "subscription.failed"
 	EventSubscriptionOnHold    = "subscription.on_hold"
 	EventSubscriptionCancelled = "subscription.cancelled"

@@ -333,9 +333,6 @@ func (in subscriptionUpdate) check() (cancel bool, err error) {
 	switch {
 	case in.Pause != nil:
 		return false, invalidParam("pause", "pause was removed from Dodo's API; send status: paused (which coffer does not support either)")
-	case in.Metadata != nil:
-		return false, unsupported("SUBSCRIPTION_METADATA_UPDATE_UNSUPPORTED", "metadata",
-			"coffer cannot change a subscription's metadata; a charge takes its own metadata")
 	case in.CancelAtNextBillingDate != nil && *in.CancelAtNextBillingDate:
 		return false, unsupported("CANCEL_AT_NEXT_BILLING_DATE_UNSUPPORTED", "cancel_at_next_billing_date",
 			"coffer has no billing dates: cancel now with status: cancelled")
@@ -421,8 +418,9 @@ func (h *Handler) subscriptionRoutes() {
 	h.handle("GET /subscriptions/{subscription_id}", h.getSubscription, doc{Tag: "subscriptions", Summary: "Retrieve a subscription",
 		Result: Subscription{}})
 	h.handle("PATCH /subscriptions/{subscription_id}", h.updateSubscription, doc{Tag: "subscriptions", Summary: "Update a subscription",
-		Description: "Only status: cancelled is supported (it cancels now). paused/active are 422 SUBSCRIPTION_PAUSE_UNSUPPORTED; " +
-			"metadata, billing, dates and periods are 422; cancel_reason, cancellation_comment and cancellation_feedback are checked and not kept.",
+		Description: "status: cancelled cancels now; metadata merges (an empty value removes a key). paused/active are 422 " +
+			"SUBSCRIPTION_PAUSE_UNSUPPORTED; billing, dates and periods are 422; cancel_reason, cancellation_comment and " +
+			"cancellation_feedback are checked and not kept.",
 		Body: subscriptionUpdate{}, Result: Subscription{}})
 	h.handle("GET /subscriptions", h.listSubscriptions, doc{Tag: "subscriptions", Summary: "List subscriptions",
 		Description: "status paused, expired or past_due lists nothing (coffer has none); product_id is not supported (422).",
@@ -530,6 +528,11 @@ func (h *Handler) updateSubscription(c *call) (any, error) {
 	cancel, err := in.check()
 	if err != nil {
 		return nil, err
+	}
+	if len(in.Metadata) > 0 {
+		if s, err = h.eng.UpdateSubscription(c.ctx(), s.ID, coffer.SubscriptionUpdateParams{Metadata: in.Metadata}); err != nil {
+			return nil, err
+		}
 	}
 	if cancel {
 		if s, err = h.eng.CancelSubscription(c.ctx(), s.ID); err != nil {

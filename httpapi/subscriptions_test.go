@@ -143,7 +143,7 @@ func TestSubscriptionUpdateAndCancel(t *testing.T) {
 		{"active", "PATCH", path, `{"status":"active"}`, 422, "SUBSCRIPTION_PAUSE_UNSUPPORTED"},
 		{"on_hold", "PATCH", path, `{"status":"on_hold"}`, 422, "INVALID_PARAMETER"},
 		{"unknown", "PATCH", path, `{"status":"zzz"}`, 422, "INVALID_PARAMETER"},
-		{"metadata", "PATCH", path, `{"metadata":{"a":"b"}}`, 422, "SUBSCRIPTION_METADATA_UPDATE_UNSUPPORTED"},
+		{"bad metadata", "PATCH", path, `{"metadata":{"":"b"}}`, 422, "INVALID_METADATA"},
 		{"billing", "PATCH", path, `{"billing":{"country":"FR"},"status":"cancelled"}`, 422, "SUBSCRIPTION_UPDATE_UNSUPPORTED"},
 		{"cancel at next", "PATCH", path, `{"cancel_at_next_billing_date":true}`, 422, "CANCEL_AT_NEXT_BILLING_DATE_UNSUPPORTED"},
 		{"bad reason", "PATCH", path, `{"status":"cancelled","cancel_reason":"bored"}`, 422, "INVALID_PARAMETER"},
@@ -152,6 +152,12 @@ func TestSubscriptionUpdateAndCancel(t *testing.T) {
 	}
 	e.expectErrors(opKey, cases)
 	assert.Equal(t, "active", mustOK(t, e.do("GET", path, nil)).JSON(t)["status"], "nothing changed")
+	assert.Equal(t, map[string]any{"source": "test"}, mustOK(t, e.do("GET", path, nil)).JSON(t)["metadata"])
+
+	// metadata merges; an empty value removes a key.
+	up := mustOK(t, e.do("PATCH", path, `{"metadata":{"plan":"pro","source":""}}`)).JSON(t)
+	assert.Equal(t, map[string]any{"plan": "pro"}, up["metadata"])
+	assert.Equal(t, "active", up["status"])
 
 	other := e.newCustomer("Bob", "bob@example.com")
 	assert.Equal(t, 403, e.doKey("sk_test_for_"+other, "PATCH", path, `{"status":"cancelled"}`, nil).Status)
