@@ -1,6 +1,7 @@
 package memory
 
 import (
+	"encoding/binary"
 	"slices"
 	"sort"
 	"strings"
@@ -19,12 +20,28 @@ import (
 // by custIndexAdd and custIndexDel, which insert, update and the undo log
 // call, so a rolled-back write leaves no entry behind.
 
+// tent is one entry. pfx is the token's first 8 bytes, big-endian and
+// zero-padded, compared before the token itself: most comparisons end
+// there, without reading the token's bytes from another cache line.
 type tent struct {
+	pfx uint64
 	tok string
 	seq int64
 }
 
+func newTent(tok string, seq int64) tent {
+	var b [8]byte
+	copy(b[:], tok)
+	return tent{pfx: binary.BigEndian.Uint64(b[:]), tok: tok, seq: seq}
+}
+
 func (a tent) cmp(b tent) int {
+	switch {
+	case a.pfx < b.pfx:
+		return -1
+	case a.pfx > b.pfx:
+		return 1
+	}
 	if c := strings.Compare(a.tok, b.tok); c != 0 {
 		return c
 	}
@@ -34,21 +51,24 @@ func (a tent) cmp(b tent) int {
 const tokBlockMax = 256
 
 // tokenIndex: blocks are non-empty and sorted, each block before the next.
+// heads[i] is blocks[i][0], kept beside the blocks so that finding a block
+// reads one array.
 type tokenIndex struct {
 	blocks [][]tent
+	heads  []tent
 	n      int
 }
 
 // block returns the block that holds e or would: the last one whose first
 // entry is <= e (the first block if none is).
 func (x *tokenIndex) block(e tent) int {
-	i := sort.Search(len(x.blocks), func(i int) bool { return x.blocks[i][0].cmp(e) > 0 }) - 1
+	i := sort.Search(len(x.heads), func(i int) bool { return x.heads[i].cmp(e) > 0 }) - 1
 	return max(i, 0)
 }
 
 func (x *tokenIndex) add(e tent) {
 	if len(x.blocks) == 0 {
-		x.blocks = [][]tent{{e}}
+		x.blocks, x.heads = [][]tent{{e}}, []tent{e}
 		x.n++
 		return
 	}
@@ -64,11 +84,12 @@ func (x *tokenIndex) add(e tent) {
 		half := len(b) / 2
 		right := slices.Clone(b[half:])
 		clear(b[half:])
-		x.blocks[i] = b[:half]
+		x.blocks[i], x.heads[i] = b[:half], b[0]
 		x.blocks = slices.Insert(x.blocks, i+1, right)
+		x.heads = slices.Insert(x.heads, i+1, right[0])
 		return
 	}
-	x.blocks[i] = b
+	x.blocks[i], x.heads[i] = b, b[0]
 }
 
 func (x *tokenIndex) del(e tent) {
@@ -84,9 +105,10 @@ func (x *tokenIndex) del(e tent) {
 	x.n--
 	if b = slices.Delete(b, j, j+1); len(b) == 0 {
 		x.blocks = slices.Delete(x.blocks, i, i+1)
+		x.heads = slices.Delete(x.heads, i, i+1)
 		return
 	}
-	x.blocks[i] = b
+	x.blocks[i], x.heads[i] = b, b[0]
 }
 
 // each calls fn with the seq of every entry whose token starts with
@@ -95,7 +117,7 @@ func (x *tokenIndex) each(prefix string, fn func(seq int64) bool) {
 	if len(x.blocks) == 0 {
 		return
 	}
-	start := tent{prefix, -1 << 63}
+	start := newTent(prefix, -1<<63)
 	i := x.block(start)
 	j, _ := slices.BinarySearchFunc(x.blocks[i], start, tent.cmp)
 	for ; i < len(x.blocks); i, j = i+1, 0 {
@@ -109,7 +131,7 @@ func (x *tokenIndex) each(prefix string, fn func(seq int64) bool) {
 
 func (s *Store) searchAdd(n *custNode, v customer.Customer) {
 	for _, t := range customer.Tokens(v) {
-		s.tokens.add(tent{t, n.seq})
+		s.tokens.add(newTent(t, n.seq))
 	}
 	if e := customer.Fold(v.Email); e != "" {
 		if s.byEmail == nil {
@@ -129,7 +151,7 @@ func (s *Store) searchAdd(n *custNode, v customer.Customer) {
 
 func (s *Store) searchDel(n *custNode, v customer.Customer) {
 	for _, t := range customer.Tokens(v) {
-		s.tokens.del(tent{t, n.seq})
+		s.tokens.del(newTent(t, n.seq))
 	}
 	if e := customer.Fold(v.Email); e != "" {
 		l := s.byEmail[e]
