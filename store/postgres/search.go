@@ -164,7 +164,9 @@ func (t *tx) SearchCustomers(q store.CustomerSearchQuery) (store.SearchPage, err
 	var sel []string
 	for i, n := range counts {
 		if n <= candidates {
-			sel = append(sel, fmt.Sprintf("SELECT seq FROM customer_tokens WHERE tok >= %s AND tok < %s AND seq > $1 AND seq < $2",
+			// seq + 0: the bounds must not steer the planner to the (seq,
+			// tok) index, a walk of every customer's tokens.
+			sel = append(sel, fmt.Sprintf("SELECT seq FROM customer_tokens WHERE tok >= %s AND tok < %s AND seq + 0 > $1 AND seq + 0 < $2",
 				arg(los[i]), arg(his[i])))
 		}
 	}
@@ -180,8 +182,10 @@ func (t *tx) SearchCustomers(q store.CustomerSearchQuery) (store.SearchPage, err
 		if len(sel) == 1 {
 			cand = "SELECT DISTINCT seq FROM (" + cand + ") s"
 		}
+		// One customer lookup per candidate (OFFSET 0 keeps the lateral
+		// subquery a nested loop): never a walk of the customers table.
 		sql = "WITH cand AS MATERIALIZED (" + cand + ") SELECT " + prefixCols("c", customerCols) +
-			" FROM customers c JOIN cand ON cand.seq = c.seq"
+			" FROM cand CROSS JOIN LATERAL (SELECT * FROM customers x WHERE x.seq = cand.seq OFFSET 0) c"
 	} else {
 		for i := range counts {
 			where = append(where, has("c", i))
@@ -192,7 +196,11 @@ func (t *tx) SearchCustomers(q store.CustomerSearchQuery) (store.SearchPage, err
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
-	sql += " ORDER BY c.seq " + order + " LIMIT " + arg(limit+1)
+	if len(sel) > 0 {
+		sql += " ORDER BY cand.seq " + order + " LIMIT " + arg(limit+1)
+	} else {
+		sql += " ORDER BY c.seq " + order + " LIMIT " + arg(limit+1)
+	}
 	err = t.query(sql, args, func(r pgx.Rows) error {
 		var c customer.Customer
 		if err := scanCustomer(r, &c); err != nil {
