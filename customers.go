@@ -210,31 +210,42 @@ type CustomerSearchParams struct {
 	Query string `json:"query"`
 }
 
-// SearchCustomers lists, newest first, the customers whose name, email,
-// phone, id or description contain every term of query, ignoring case
-// (customer.Fold); a term matches within one field. The query has 1 to
-// customer.MaxSearchTerms terms in at most customer.MaxSearchLen bytes and
-// no control characters, or it is refused with customer.ErrInvalidSearch
-// (422, naming "search"; the error also wraps ErrInvalid). It is parsed
-// once per call. Unlike the lists, a search is not served by an index: it
-// reads customers newest first until the page is full.
-func (e *Engine) SearchCustomers(ctx context.Context, p CustomerSearchParams) (List[customer.Customer], error) {
+// SearchCustomers lists, newest first, the customers for which every
+// term of query is a prefix of one of their search tokens, ignoring case
+// (customer.Fold): the words, the whitespace-separated chunks, the email's
+// local part and domain and the phone's digits of their name, email,
+// phone, id and description (customer.Tokens; a term matches within one
+// field). The query has 1 to customer.MaxSearchTerms terms in at most
+// customer.MaxSearchLen bytes and no control characters, or it is refused
+// with customer.ErrInvalidSearch (422, naming "search"; the error also
+// wraps ErrInvalid). It is parsed once per call.
+//
+// Every store serves it from a token index and plans the page alike
+// (store/search.go): a term with at most store.DefaultSearchCandidates
+// index entries gives the candidates; when every term is more common than
+// that, at most store.DefaultSearchScan customers are read per page, and
+// a page whose budget runs out is returned short (even empty) with
+// HasMore and a NextCursor to continue from.
+func (e *Engine) SearchCustomers(ctx context.Context, p CustomerSearchParams) (out List[customer.Customer], err error) {
 	s, err := customer.ParseSearch(p.Query)
 	if err != nil {
 		// ErrInvalid too, as before the query had bounds.
-		return List[customer.Customer]{}, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return out, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	return e.listCustomers(ctx, store.CustomerQuery{Search: s}, p.ListParams)
-}
-
-func (e *Engine) listCustomers(ctx context.Context, q store.CustomerQuery, p ListParams) (out List[customer.Customer], err error) {
+	q := store.CustomerSearchQuery{Search: s}
 	if q.Page, err = p.page(); err != nil {
 		return out, err
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
-		data, more, err := tx.ListCustomers(q)
-		out = newList(data, more, q.Page, func(c customer.Customer) string { return c.ID })
-		return listErr(err)
+		pg, err := tx.SearchCustomers(q)
+		if err != nil {
+			return listErr(err)
+		}
+		out = List[customer.Customer]{Data: pg.Customers, HasMore: pg.HasMore, NextCursor: pg.Cursor}
+		if out.Data == nil {
+			out.Data = []customer.Customer{}
+		}
+		return nil
 	})
 	return out, err
 }

@@ -438,7 +438,11 @@ func TestMatches(t *testing.T) {
 		{"7946", true},                 // phone
 		{"+44", true},                  // phone
 		{"cus_abc123", true},           // id, case-insensitive
-		{"abc", true},                  // id substring
+		{"abc", true},                  // id word prefix
+		{"123", false},                 // a word prefix, not a substring (issue 13)
+		{"velace", false},              // likewise
+		{"44 7946", true},              // phone groups
+		{"442079460000", true},         // phone digits run together
 		{"engine vip", true},           // description
 		{"ada engine 7946 cus_", true}, // terms spread over fields
 		{"ada babbage", false},         // every term must match
@@ -457,6 +461,8 @@ func TestMatches(t *testing.T) {
 	unicode := customer.Customer{ID: "cus_2", Name: "Ünal Çelik", Description: "ÉCOLE"}
 	require.True(t, customer.Matches(unicode, "ünal"))
 	require.True(t, customer.Matches(unicode, "ÇELIK école"))
+	require.True(t, customer.Matches(unicode, "ÉCOLE"))
+	require.False(t, customer.Matches(unicode, "ecole"), "no accent folding")
 }
 
 func TestJSONFieldNames(t *testing.T) {

@@ -54,7 +54,7 @@ func ExampleMatches() {
 func ExampleParseSearch() {
 	s, err := customer.ParseSearch("  LOVELACE  ſ ")
 	fmt.Println(s.Terms(), err)
-	fmt.Println(s.Matches(customer.Customer{ID: "cus_9", Name: "Ada Lovelace", Email: "ada@example.com"}))
+	fmt.Println(s.Matches(customer.Customer{ID: "cus_9", Name: "Ada Lovelace", Email: "ada@science.example"}))
 	_, err = customer.ParseSearch("ada\x01lovelace")
 	fmt.Println(err)
 	// Output:

@@ -77,11 +77,47 @@ func TestSearchFieldsApart(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"ann", "example"}, s.Terms())
 	require.True(t, s.Matches(c))
-	require.True(t, s.MatchesText(customer.SearchText(c)))
+	require.True(t, s.MatchesTokens(customer.Tokens(c)))
 	require.False(t, customer.Search{}.Matches(c))
 	require.True(t, customer.Search{}.IsZero())
 	// Folding is Fold's: the long s matches S.
 	require.True(t, customer.Matches(customer.Customer{Name: "SAM"}, "ſam"))
+}
+
+// TestTokens pins what a search looks in (word-prefix search, issue 13).
+func TestTokens(t *testing.T) {
+	c := customer.Customer{ID: "cus_AB12", Name: "Anna-Bell  O'Neil", Email: "Anna.Bell@Example.COM",
+		Phone: "+1 (555) 123-4567", Description: "École, VIP."}
+	require.Equal(t, []string{
+		"1", "123", "123-4567", "15551234567", "4567", "555",
+		"ab12", "anna", "anna-bell", "anna.bell", "anna.bell@example.com", "bell",
+		"com", "cus", "cus_ab12", "example", "example.com", "neil", "o", "o'neil", "vip", "école",
+	}, customer.Tokens(c))
+	for q, want := range map[string]bool{
+		"anna": true, "ANNA-B": true, "bel": true, "o'ne": true, "neil": true,
+		"anna.bell@EXAMPLE.com": true, "@example.com": true, "example.co": true, "com": true,
+		"5551234": false, "155512": true, "(555)": true, "123-45": true, "4567": true,
+		"ÉCOLE": true, "école": true, "ecole": false, "vip.": true,
+		"cus_ab": true, "ab1": true, "b12": false, "ell": false, "nna": false, // prefixes, not substrings
+		"anna vip": true, "anna zed": false, "bell@example": false,
+	} {
+		require.Equal(t, want, customer.Matches(c, q), "Matches(%q)", q)
+	}
+	// Decomposed letters stay one word: a combining mark is a word character.
+	require.Equal(t, []string{"e\u0301cole"}, customer.Tokens(customer.Customer{Name: "E\u0301cole"}))
+	// A long unbroken run is cut to MaxTokenLen bytes, on a character
+	// boundary; no term can be longer, so no answer changes.
+	long := strings.Repeat("é", customer.MaxTokenLen)
+	toks := customer.Tokens(customer.Customer{Name: long})
+	require.Equal(t, []string{long[:customer.MaxTokenLen]}, toks)
+	require.True(t, customer.Matches(customer.Customer{Name: long}, long[:customer.MaxSearchLen]))
+	// Terms are trimmed of punctuation at their ends; a term of
+	// punctuation only is dropped, and a query of nothing else refused.
+	s, err := customer.ParseSearch("(Anna), @ -- ANNA")
+	require.NoError(t, err)
+	require.Equal(t, []string{"anna"}, s.Terms())
+	_, err = customer.ParseSearch("@ --")
+	require.ErrorIs(t, err, customer.ErrInvalidSearch)
 }
 
 // TestAddressStoredNormalized: the country was validated trimmed and

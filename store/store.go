@@ -113,12 +113,11 @@ func (p Page) Size() int {
 
 // CustomerQuery filters a customer list. Email, when not empty, keeps the
 // customers whose email folds (customer.Fold) to Fold(Email): equal, ignoring
-// case. Search, when not zero, keeps the customers for which
-// Search.Matches(c) holds. Every store matches exactly these rules, with
-// the folding of package customer, never its own.
+// case, served by an index on every store. Every store matches exactly
+// this rule, with the folding of package customer, never its own. (The
+// free-text search is SearchCustomers, store/search.go.)
 type CustomerQuery struct {
-	Email  string
-	Search customer.Search
+	Email string
 	Page
 }
 
@@ -183,6 +182,9 @@ type CustomerReader interface {
 	// Query methods of every reader do the same): its cost grows with the
 	// page, not the table.
 	QueryCustomers(q CustomerListQuery) (list []customer.Customer, hasMore bool, err error)
+	// SearchCustomers reads one page of a customer search through the
+	// store's token index, planned as store/search.go describes.
+	SearchCustomers(q CustomerSearchQuery) (SearchPage, error)
 }
 
 // Customers stores customers. The DID, when not empty, is unique.

@@ -42,6 +42,7 @@
 //	go run ./cmd/cofferbench                       # memory and bolt
 //	COFFER_POSTGRES_DSN=postgres://... go run ./cmd/cofferbench   # + postgres
 //	go run ./cmd/cofferbench -duration 5s -md      # Markdown for the README
+//	go run ./cmd/cofferbench -search 100000,1000000  # customer search scale rows (search.go)
 package main
 
 import (
@@ -69,6 +70,9 @@ type config struct {
 	dsn      string
 	pgConns  int
 	dir      string
+
+	searchSizes []int // -search: customer counts of the search scale rows (search.go)
+	searchBatch int
 }
 
 func main() {
@@ -93,6 +97,7 @@ func parseFlags(args []string) (config, error) {
 	var (
 		cfg                            config
 		stores, paths, writers, wallet string
+		searchSizes                    string
 	)
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured time per cell and contender")
 	fs.IntVar(&cfg.rounds, "rounds", 2, "alternating coffer/raw rounds the duration is split into")
@@ -104,6 +109,8 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.dsn, "dsn", "", "PostgreSQL DSN (default $COFFER_POSTGRES_DSN)")
 	fs.IntVar(&cfg.pgConns, "pgconns", 32, "PostgreSQL pool size, for coffer and the raw pgx baseline alike")
 	fs.StringVar(&cfg.dir, "dir", "", "directory for the bolt files (default: a new temporary directory)")
+	fs.StringVar(&searchSizes, "search", "", "instead of the write table, time customer search and the email filter at these customer counts (e.g. 100000,1000000)")
+	fs.IntVar(&cfg.searchBatch, "searchbatch", 5000, "customers inserted per transaction when building a -search store")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -134,6 +141,14 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.wallets, err = intList(wallet); err != nil {
 		return cfg, fmt.Errorf("-wallets: %w", err)
+	}
+	if searchSizes != "" {
+		if cfg.searchSizes, err = intList(searchSizes); err != nil {
+			return cfg, fmt.Errorf("-search: %w", err)
+		}
+		if cfg.searchBatch < 1 {
+			return cfg, fmt.Errorf("-searchbatch must be positive")
+		}
 	}
 	return cfg, nil
 }
@@ -188,6 +203,9 @@ func run(ctx context.Context, cfg config) error {
 			defer pg.close()
 		}
 		stores = append(stores, s)
+	}
+	if len(cfg.searchSizes) > 0 {
+		return runSearchScale(ctx, cfg, dir, pg, stores)
 	}
 	var sizes map[string]recordSizes
 	if contains(stores, "bolt") {

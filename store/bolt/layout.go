@@ -46,6 +46,7 @@ var (
 
 	bCustomerDID   = []byte("customers.did")   // unique: did
 	bCustomerEmail = []byte("customers.email") // list: lower(email)
+	// customers.search (search.go): token + seq, built by backfillSearch
 
 	bWallets = []byte("wallets") // scope(customer) + tag + ...: entries by currency, balances, entry keys
 

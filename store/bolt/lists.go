@@ -413,6 +413,9 @@ func (t *tx) EndpointByKey(key string) (webhook.Endpoint, error) {
 // opened by a version that has them, indexes every stored record. It costs
 // one pass over the store, once.
 func backfillLists(btx *bbolt.Tx) error {
+	if err := backfillSearch(btx); err != nil {
+		return err
+	}
 	for _, name := range [][]byte{bLists, bProductKey, bEndpointKey} {
 		if _, err := btx.CreateBucketIfNotExists(name); err != nil {
 			return fmt.Errorf("bolt: init bucket %s: %w", name, err)

@@ -505,9 +505,9 @@ func TestPagingBothWays(t *testing.T) {
 		require.NoError(t, err)
 		require.False(t, more)
 		require.Equal(t, []string{"cus_4", "cus_3", "cus_2"}, ids(win))
-		odd, _, err := tx.ListCustomers(store.CustomerQuery{Search: mustSearch(t, "n1"), Page: store.Page{StartingAfter: "cus_5"}})
+		odd, err := tx.SearchCustomers(store.CustomerSearchQuery{Search: mustSearch(t, "n1"), Page: store.Page{StartingAfter: "cus_5"}})
 		require.NoError(t, err)
-		require.Equal(t, []string{"cus_3", "cus_1"}, ids(odd))
+		require.Equal(t, []string{"cus_3", "cus_1"}, ids(odd.Customers))
 		_, _, err = tx.ListCustomers(store.CustomerQuery{Page: store.Page{StartingAfter: "cus_nope"}})
 		require.ErrorIs(t, err, store.ErrNotFound)
 		return nil

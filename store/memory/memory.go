@@ -75,6 +75,8 @@ type Store struct {
 	customers map[string]*custNode
 	custList  []*custNode
 	custByDID map[string]*custNode
+	byEmail   map[string][]*custNode // folded email -> customers, ascending seq (search.go)
+	tokens    tokenIndex             // customer search tokens (search.go)
 	cust      map[string]*custIdx
 
 	entries  *entryTable

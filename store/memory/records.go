@@ -36,12 +36,14 @@ func (s *Store) custIndexAdd(n *custNode, v customer.Customer) {
 	if v.DID != "" {
 		s.custByDID[v.DID] = n
 	}
+	s.searchAdd(n, v)
 }
 
 func (s *Store) custIndexDel(n *custNode, v customer.Customer) {
 	if v.DID != "" && s.custByDID[v.DID] == n {
 		delete(s.custByDID, v.DID)
 	}
+	s.searchDel(n, v)
 }
 
 func (t *tx) InsertCustomer(c customer.Customer) error {
@@ -105,21 +107,19 @@ func (t *tx) UpdateCustomer(c customer.Customer) error {
 	return nil
 }
 
+// ListCustomers lists customers newest first (by insertion); the email
+// filter reads the email index (search.go), so it costs the page.
 func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, error) {
 	s := t.s
 	lo, hi, err := bounds(s.customers, q.Page, "customer")
 	if err != nil {
 		return nil, false, err
 	}
-	var match func(*customer.Customer) bool
-	email := customer.Fold(q.Email)
-	if email != "" || !q.Search.IsZero() {
-		match = func(c *customer.Customer) bool {
-			return (email == "" || customer.Fold(c.Email) == email) &&
-				(q.Search.IsZero() || q.Search.Matches(*c))
-		}
+	l := s.custList
+	if email := customer.Fold(q.Email); email != "" {
+		l = s.byEmail[email]
 	}
-	list, more := page(s.custList, q.Page, lo, hi, match, copyCustomer)
+	list, more := page(l, q.Page, lo, hi, nil, copyCustomer)
 	return list, more, nil
 }
 

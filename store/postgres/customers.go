@@ -18,14 +18,23 @@ var (
 	getCustomerByDID = lockable(`SELECT ` + customerCols + ` FROM customers WHERE did = $1`)
 )
 
-const insertCustomer = `INSERT INTO customers (id, name, email, email_fold, phone, description, did,
-	address, shipping, metadata, invoice_prefix, delinquent, livemode, search_text, created_at, updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
-	ON CONFLICT DO NOTHING`
+// insertCustomer writes the customer and its search tokens ($17), and
+// reports whether it was inserted.
+const insertCustomer = `WITH ins AS (
+		INSERT INTO customers (id, name, email, email_fold, phone, description, did,
+			address, shipping, metadata, invoice_prefix, delinquent, livemode, search_text, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+		ON CONFLICT DO NOTHING
+		RETURNING seq
+	), tok AS (
+		INSERT INTO customer_tokens (tok, seq) SELECT t, ins.seq FROM ins, unnest($17::bytea[]) AS t
+	)
+	SELECT EXISTS (SELECT 1 FROM ins)`
 
 // updateCustomer reports whether another customer holds the new DID (then
 // nothing is written) and whether the customer exists, without the unique
-// violation that would abort the transaction.
+// violation that would abort the transaction. It moves the customer's
+// search tokens to $17: the ones no longer held go, new ones come.
 const updateCustomer = `WITH taken AS (
 		SELECT 1 FROM customers WHERE $7 <> '' AND did = $7 AND id <> $1 LIMIT 1
 	), upd AS (
@@ -33,7 +42,12 @@ const updateCustomer = `WITH taken AS (
 			did = $7, address = $8, shipping = $9, metadata = $10, invoice_prefix = $11,
 			delinquent = $12, livemode = $13, search_text = $14, created_at = $15, updated_at = $16
 		WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM taken)
-		RETURNING 1
+		RETURNING seq
+	), gone AS (
+		DELETE FROM customer_tokens d USING upd WHERE d.seq = upd.seq AND NOT (d.tok = ANY ($17::bytea[]))
+	), added AS (
+		INSERT INTO customer_tokens (tok, seq) SELECT t, upd.seq FROM upd, unnest($17::bytea[]) AS t
+		ON CONFLICT DO NOTHING
 	)
 	SELECT EXISTS (SELECT 1 FROM taken), EXISTS (SELECT 1 FROM upd)`
 
@@ -70,7 +84,7 @@ func customerArgs(c customer.Customer) ([]any, error) {
 	}
 	return []any{c.ID, c.Name, c.Email, customer.Fold(c.Email), c.Phone, c.Description, c.DID,
 		addr, ship, meta, c.InvoicePrefix, c.Delinquent, c.Livemode, customer.SearchText(c),
-		timeArg(c.CreatedAt), timeArg(c.UpdatedAt)}, nil
+		timeArg(c.CreatedAt), timeArg(c.UpdatedAt), tokenArgs(c)}, nil
 }
 
 // InsertCustomer stores a new customer; an existing id or DID is
@@ -83,11 +97,14 @@ func (t *tx) InsertCustomer(c customer.Customer) error {
 	if err != nil {
 		return err
 	}
-	tag, err := t.exec(insertCustomer, args...)
-	if err != nil {
+	if err := t.writable(); err != nil {
 		return err
 	}
-	if tag.RowsAffected() == 0 {
+	inserted := false
+	if err := t.query(insertCustomer, args, func(r pgx.Rows) error { return r.Scan(&inserted) }); err != nil {
+		return err
+	}
+	if !inserted {
 		return fmt.Errorf("%w: customer %q", store.ErrDuplicate, c.ID)
 	}
 	return nil
@@ -138,16 +155,11 @@ func (t *tx) UpdateCustomer(c customer.Customer) error {
 }
 
 // ListCustomers lists customers newest first. The email filter uses an
-// index on email_fold; a search scans the customers newest first, matching
-// each folded term in search_text (customer.SearchText, computed in Go on
-// every write) exactly as customer.Search.MatchesText does.
+// index on email_fold (customer.Fold, computed in Go on every write).
 func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, error) {
 	l := listQuery{table: "customers", cols: customerCols}
 	if q.Email != "" {
 		l.filter("email_fold = ?", customer.Fold(q.Email))
-	}
-	for _, term := range q.Search.Terms() {
-		l.filter("strpos(search_text, ?) > 0", term)
 	}
 	return listPage(t, l, q.Page, scanCustomer)
 }

@@ -131,7 +131,7 @@ func (s *Store) migrate(ctx context.Context) error {
 				return fmt.Errorf("postgres: %w", err)
 			}
 		}
-		return nil
+		return buildSearchTokens(ctx, tx)
 	})
 }
 

@@ -1,0 +1,198 @@
+package store
+
+import (
+	"cmp"
+	"slices"
+
+	"github.com/cofferhq/coffer/customer"
+)
+
+// Customer search (issue 13): every store keeps a token index, the pairs
+// (token, customer) for every token of customer.Tokens, ordered by token,
+// maintained in the customer's own insert and update. A term is a prefix,
+// so the customers it matches are the entries of one key range of the
+// index: the tokens starting with the term.
+//
+// A page is planned once, the same way on every store, so every store
+// gives the same answer (and the same cursor):
+//
+//  1. Each term's range is read up to Candidates+1 entries. A term with at
+//     most Candidates entries is "selective": its customers are known.
+//  2. If some term is selective, the page comes from the customers every
+//     selective term has (the intersection), in list order from the
+//     cursor, each checked with customer.Search.Matches (the other terms).
+//     The page is exact and costs O(terms × Candidates + log n) at worst;
+//     a term matching nothing costs one index seek.
+//  3. Otherwise every term is common (each has more than Candidates
+//     entries, so it matches many customers): the customers are walked in
+//     list order from the cursor, each checked with Matches, reading at
+//     most Scan customers. If the budget runs out before the page is full,
+//     the page is returned short (possibly empty) with HasMore and a
+//     Cursor naming the last customer read, from which the next page
+//     continues: a search never reads more than Scan customers per page.
+//
+// Order and cursors are those of ListCustomers: newest first by insertion
+// (the store's sequence), StartingAfter and EndingBefore customer ids.
+
+// Default budgets of a search page.
+const (
+	DefaultSearchCandidates = 10000
+	DefaultSearchScan       = 10000
+)
+
+// CustomerSearchQuery is one page of a customer search. Search must not be
+// zero. Candidates and Scan override DefaultSearchCandidates and
+// DefaultSearchScan when positive (tests use small budgets).
+type CustomerSearchQuery struct {
+	Search     customer.Search
+	Candidates int
+	Scan       int
+	Page
+}
+
+// Budgets returns the effective Candidates and Scan of q.
+func (q CustomerSearchQuery) Budgets() (candidates, scan int) {
+	candidates, scan = DefaultSearchCandidates, DefaultSearchScan
+	if q.Candidates > 0 {
+		candidates = q.Candidates
+	}
+	if q.Scan > 0 {
+		scan = q.Scan
+	}
+	return candidates, scan
+}
+
+// SearchPage is one page of a customer search, newest first. When HasMore,
+// Cursor is the id to continue from in the direction the page was read
+// (StartingAfter for the next page; for a page read with EndingBefore
+// alone, EndingBefore for the page before it). It is the last customer of
+// the page, or, when the scan budget ran out first, the last customer
+// read, which need not match.
+type SearchPage struct {
+	Customers []customer.Customer
+	HasMore   bool
+	Cursor    string
+}
+
+// TokenIndex is what RunSearch needs from a store that keeps its own token
+// index (memory, bolt). S is the store's customer sequence.
+type TokenIndex[S cmp.Ordered] interface {
+	// Entries calls fn with the sequence of each index entry whose token
+	// starts with prefix, in index order, until fn returns false.
+	Entries(prefix string, fn func(seq S) bool) error
+	// Load returns the customer with sequence seq.
+	Load(seq S) (customer.Customer, error)
+	// Own returns a customer of Load or Walk the caller may keep (a copy
+	// where the store hands out shared values).
+	Own(c customer.Customer) customer.Customer
+	// Walk calls fn with the customers whose sequence is strictly between
+	// lo and hi, newest first when down, until fn returns false.
+	Walk(lo, hi S, down bool, fn func(seq S, c customer.Customer) (bool, error)) error
+}
+
+// RunSearch plans and reads one search page (see above) from ix. lo and hi
+// are the page's exclusive sequence bounds, the cursors resolved by the
+// store (values no customer has when there is no cursor).
+func RunSearch[S cmp.Ordered](ix TokenIndex[S], q CustomerSearchQuery, lo, hi S) (SearchPage, error) {
+	candidates, scan := q.Budgets()
+	limit := q.Size()
+	back := q.EndingBefore != "" && q.StartingAfter == ""
+	var out SearchPage
+	if q.Search.IsZero() {
+		return out, nil
+	}
+	var sets [][]S
+	for _, term := range q.Search.Terms() {
+		var set []S
+		n := 0
+		err := ix.Entries(term, func(seq S) bool {
+			n++
+			if n > candidates {
+				return false
+			}
+			if lo < seq && seq < hi {
+				set = append(set, seq)
+			}
+			return true
+		})
+		if err != nil {
+			return out, err
+		}
+		if n > candidates {
+			continue // common: checked by Matches
+		}
+		if len(set) == 0 {
+			return out, nil // selective and empty in this page's bounds
+		}
+		slices.Sort(set)
+		sets = append(sets, slices.Compact(set))
+	}
+	keep := func(c customer.Customer) bool {
+		if len(out.Customers) == limit {
+			out.HasMore = true
+			return false
+		}
+		out.Customers = append(out.Customers, ix.Own(c))
+		return true
+	}
+	if len(sets) > 0 {
+		cands := intersect(sets)
+		if !back {
+			slices.Reverse(cands)
+		}
+		for _, seq := range cands {
+			c, err := ix.Load(seq)
+			if err != nil {
+				return SearchPage{}, err
+			}
+			if q.Search.Matches(c) && !keep(c) {
+				break
+			}
+		}
+	} else {
+		read := 0
+		var last string
+		err := ix.Walk(lo, hi, !back, func(_ S, c customer.Customer) (bool, error) {
+			if read == scan {
+				out.HasMore = true // budget spent, and a customer remains
+				return false, nil
+			}
+			read++
+			last = c.ID
+			return !q.Search.Matches(c) || keep(c), nil
+		})
+		if err != nil {
+			return SearchPage{}, err
+		}
+		if out.HasMore && len(out.Customers) < limit {
+			out.Cursor = last
+		}
+	}
+	if out.HasMore && out.Cursor == "" {
+		out.Cursor = out.Customers[len(out.Customers)-1].ID
+	}
+	if back {
+		slices.Reverse(out.Customers)
+	}
+	return out, nil
+}
+
+// intersect returns the values every sorted set holds, ascending.
+func intersect[S cmp.Ordered](sets [][]S) []S {
+	slices.SortFunc(sets, func(a, b []S) int { return len(a) - len(b) })
+	out := slices.Clone(sets[0])
+	for _, s := range sets[1:] {
+		j := 0
+		w := out[:0]
+		for _, v := range out {
+			for j < len(s) && s[j] < v {
+				j++
+			}
+			if j < len(s) && s[j] == v {
+				w = append(w, v)
+			}
+		}
+		out = w
+	}
+	return out
+}
