@@ -126,7 +126,7 @@ func (h *Handler) customerRoutes() {
 		Body: customerCreate{}, Result: Customer{}})
 	h.handle("GET /customers", h.listCustomers, doc{Tag: "customers", Summary: "List customers",
 		Description: "name matches the beginning of the name, ignoring case (Dodo: partial match). " +
-			"Extensions: did (exact), search (free text: every term a substring of name, email, phone, id or description).",
+			"Extensions: did (exact), search (free text: every term a word prefix of the name, email, phone, id or description; see the README's Customer search).",
 		Result: Page[Customer]{}, Query: withPage(append([]queryParam{
 			{Name: "email", Type: "string", Description: "Exact email, ignoring case."},
 			{Name: "name", Type: "string", Description: "Name prefix, ignoring case."},

@@ -133,7 +133,7 @@ func (h *Handler) extraRoutes() {
 		Result: Customer{}})
 	h.handle("GET /customers/search", h.searchCustomers, doc{Tag: "customers", Extension: true,
 		Summary: "Search customers",
-		Description: "PaymentKit's customers.search: every term of query must be a substring (ignoring case) of the " +
+		Description: "PaymentKit's customers.search: every term of query must be a word prefix (ignoring case) of the " +
 			"name, email, phone, id or description. Answers a page ({items, has_more, next_cursor}), not PaymentKit's " +
 			"{count, list}. Operator-only.",
 		Result: Page[Customer]{}, Query: withPage(queryParam{Name: "query", Type: "string", Description: "The search text (required)."})})
