@@ -354,7 +354,7 @@ func (e *Engine) finish(ctx context.Context, paymentID string, ch processor.Char
 	e.log.LogAttrs(ctx, slog.LevelWarn, "coffer: duplicate collection, refunding the processor charge",
 		slog.String("payment_id", pay.ID), slog.String("refund_id", surplus.ID),
 		slog.Int64("amount", surplus.Amount), slog.String("currency", surplus.Currency))
-	if _, rerr := e.refundThroughProcessor(ctx, *surplus, pay.ProcessorID); rerr != nil {
+	if _, rerr := e.charges.RefundThroughProcessor(ctx, *surplus, pay.ProcessorID); rerr != nil {
 		// The refund stays recorded (pending or failed, with its event);
 		// Reconcile resends a pending one.
 		return pay, rerr
@@ -466,6 +466,26 @@ func (e *Engine) releaseHold(tx ledgerTx, holdID string) error {
 		return err
 	}
 	return e.putBalance(tx, after, nil)
+}
+
+// engineWallet is the engine's side of a balance change for the charge
+// service (charge.Wallet).
+type engineWallet struct{ e *Engine }
+
+func (w engineWallet) BalanceForUpdate(tx store.Tx, customerID, currency string) (wallet.Balance, error) {
+	return w.e.balanceForUpdate(tx, customerID, currency)
+}
+
+func (w engineWallet) PutBalance(tx interface {
+	store.Ledger
+	store.Outbox
+}, b wallet.Balance, entry *ledger.Entry) error {
+	return w.e.putBalance(tx, b, entry)
+}
+
+func (w engineWallet) Post(tx store.Tx, customerID string, req ledger.Request) error {
+	_, err := w.e.post(tx, customerID, req)
+	return err
 }
 
 func kindOf(sub subscription.Subscription) subscription.Kind {

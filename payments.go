@@ -6,6 +6,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -198,52 +199,9 @@ func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
 			rep.Payments++
 		}
 	}
-	// Pending refunds are listed oldest first, without a cursor. The ones
-	// settled here leave the list; the ones that stay pending (too recent,
-	// or the processor still does not answer) stay at its head, so each
-	// batch asks for that many more: they never hide the refunds behind
-	// them, and one call gets through every pending refund.
-	seen := map[string]bool{}
-	for ctx.Err() == nil {
-		limit := len(seen) + store.MaxLimit
-		var batch []subscription.Refund
-		err := e.store.View(ctx, func(tx store.Tx) (err error) {
-			batch, err = tx.PendingRefunds(limit)
-			return err
-		})
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
-		fresh := 0
-		for _, r := range batch {
-			if seen[r.ID] {
-				continue
-			}
-			seen[r.ID] = true
-			fresh++
-			if _, inFlight := e.inflight.Load(r.ID); inFlight || r.CreatedAt.After(cutoff) {
-				continue
-			}
-			pay, err := e.Payment(ctx, r.PaymentID)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			got, err := e.refundThroughProcessor(ctx, r, pay.ProcessorID)
-			switch {
-			case err != nil:
-				errs = append(errs, err)
-			case got.Status == subscription.RefundPending:
-				rep.Pending++
-			default:
-				rep.Refunds++
-			}
-		}
-		if len(batch) < limit || fresh == 0 {
-			break
-		}
-	}
+	crep := charge.ReconcileReport(rep)
+	errs = append(errs, e.charges.ReconcileRefunds(ctx, cutoff, &crep)...)
+	rep = ReconcileReport(crep)
 	return rep, errors.Join(errs...)
 }
 

@@ -137,7 +137,7 @@ func TestReconcile(t *testing.T) {
 		t.Run("the processor never received the charge: failed, hold released", func(t *testing.T) {
 			v := newEnv(t, newStore)
 			dp := &odDropCharges{Test: v.proc}
-			v.Engine.processor = dp
+			v.setProcessor(dp)
 			c := v.customer()
 			v.odFund(c.ID, 3_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
