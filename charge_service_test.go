@@ -1,7 +1,9 @@
 package coffer
 
 import (
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -29,7 +31,38 @@ func TestChargeServiceNames(t *testing.T) {
 	require.Equal(t, EventRefundSucceeded, charge.EventRefundSucceeded)
 	require.Equal(t, EventRefundFailed, charge.EventRefundFailed)
 	require.Equal(t, ReconcileAfter, charge.ReconcileAfter)
-	for _, pair := range [][2]error{{ErrNoProcessor, charge.ErrNoProcessor}} {
+	require.Equal(t, DeclineDuplicate, charge.DeclineDuplicate)
+	require.Equal(t, DeclineProcessorError, charge.DeclineProcessorError)
+	for _, pair := range [][2]error{{ErrNoProcessor, charge.ErrNoProcessor}, {ErrNotOverdue, charge.ErrNotOverdue},
+		{ErrDebtSettled, charge.ErrDebtSettled}, {ErrCollectionInProgress, charge.ErrCollectionInProgress}} {
 		require.True(t, pair[0] == pair[1], "%v", pair[0])
 	}
+}
+
+// setCrashAfterCharge makes every charge stop between the processor call
+// and the transaction that records its outcome, as a process crash would,
+// returning f's error when it is not nil (nil f: no crash).
+func (e *Engine) setCrashAfterCharge(f func(paymentID string) error) {
+	e.charges.Tune(func(c *charge.Config) { c.CrashAfterCharge = f })
+}
+
+// setCallRenewEvery sets how often a processor call in flight renews its
+// lease on its payment.
+func (e *Engine) setCallRenewEvery(d time.Duration) {
+	e.charges.Tune(func(c *charge.Config) { c.CallRenewEvery = d })
+}
+
+// TestDuplicateRefundMatchesCharge: the event data internal/charge writes
+// for payment.duplicate_refunded decodes as the root package's
+// DuplicateRefund, field for field and name for name.
+func TestDuplicateRefundMatchesCharge(t *testing.T) {
+	root, internal := reflect.TypeFor[DuplicateRefund](), reflect.TypeFor[charge.DuplicateRefund]()
+	require.Equal(t, root.NumField(), internal.NumField())
+	for i := range root.NumField() {
+		a, b := root.Field(i), internal.Field(i)
+		require.Equal(t, a.Name, b.Name)
+		require.Equal(t, a.Type, b.Type, a.Name)
+		require.Equal(t, a.Tag.Get("json"), b.Tag.Get("json"), a.Name)
+	}
+	_ = DuplicateRefund(charge.DuplicateRefund{}) // convertible: the same fields
 }

@@ -51,21 +51,12 @@ type Engine struct {
 	noProcessor bool
 	log         *slog.Logger
 	onError     func(error)
-	// inflight holds the ids of payments whose processor call this engine
-	// is making (holdCall); callRenewEvery is how often such a call
-	// renews its lease in the store.
-	inflight       sync.Map
-	callRenewEvery time.Duration
 	// webhookSender is DispatchDue's, built from webhooks on first use.
 	webhookSender struct {
 		once sync.Once
 		s    *webhook.Sender
 		err  error
 	}
-	// crashAfterCharge, set only by tests, stops a charge between the
-	// processor call and the transaction that records its outcome, as a
-	// process crash would.
-	crashAfterCharge func(paymentID string) error
 }
 
 // Option configures an Engine.
@@ -163,8 +154,6 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 		lowBalance: map[string]int64{},
 		log:        slog.Default(),
 		retention:  Retention{}.withDefaults(),
-
-		callRenewEvery: ReconcileAfter / 4,
 	}
 	for _, o := range opts {
 		if err := o(e); err != nil {

@@ -2,13 +2,10 @@ package coffer
 
 import (
 	"context"
-	"errors"
 	"sort"
-	"time"
 
 	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/money"
-	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
 )
@@ -148,7 +145,7 @@ type ReconcileReport struct {
 // still making, so a slow processor call is never declared failed. A
 // process that dies mid-call stops renewing, and its payments are
 // reconciled once the lease runs out.
-const ReconcileAfter = 2 * time.Minute
+const ReconcileAfter = charge.ReconcileAfter
 
 // Reconcile resolves what a crash between the processor call and the
 // settling transaction left behind: each payment pending for longer than
@@ -157,68 +154,6 @@ const ReconcileAfter = 2 * time.Minute
 // when the processor never saw it); each pending refund is sent again
 // (idempotent by refund id). Run calls it on every pass.
 func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
-	var rep ReconcileReport
-	if e.processor == nil {
-		return rep, nil
-	}
-	now := e.clock.Now()
-	cutoff := now.Add(-ReconcileAfter)
-	var pending []subscription.Payment
-	err := e.store.View(ctx, func(tx store.Tx) error {
-		pending = nil
-		q := store.PaymentQuery{Statuses: []subscription.PaymentStatus{subscription.PaymentPending}, Page: store.Page{Limit: store.MaxLimit}}
-		for {
-			list, more, err := tx.ListPayments(q)
-			if err != nil {
-				return err
-			}
-			for _, p := range list {
-				if !e.callOpen(p, now) {
-					pending = append(pending, p)
-				}
-			}
-			if !more || len(list) == 0 {
-				break
-			}
-			q.StartingAfter = list[len(list)-1].ID
-		}
-		return nil
-	})
-	if err != nil {
-		return rep, err
-	}
-	var errs []error
-	for _, p := range pending {
-		got, err := e.reconcilePayment(ctx, p.ID)
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case got.Status == subscription.PaymentPending:
-			rep.Pending++
-		default:
-			rep.Payments++
-		}
-	}
-	crep := charge.ReconcileReport(rep)
-	errs = append(errs, e.charges.ReconcileRefunds(ctx, cutoff, &crep)...)
-	rep = ReconcileReport(crep)
-	return rep, errors.Join(errs...)
-}
-
-// reconcilePayment settles one pending payment from the processor's
-// record, unless its processor call is still in flight in this engine (the
-// store-side lease is checked again when settling).
-func (e *Engine) reconcilePayment(ctx context.Context, id string) (subscription.Payment, error) {
-	if _, ok := e.inflight.Load(id); ok {
-		return e.Payment(ctx, id)
-	}
-	ch, err := e.processor.LookupCharge(ctx, id)
-	switch {
-	case errors.Is(err, processor.ErrNotFound):
-		// Never charged (the crash came before the call): release the hold.
-		ch = processor.Charge{Status: processor.ChargeFailed, DeclineCode: processor.NetworkError}
-	case err != nil:
-		return e.Payment(ctx, id)
-	}
-	return e.finish(ctx, id, ch, true)
+	rep, err := e.charges.Reconcile(ctx)
+	return ReconcileReport(rep), err
 }

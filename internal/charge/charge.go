@@ -151,9 +151,14 @@ func New(c Config) (*Service, error) {
 // Tune changes the configuration, for tests of the root package (a
 // processor that fails on cue, a crash after the processor call, a faster
 // lease renewal). Call it between calls of the Service, never during one.
+//
+// f changes fields in place, so background work reading the others (a
+// lease renewal) does not race with it.
 func (s *Service) Tune(f func(*Config)) {
 	f(&s.c)
-	s.c = s.c.WithDefaults()
+	if s.c.CallRenewEvery <= 0 {
+		s.c.CallRenewEvery = ReconcileAfter / 4
+	}
 }
 
 // update runs fn in a store transaction (see txn.Update).

@@ -109,7 +109,7 @@ func (s *Service) Refund(ctx context.Context, paymentID string, p RefundRequest)
 	if err != nil || done {
 		return r, err
 	}
-	return s.RefundThroughProcessor(ctx, r, pay.ProcessorID)
+	return s.refundThroughProcessor(ctx, r, pay.ProcessorID)
 }
 
 // splitRefunded fills in WalletRefunded and ProcessorRefunded of a payment
@@ -145,10 +145,10 @@ func refundedStatus(p subscription.Payment) subscription.PaymentStatus {
 	return subscription.PaymentPartiallyRefunded
 }
 
-// RefundThroughProcessor calls the processor for a pending refund and
+// refundThroughProcessor calls the processor for a pending refund and
 // records the outcome. An unreachable processor leaves the refund pending
 // for Reconcile (the call is idempotent by refund id).
-func (s *Service) RefundThroughProcessor(ctx context.Context, r subscription.Refund, chargeID string) (subscription.Refund, error) {
+func (s *Service) refundThroughProcessor(ctx context.Context, r subscription.Refund, chargeID string) (subscription.Refund, error) {
 	proc := s.c.Processor
 	if proc == nil {
 		return r, ErrNoProcessor
