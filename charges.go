@@ -91,7 +91,7 @@ func unknownOutcome(err error) bool { return charge.UnknownOutcome(err) }
 // DeclineProcessorError is the decline code recorded when the processor
 // rejects a request as malformed (an error that is neither a decline nor
 // unavailability). It is not retried.
-const DeclineProcessorError = charge.DeclineProcessorError
+const DeclineProcessorError = "PROCESSOR_ERROR"
 
 func getPayment(tx store.BillingReader, id string) (subscription.Payment, error) {
 	return billing.Payment(tx, id)

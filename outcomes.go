@@ -24,7 +24,7 @@ var (
 // succeeded for a debt that another payment had already collected: the
 // charge is refunded automatically (payment.duplicate_refunded) and the
 // payment stays failed.
-const DeclineDuplicate = charge.DeclineDuplicate
+const DeclineDuplicate = "DUPLICATE_COLLECTION"
 
 // DuplicateRefund is the data of a payment.duplicate_refunded event.
 type DuplicateRefund struct {

@@ -3,8 +3,8 @@ package coffer
 import (
 	"context"
 	"sort"
+	"time"
 
-	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
@@ -145,7 +145,7 @@ type ReconcileReport struct {
 // still making, so a slow processor call is never declared failed. A
 // process that dies mid-call stops renewing, and its payments are
 // reconciled once the lease runs out.
-const ReconcileAfter = charge.ReconcileAfter
+const ReconcileAfter = 2 * time.Minute
 
 // Reconcile resolves what a crash between the processor call and the
 // settling transaction left behind: each payment pending for longer than

@@ -54,11 +54,13 @@ const (
 	EventRefundFailed             = "refund.failed"
 )
 
-// ReconcileAfter is the lease a processor call holds on its payment (the
-// root package's ReconcileAfter documents it).
+// ReconcileAfter is the lease a processor call holds on its payment: the
+// root package's ReconcileAfter, which documents it (a root test checks
+// they agree).
 const ReconcileAfter = 2 * time.Minute
 
-// Decline codes this package records (the root package exports them).
+// Decline codes this package records: the root package's constants of the
+// same names (a root test checks they agree).
 const (
 	// DeclineProcessorError: the processor rejected a request as malformed.
 	DeclineProcessorError = "PROCESSOR_ERROR"
