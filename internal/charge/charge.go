@@ -159,7 +159,7 @@ func New(c Config) (*Service, error) {
 func (s *Service) Tune(f func(*Config)) {
 	f(&s.c)
 	if s.c.CallRenewEvery <= 0 {
-		s.c.CallRenewEvery = ReconcileAfter / 4
+		s.c.CallRenewEvery = Config{}.WithDefaults().CallRenewEvery
 	}
 }
 
