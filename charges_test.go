@@ -183,10 +183,10 @@ func TestChargeWalletFirst(t *testing.T) {
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			// The first charge's answer is lost and its process crashes:
 			// its hold stays in place.
-			v.crashAfterCharge = func(string) error { return errODCrash }
+			v.setCrashAfterCharge(func(string) error { return errODCrash })
 			first, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(8_00))})
 			require.ErrorIs(t, err, errODCrash)
-			v.crashAfterCharge = nil
+			v.setCrashAfterCharge(nil)
 			require.Equal(t, int64(5_00), v.odBalance(c.ID, "USD").Held)
 			second, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(3_00))})
 			require.NoError(t, err)
@@ -487,7 +487,7 @@ func (p odTimeoutAfterCharge) Charge(ctx context.Context, req processor.ChargeRe
 func TestChargeTimeoutIsUnknownNotDeclined(t *testing.T) {
 	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
 		v := newEnv(t, newStore)
-		v.Engine.processor = odTimeoutAfterCharge{v.proc}
+		v.setProcessor(odTimeoutAfterCharge{v.proc})
 		c := v.customer()
 		v.odFund(c.ID, 2_00, "USD")
 		s := v.odSubscribe(c.ID, processor.CardOK)

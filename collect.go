@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
@@ -15,7 +16,7 @@ import (
 var (
 	// ErrNotOverdue: the payment is not an unpaid charge, or the retry
 	// policy still has an attempt scheduled for it (409 class).
-	ErrNotOverdue = errors.New("coffer: payment is not overdue or has a retry pending")
+	ErrNotOverdue = charge.ErrNotOverdue
 	// ErrMandateNotAuthorized: the processor did not authorise the new
 	// payment method (422 class); the subscription keeps its old one.
 	ErrMandateNotAuthorized = fmt.Errorf("%w: payment method not authorised", subscription.ErrInvalid)
@@ -117,40 +118,5 @@ func (e *Engine) CollectOverdue(ctx context.Context, paymentID string, p Collect
 	if err := checkIdempotencyKey(subscription.ErrInvalid, idempotencyKey); err != nil {
 		return subscription.Payment{}, err
 	}
-	pay, err := e.Payment(ctx, paymentID)
-	if err != nil {
-		return pay, err
-	}
-	in := chargeInput{
-		subID: pay.SubscriptionID, amount: pay.Amount, currency: pay.Currency, description: pay.Description,
-		fees: pay.FeesInclusive, metadata: pay.Metadata, key: idempotencyKey, retryOf: pay.ID, allowOnHold: true,
-	}
-	if !pay.Delinquent() || pay.SubscriptionID == "" {
-		// Only a replay of this very collection (it settled the payment)
-		// returns a payment; anything else is a typed refusal.
-		if idempotencyKey != "" {
-			if prev, err := e.paymentByKey(ctx, pay.CustomerID, idempotencyKey); err == nil && prev.Fingerprint == in.fingerprint() {
-				return prev, nil
-			}
-		}
-		switch {
-		case pay.SettledBy != "":
-			return subscription.Payment{}, fmt.Errorf("%w: %s by %s", ErrDebtSettled, pay.ID, pay.SettledBy)
-		case pay.Overdue():
-			return subscription.Payment{}, fmt.Errorf("%w: %s has a retry scheduled", ErrNotOverdue, pay.ID)
-		}
-		return subscription.Payment{}, fmt.Errorf("%w: %s is %s", ErrNotOverdue, pay.ID, pay.Status)
-	}
-	if in.key == "" {
-		in.key = newID("collect")
-	}
-	return e.charge(ctx, in)
-}
-
-func (e *Engine) paymentByKey(ctx context.Context, customerID, key string) (p subscription.Payment, err error) {
-	err = e.store.View(ctx, func(tx store.Tx) error {
-		p, err = tx.PaymentByKey(customerID, key)
-		return err
-	})
-	return p, err
+	return e.charges.CollectOverdue(ctx, paymentID, idempotencyKey)
 }

@@ -800,10 +800,10 @@ func TestWebhookEventCatalogue(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v.Refund(ctx, paid.ID, RefundParams{Amount: 2_00, Reason: "goodwill", IdempotencyKey: "refund-1"})
 	require.NoError(t, err)
-	v.Engine.processor = whRejectRefunds{v.proc}
+	v.setProcessor(whRejectRefunds{v.proc})
 	_, err = v.Refund(ctx, paid.ID, RefundParams{IdempotencyKey: "refund-2"}) // the rest: reaches the processor
 	require.Error(t, err)
-	v.Engine.processor = v.proc
+	v.setProcessor(v.proc)
 
 	soft := sub(processor.CardInsufficientFunds, false)
 	failed, err := v.Charge(ctx, soft.Subscription.ID, ChargeParams{ProductPrice: new(int64(7_00)), IdempotencyKey: "order-2"})

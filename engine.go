@@ -9,6 +9,7 @@ import (
 
 	"github.com/cofferhq/coffer/clock"
 	"github.com/cofferhq/coffer/internal/billing"
+	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/internal/ids"
 	"github.com/cofferhq/coffer/internal/maintenance"
 	"github.com/cofferhq/coffer/internal/txn"
@@ -42,27 +43,20 @@ type Engine struct {
 	pruner  *maintenance.Pruner
 	// billing holds the rules of what a settled payment does to its
 	// subscription, its retry chain and the customer's standing.
-	billing   *billing.Service
+	billing *billing.Service
+	// charges is the money path: charges, refunds, reconciliation.
+	charges   *charge.Service
 	ownsStore bool
 	// noProcessor records WithoutProcessor: no processor on purpose.
 	noProcessor bool
 	log         *slog.Logger
 	onError     func(error)
-	// inflight holds the ids of payments whose processor call this engine
-	// is making (holdCall); callRenewEvery is how often such a call
-	// renews its lease in the store.
-	inflight       sync.Map
-	callRenewEvery time.Duration
 	// webhookSender is DispatchDue's, built from webhooks on first use.
 	webhookSender struct {
 		once sync.Once
 		s    *webhook.Sender
 		err  error
 	}
-	// crashAfterCharge, set only by tests, stops a charge between the
-	// processor call and the transaction that records its outcome, as a
-	// process crash would.
-	crashAfterCharge func(paymentID string) error
 }
 
 // Option configures an Engine.
@@ -160,8 +154,6 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 		lowBalance: map[string]int64{},
 		log:        slog.Default(),
 		retention:  Retention{}.withDefaults(),
-
-		callRenewEvery: ReconcileAfter / 4,
 	}
 	for _, o := range opts {
 		if err := o(e); err != nil {
@@ -184,6 +176,10 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 	pc.Store, pc.Clock = s, e.clock
 	var err error
 	if e.billing, err = billing.New(billing.Config{Clock: e.clock, Policy: e.policy, Emit: e.emit}); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
+	}
+	if e.charges, err = charge.New(charge.Config{Store: s, Clock: e.clock, Processor: e.processor, Billing: e.billing,
+		Wallet: engineWallet{e}, Emit: e.emit, Log: e.log}); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidConfig, err)
 	}
 	if e.retrier, err = maintenance.NewRetrier(rc); err != nil {

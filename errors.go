@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/internal/text"
 )
 
@@ -18,7 +19,7 @@ var (
 	ErrInvalidConfig = errors.New("coffer: invalid configuration")
 	// ErrNoProcessor: the operation needs a payment processor and the
 	// engine has none (WithProcessor).
-	ErrNoProcessor = errors.New("coffer: no payment processor configured")
+	ErrNoProcessor = charge.ErrNoProcessor
 	// ErrEndpointNotFound: unknown webhook endpoint.
 	ErrEndpointNotFound = errors.New("coffer: webhook endpoint not found")
 )

@@ -229,7 +229,7 @@ func TestLateProcessorSuccessIsNeverDropped(t *testing.T) {
 			v := newEnv(t, newStore)
 			gate := newGate(v.proc)
 			e := v.msEngine(gate)
-			e.callRenewEvery = 2 * time.Millisecond
+			e.setCallRenewEvery(2 * time.Millisecond)
 			_, payID, done := v.msPending(e, gate)
 			v.clock.Advance(ReconcileAfter + time.Minute)
 			// Wait for the caller to renew its lease past the new time.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/subscription"
 )
 
@@ -53,8 +54,8 @@ func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTime
 	if err := checkIdempotencyKey(subscription.ErrInvalid, p.IdempotencyKey); err != nil {
 		return subscription.Payment{}, err
 	}
-	return e.charge(ctx, chargeInput{
-		customerID: customerID, paymentMethod: p.PaymentMethod, amount: p.Amount,
-		currency: c.Code, description: p.Description, metadata: p.Metadata, key: p.IdempotencyKey,
+	return e.charges.Charge(ctx, charge.Input{
+		CustomerID: customerID, PaymentMethod: p.PaymentMethod, Amount: p.Amount,
+		Currency: c.Code, Description: p.Description, Metadata: p.Metadata, IdempotencyKey: p.IdempotencyKey,
 	})
 }

@@ -2,12 +2,10 @@ package coffer
 
 import (
 	"context"
-	"errors"
 	"sort"
 	"time"
 
 	"github.com/cofferhq/coffer/money"
-	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
 )
@@ -156,111 +154,6 @@ const ReconcileAfter = 2 * time.Minute
 // when the processor never saw it); each pending refund is sent again
 // (idempotent by refund id). Run calls it on every pass.
 func (e *Engine) Reconcile(ctx context.Context) (ReconcileReport, error) {
-	var rep ReconcileReport
-	if e.processor == nil {
-		return rep, nil
-	}
-	now := e.clock.Now()
-	cutoff := now.Add(-ReconcileAfter)
-	var pending []subscription.Payment
-	err := e.store.View(ctx, func(tx store.Tx) error {
-		pending = nil
-		q := store.PaymentQuery{Statuses: []subscription.PaymentStatus{subscription.PaymentPending}, Page: store.Page{Limit: store.MaxLimit}}
-		for {
-			list, more, err := tx.ListPayments(q)
-			if err != nil {
-				return err
-			}
-			for _, p := range list {
-				if !e.callOpen(p, now) {
-					pending = append(pending, p)
-				}
-			}
-			if !more || len(list) == 0 {
-				break
-			}
-			q.StartingAfter = list[len(list)-1].ID
-		}
-		return nil
-	})
-	if err != nil {
-		return rep, err
-	}
-	var errs []error
-	for _, p := range pending {
-		got, err := e.reconcilePayment(ctx, p.ID)
-		switch {
-		case err != nil:
-			errs = append(errs, err)
-		case got.Status == subscription.PaymentPending:
-			rep.Pending++
-		default:
-			rep.Payments++
-		}
-	}
-	// Pending refunds are listed oldest first, without a cursor. The ones
-	// settled here leave the list; the ones that stay pending (too recent,
-	// or the processor still does not answer) stay at its head, so each
-	// batch asks for that many more: they never hide the refunds behind
-	// them, and one call gets through every pending refund.
-	seen := map[string]bool{}
-	for ctx.Err() == nil {
-		limit := len(seen) + store.MaxLimit
-		var batch []subscription.Refund
-		err := e.store.View(ctx, func(tx store.Tx) (err error) {
-			batch, err = tx.PendingRefunds(limit)
-			return err
-		})
-		if err != nil {
-			errs = append(errs, err)
-			break
-		}
-		fresh := 0
-		for _, r := range batch {
-			if seen[r.ID] {
-				continue
-			}
-			seen[r.ID] = true
-			fresh++
-			if _, inFlight := e.inflight.Load(r.ID); inFlight || r.CreatedAt.After(cutoff) {
-				continue
-			}
-			pay, err := e.Payment(ctx, r.PaymentID)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			got, err := e.refundThroughProcessor(ctx, r, pay.ProcessorID)
-			switch {
-			case err != nil:
-				errs = append(errs, err)
-			case got.Status == subscription.RefundPending:
-				rep.Pending++
-			default:
-				rep.Refunds++
-			}
-		}
-		if len(batch) < limit || fresh == 0 {
-			break
-		}
-	}
-	return rep, errors.Join(errs...)
-}
-
-// reconcilePayment settles one pending payment from the processor's
-// record, unless its processor call is still in flight in this engine (the
-// store-side lease is checked again when settling).
-func (e *Engine) reconcilePayment(ctx context.Context, id string) (subscription.Payment, error) {
-	if _, ok := e.inflight.Load(id); ok {
-		return e.Payment(ctx, id)
-	}
-	ch, err := e.processor.LookupCharge(ctx, id)
-	switch {
-	case errors.Is(err, processor.ErrNotFound):
-		// Never charged (the crash came before the call): release the hold.
-		ch = processor.Charge{Status: processor.ChargeFailed, DeclineCode: processor.NetworkError}
-	case err != nil:
-		return e.Payment(ctx, id)
-	}
-	return e.finish(ctx, id, ch, true)
+	rep, err := e.charges.Reconcile(ctx)
+	return ReconcileReport(rep), err
 }

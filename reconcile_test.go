@@ -42,12 +42,12 @@ func TestReconcile(t *testing.T) {
 			v.odFund(c.ID, 3_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			var crashed string
-			v.crashAfterCharge = func(id string) error { crashed = id; return errODCrash }
+			v.setCrashAfterCharge(func(id string) error { crashed = id; return errODCrash })
 			before := v.eventTypes()
 			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), IdempotencyKey: "order-9"})
 			require.ErrorIs(t, err, errODCrash)
 			require.Equal(t, p.ID, crashed)
-			v.crashAfterCharge = nil
+			v.setCrashAfterCharge(nil)
 
 			p, err = v.Payment(v.ctx, p.ID)
 			require.NoError(t, err)
@@ -110,10 +110,10 @@ func TestReconcile(t *testing.T) {
 			v.odFund(c.ID, 3_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			v.proc.Script(processor.CardOK, processor.LostCard)
-			v.crashAfterCharge = func(string) error { return errODCrash }
+			v.setCrashAfterCharge(func(string) error { return errODCrash })
 			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.ErrorIs(t, err, errODCrash)
-			v.crashAfterCharge = nil
+			v.setCrashAfterCharge(nil)
 			v.clock.Advance(ReconcileAfter)
 			rep, err := v.Reconcile(v.ctx)
 			require.NoError(t, err)
@@ -137,15 +137,15 @@ func TestReconcile(t *testing.T) {
 		t.Run("the processor never received the charge: failed, hold released", func(t *testing.T) {
 			v := newEnv(t, newStore)
 			dp := &odDropCharges{Test: v.proc}
-			v.Engine.processor = dp
+			v.setProcessor(dp)
 			c := v.customer()
 			v.odFund(c.ID, 3_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
 			dp.drop.Store(true)
-			v.crashAfterCharge = func(string) error { return errODCrash }
+			v.setCrashAfterCharge(func(string) error { return errODCrash })
 			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.ErrorIs(t, err, errODCrash)
-			v.crashAfterCharge = nil
+			v.setCrashAfterCharge(nil)
 			dp.drop.Store(false)
 			require.Equal(t, int64(3_00), v.odBalance(c.ID, "USD").Held)
 			require.Zero(t, v.proc.ChargeCount())
@@ -214,10 +214,10 @@ func TestReconcile(t *testing.T) {
 			c := v.customer()
 			v.odFund(c.ID, 3_00, "USD")
 			s := v.odSubscribe(c.ID, processor.CardOK)
-			v.crashAfterCharge = func(string) error { return errODCrash }
+			v.setCrashAfterCharge(func(string) error { return errODCrash })
 			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00))})
 			require.ErrorIs(t, err, errODCrash)
-			v.crashAfterCharge = nil
+			v.setCrashAfterCharge(nil)
 			v.clock.Advance(ReconcileAfter)
 			v.proc.SetUnavailable(true)
 			rep, err := v.Reconcile(v.ctx)

@@ -232,7 +232,7 @@ func TestRefunds(t *testing.T) {
 		t.Run("processor rejects the refund: failed, amount freed", func(t *testing.T) {
 			v := newEnv(t, newStore)
 			_, p := v.odPaid(10_00, 0)
-			v.Engine.processor = odRejectRefunds{v.proc}
+			v.setProcessor(odRejectRefunds{v.proc})
 			before := v.eventTypes()
 			r, err := v.Refund(v.ctx, p.ID, RefundParams{Amount: 6_00, IdempotencyKey: "r1"})
 			require.ErrorIs(t, err, errODRefundRejected)
@@ -242,7 +242,7 @@ func TestRefunds(t *testing.T) {
 			require.Zero(t, p.RefundedAmount)
 			require.Equal(t, subscription.PaymentSucceeded, p.Status)
 			require.Equal(t, map[string]int{EventRefundFailed: 1}, odDiff(before, v.eventTypes()))
-			v.Engine.processor = v.proc
+			v.setProcessor(v.proc)
 			r2, err := v.Refund(v.ctx, p.ID, RefundParams{IdempotencyKey: "r2"})
 			require.NoError(t, err)
 			require.Equal(t, int64(10_00), r2.Amount)

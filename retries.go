@@ -2,7 +2,6 @@ package coffer
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/cofferhq/coffer/internal/maintenance"
@@ -81,40 +80,7 @@ func (r retryAttempts) Announce(tx store.Outbox, a retry.Attempt) error {
 // Charge charges one claimed attempt through the normal charge path and
 // says what became of it.
 func (r retryAttempts) Charge(ctx context.Context, a retry.Attempt) (subscription.Payment, retry.AttemptStatus, error) {
-	e := r.e
-	pay, err := e.charge(ctx, chargeInput{
-		subID: a.SubscriptionID, amount: a.Amount, currency: a.Currency, description: a.Description,
-		fees: a.FeesInclusive, metadata: a.Metadata, key: "retry:" + a.ID, retryAttempt: a.Number, retryOf: a.FirstPaymentID,
-	})
-	status := retry.AttemptFailed
-	switch {
-	case errors.Is(err, subscription.ErrNotActive), errors.Is(err, subscription.ErrNotFound),
-		errors.Is(err, ErrNotOverdue):
-		// The subscription can no longer be charged, or the debt was
-		// collected by another charge: nothing left to retry.
-		return pay, retry.AttemptCancelled, nil
-	case errors.Is(err, ErrCollectionInProgress):
-		return pay, "", nil // another charge is collecting it; the lease expires and a later pass looks again
-	case err != nil:
-		return pay, "", err // the lease expires and another pass retries
-	case pay.Status == subscription.PaymentPending:
-		// Either the processor's answer is unknown, or this is a retaken
-		// attempt whose runner crashed or is still waiting mid-charge. Ask
-		// the processor only once no call for it can still be in flight
-		// (its lease ran out, as Reconcile does): a lookup that races the
-		// original call would find nothing and fail a charge the
-		// processor is about to make.
-		if e.callOpen(pay, e.clock.Now()) {
-			return pay, "", nil // the lease expires and a later pass looks again
-		}
-		if pay, err = e.reconcilePayment(ctx, pay.ID); err != nil || pay.Status == subscription.PaymentPending {
-			return pay, "", err
-		}
-	}
-	if pay.Status == subscription.PaymentSucceeded {
-		status = retry.AttemptSucceeded
-	}
-	return pay, status, nil
+	return r.e.charges.ChargeAttempt(ctx, a)
 }
 
 // ChainEnded clears the chain's NextRetryAt: with no retry pending the

@@ -147,11 +147,11 @@ func TestSchedulerLeases(t *testing.T) {
 
 			due := rtAuthorised.Add(3 * retry.Day)
 			v.clock.Set(due)
-			v.crashAfterCharge = func(string) error { return errRTCrash }
+			v.setCrashAfterCharge(func(string) error { return errRTCrash })
 			rep, err := v.RunDue(v.ctx)
 			require.ErrorIs(t, err, errRTCrash)
 			require.Equal(t, 1, rep.Attempted)
-			v.crashAfterCharge = nil
+			v.setCrashAfterCharge(nil)
 			require.Equal(t, 2, v.proc.ChargeCount(), "the processor charged attempt 2")
 			a := v.rtAttempts(sub.ID)[0]
 			require.Equal(t, retry.AttemptClaimed, a.Status)
@@ -195,10 +195,10 @@ func TestSchedulerLeases(t *testing.T) {
 			b := v.rtRunner("runner-b", RetryOptions{Lease: 30 * time.Second}, nil)
 			due := rtAuthorised.Add(3 * retry.Day)
 			v.clock.Set(due)
-			v.crashAfterCharge = func(string) error { return errRTCrash }
+			v.setCrashAfterCharge(func(string) error { return errRTCrash })
 			_, err := v.RunDue(v.ctx)
 			require.ErrorIs(t, err, errRTCrash)
-			v.crashAfterCharge = nil
+			v.setCrashAfterCharge(nil)
 
 			// Retaken at +30s, but the pending payment is younger than
 			// ReconcileAfter: it is left alone, the lease runs out again.

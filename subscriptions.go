@@ -10,6 +10,7 @@ import (
 
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/billing"
+	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
@@ -405,9 +406,9 @@ func (e *Engine) applyMandate(ctx context.Context, subID string, m processor.Man
 func (e *Engine) initialCharge(ctx context.Context, sub subscription.Subscription) (SubscriptionResult, error) {
 	res := SubscriptionResult{Subscription: sub}
 	initial, _ := money.MulMinor(sub.Price, int64(sub.Quantity))
-	pay, err := e.charge(ctx, chargeInput{
-		subID: sub.ID, amount: initial, currency: sub.Currency, description: sub.Description,
-		fees: sub.FeesInclusive, metadata: sub.Metadata, key: "initial:" + sub.ID,
+	pay, err := e.charges.Charge(ctx, charge.Input{
+		SubscriptionID: sub.ID, Amount: initial, Currency: sub.Currency, Description: sub.Description,
+		FeesInclusive: sub.FeesInclusive, Metadata: sub.Metadata, IdempotencyKey: "initial:" + sub.ID,
 	})
 	if err != nil {
 		return res, err

@@ -2,9 +2,9 @@
 // itself: to its subscription (reactivated on success, on hold when the
 // retry policy gives up), to its retry chain (the next attempt scheduled,
 // the chain settled, pending attempts cancelled) and to the customer's
-// standing (the delinquent flag). The root package's settle, lateSuccess,
-// CancelSubscription and the retry scheduler call it inside the store
-// transaction that records the outcome.
+// standing (the delinquent flag). internal/charge's settle and
+// lateSuccess, the root package's CancelSubscription and the retry
+// scheduler call it inside the store transaction that records the outcome.
 //
 // Each rule takes the aggregates of the transaction it reads and writes
 // (store.Billing, store.Retries, store.Customers, store.Outbox), not the
@@ -219,7 +219,7 @@ func (s *Service) AfterSuccess(tx Tx, pay *subscription.Payment) error {
 		if err != nil {
 			return err
 		}
-		// settle checked that the debt was still open (debtCollected):
+		// charge.settle checked that the debt was still open (debtCollected):
 		// SettledBy is written once.
 		first.SettledBy, first.NextRetryAt, first.UpdatedAt = pay.ID, time.Time{}, now
 		ReleaseDebtClaim(&first, pay.ID)

@@ -1,0 +1,237 @@
+package charge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/cofferhq/coffer/internal/billing"
+	"github.com/cofferhq/coffer/internal/ids"
+	"github.com/cofferhq/coffer/internal/text"
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/wallet"
+)
+
+// Charge runs the three steps of a charge: reserve (one transaction: the
+// pending payment, the hold on the wallet part, the claim on the debt it
+// collects), call the processor for the rest outside any transaction under
+// a lease on the payment, settle (another transaction). A declined charge
+// is not an error: the payment is failed with its decline code. If the
+// processor's answer is lost, the payment is returned pending and
+// Reconcile settles it.
+func (s *Service) Charge(ctx context.Context, in Input) (subscription.Payment, error) {
+	proc := s.c.Processor
+	if proc == nil {
+		return subscription.Payment{}, ErrNoProcessor
+	}
+	var (
+		pay  subscription.Payment
+		sub  subscription.Subscription
+		done bool
+	)
+	err := s.update(ctx, func(tx store.Tx) error {
+		var err error
+		pay, done = subscription.Payment{}, false
+		if in.SubscriptionID == "" {
+			// A one-time payment: no subscription, the payment method given.
+			if _, err := billing.Customer(tx, in.CustomerID); err != nil {
+				return err
+			}
+			sub = subscription.Subscription{CustomerID: in.CustomerID, PaymentMethod: in.PaymentMethod, Status: subscription.StatusActive}
+		} else if sub, err = billing.Subscription(tx, in.SubscriptionID); err != nil {
+			return err
+		}
+		if in.IdempotencyKey != "" {
+			prev, err := tx.PaymentByKey(sub.CustomerID, in.IdempotencyKey)
+			if err == nil {
+				if prev.Fingerprint != in.Fingerprint() {
+					return fmt.Errorf("%w: key %s", subscription.ErrIdempotencyConflict, text.Quote(in.IdempotencyKey))
+				}
+				pay, done = prev, true
+				return nil
+			}
+			if !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		if err := sub.CanCharge(); err != nil && !(in.AllowOnHold && sub.Status == subscription.StatusOnHold) {
+			return err
+		}
+		var debt subscription.Payment
+		if in.RetryOf != "" {
+			// The debt is claimed in the transaction that reserves the
+			// charge, so concurrent collectors of one debt serialize
+			// here and only one reaches the processor.
+			if debt, err = claimDebt(tx, in); err != nil {
+				return err
+			}
+		}
+		pay, err = s.reserve(tx, sub, in)
+		if err != nil {
+			return err
+		}
+		if in.RetryOf != "" {
+			debt.CollectingBy, debt.UpdatedAt = pay.ID, pay.CreatedAt
+			if err := tx.UpdatePayment(debt); err != nil {
+				return err
+			}
+		}
+		if pay.ProcessorAmount == 0 {
+			done = true
+			// The debt was claimed in this transaction: no surplus.
+			return s.settle(tx, &pay, processor.Charge{Status: processor.ChargeSucceeded}, new(*subscription.Refund))
+		}
+		return nil
+	})
+	if err != nil || done {
+		return pay, err
+	}
+	// The call holds a lease on the payment until its outcome is recorded:
+	// Reconcile and retaken retries leave the payment alone meanwhile.
+	defer s.holdCall(pay.ID)()
+	ch, err := proc.Charge(ctx, processor.ChargeRequest{
+		IdempotencyKey: pay.ID, MandateID: sub.MandateID, PaymentMethod: pay.PaymentMethod,
+		Amount: pay.ProcessorAmount, Currency: pay.Currency, Description: pay.Description, Metadata: pay.Metadata,
+	})
+	if crash := s.c.CrashAfterCharge; crash != nil {
+		if cerr := crash(pay.ID); cerr != nil {
+			return pay, cerr
+		}
+	}
+	ch, known := s.outcome(ctx, proc, pay.ID, ch, err)
+	if !known {
+		return pay, nil // stays pending; Reconcile settles it
+	}
+	// The processor has acted: record it even if the caller gave up
+	// meanwhile, rather than leave it to Reconcile.
+	return s.finish(context.WithoutCancel(ctx), pay.ID, ch, false)
+}
+
+// reserve records a pending payment and holds the wallet part of it.
+func (s *Service) reserve(tx store.Tx, sub subscription.Subscription, in Input) (subscription.Payment, error) {
+	now := s.c.Clock.Now()
+	pay := subscription.Payment{
+		ID: ids.New("pay"), CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Kind: kindOf(sub),
+		Amount: in.Amount, Currency: in.Currency, Status: subscription.PaymentPending, PaymentMethod: sub.PaymentMethod,
+		IdempotencyKey: in.IdempotencyKey, Fingerprint: in.Fingerprint(), Description: in.Description, FeesInclusive: in.FeesInclusive,
+		Metadata: in.Metadata, RetryAttempt: in.RetryAttempt, RetryOf: in.RetryOf, CreatedAt: now, UpdatedAt: now,
+	}
+	if in.RetryAttempt > 0 {
+		md := make(map[string]string, len(in.Metadata)+1)
+		for k, v := range in.Metadata {
+			md[k] = v
+		}
+		md["retry_attempt"] = strconv.Itoa(in.RetryAttempt)
+		pay.Metadata = md
+	}
+	b, err := s.c.Wallet.BalanceForUpdate(tx, sub.CustomerID, in.Currency)
+	if err != nil {
+		return pay, err
+	}
+	if apply := min(b.Available(), in.Amount); apply > 0 {
+		h, after, err := ledger.PlaceHold(b, ids.New("hold"), apply, ledger.Reference{Type: ledger.RefPayment, ID: pay.ID}, now)
+		if err != nil {
+			return pay, err
+		}
+		if err := tx.PutHold(h); err != nil {
+			return pay, err
+		}
+		if err := s.c.Wallet.PutBalance(tx, after, nil); err != nil {
+			return pay, err
+		}
+		pay.HoldID, pay.WalletAmount = h.ID, apply
+	}
+	pay.ProcessorAmount = in.Amount - pay.WalletAmount
+	if pay.ProcessorAmount > 0 {
+		pay.CallUntil = now.Add(ReconcileAfter)
+	}
+	return pay, tx.InsertPayment(pay)
+}
+
+// outcome turns a processor answer into a charge outcome. known is false
+// when the outcome cannot be known now (the processor is unreachable even
+// for the lookup).
+func (s *Service) outcome(ctx context.Context, proc processor.Processor, paymentID string, ch processor.Charge, err error) (processor.Charge, bool) {
+	if err == nil {
+		return ch, true
+	}
+	if UnknownOutcome(err) {
+		// The call was cut short on our side: the processor may have
+		// charged, and ctx may be done too, so asking now is pointless.
+		return processor.Charge{}, false
+	}
+	if !errors.Is(err, processor.ErrUnavailable) {
+		return processor.Charge{Status: processor.ChargeFailed, DeclineCode: DeclineProcessorError}, true
+	}
+	found, lerr := proc.LookupCharge(ctx, paymentID)
+	switch {
+	case lerr == nil:
+		return found, true
+	case errors.Is(lerr, processor.ErrNotFound):
+		// The processor never took the charge: a soft failure, retried by policy.
+		return processor.Charge{Status: processor.ChargeFailed, DeclineCode: processor.NetworkError}, true
+	}
+	return processor.Charge{}, false
+}
+
+// heldBalance reads (and locks) a hold and the balance it reserves.
+func heldBalance(tx store.LedgerReader, holdID string) (ledger.Hold, wallet.Balance, error) {
+	h, err := tx.Hold(holdID)
+	if err != nil {
+		return h, wallet.Balance{}, err
+	}
+	b, err := tx.Balance(h.CustomerID, h.Currency)
+	return h, b, err
+}
+
+// captureHold debits the wallet by what the hold reserved.
+func (s *Service) captureHold(tx store.Tx, holdID, reason string) error {
+	if holdID == "" {
+		return nil
+	}
+	h, b, err := heldBalance(tx, holdID)
+	if err != nil {
+		return err
+	}
+	h, entry, after, err := ledger.CaptureHold(b, h, ids.New("le"), reason, s.c.Clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := tx.InsertEntry(entry); err != nil {
+		return err
+	}
+	if err := tx.PutHold(h); err != nil {
+		return err
+	}
+	return s.c.Wallet.PutBalance(tx, after, &entry)
+}
+
+// releaseHold gives what the hold reserved back to the available balance.
+func (s *Service) releaseHold(tx store.Tx, holdID string) error {
+	if holdID == "" {
+		return nil
+	}
+	h, b, err := heldBalance(tx, holdID)
+	if err != nil {
+		return err
+	}
+	h, after, err := ledger.ReleaseHold(b, h, s.c.Clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := tx.PutHold(h); err != nil {
+		return err
+	}
+	return s.c.Wallet.PutBalance(tx, after, nil)
+}
+
+func kindOf(sub subscription.Subscription) subscription.Kind {
+	if sub.ID == "" {
+		return subscription.KindOneTime
+	}
+	return subscription.KindSubscription
+}
