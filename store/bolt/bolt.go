@@ -58,6 +58,13 @@ func WithMaxBatchDelay(d time.Duration) Option { return func(c *config) { c.maxB
 // not make writers wait for open read transactions while it is remapped.
 func WithInitialMmapSize(n int) Option { return func(c *config) { c.mmapSize = n } }
 
+// ServeOptions are the options `coffer serve` opens its store with (and
+// the HTTP benchmarks open both of their stores with, so the comparison
+// with the Engine uses the server's configuration).
+func ServeOptions() []Option {
+	return nil
+}
+
 // Store is the embedded bbolt store: one file, every committed Update
 // fsynced before it returns. It is safe for concurrent use; concurrent
 // Updates are group-committed (bbolt's DB.Batch), so they share fsyncs.
