@@ -136,6 +136,8 @@ type Handler struct {
 	// hostedMethod is the payment method token of a hosted mandate page.
 	hostedMethod string
 	now          func() time.Time
+	// created is the CreatedAt of customers createLedgerEntry has read.
+	created createdCache
 }
 
 // New returns the HTTP API over eng. Mount it at the root or under a
