@@ -1,6 +1,9 @@
 package httpapi
 
 import (
+	"io"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,4 +79,42 @@ func TestCreatedCacheBounded(t *testing.T) {
 	got, ok := cc.get("x")
 	assert.True(t, ok)
 	assert.Equal(t, t0.Add(time.Second), got)
+}
+
+func TestRequestBodyBounds(t *testing.T) {
+	e := newTestEnv(t)
+	big := `{"name":"A","email":"a@b.co","description":"` + strings.Repeat("x", DefaultMaxBody) + `"}`
+	// Chunked (no Content-Length): the MaxBytesReader stops it.
+	req, err := http.NewRequest("POST", e.srv.URL+"/customers", io.MultiReader(strings.NewReader(big)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+opKey)
+	require.Equal(t, int64(0), req.ContentLength)
+	req.ContentLength = -1
+	res, err := e.srv.Client().Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode)
+	// Chunked within the bound is read whole.
+	req, err = http.NewRequest("POST", e.srv.URL+"/customers", io.MultiReader(strings.NewReader(`{"name":"A","email":"a@b.co"}`)))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+opKey)
+	req.ContentLength = -1
+	res, err = e.srv.Client().Do(req)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+	// With a Content-Length over the bound.
+	assert.Equal(t, http.StatusRequestEntityTooLarge, e.do("POST", "/customers", big).Status)
+}
+
+func TestNewRequestID(t *testing.T) {
+	seen := map[string]bool{}
+	for range 1000 {
+		id := newRequestID()
+		require.Len(t, id, 28)
+		require.True(t, strings.HasPrefix(id, "req_"), id)
+		require.True(t, validRequestID(id), id)
+		require.False(t, seen[id], id)
+		seen[id] = true
+	}
 }
