@@ -8,10 +8,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
@@ -19,33 +21,103 @@ import (
 	"github.com/cofferhq/coffer/store/bolt"
 )
 
-// BenchmarkLedgerEntryHTTP compares a ledger entry posted over HTTP (a
+// The ledger-entry benchmarks compare a ledger entry posted over HTTP (a
 // real net/http server on 127.0.0.1, keep-alive clients) with the same
-// entry made by Engine.CreateEntry directly, on the bbolt store (every
-// entry fsynced; concurrent writers share fsyncs), with 1 and 64
-// concurrent clients, one customer each. Both make the same entry: 1 USD
-// credit with a fresh idempotency key. entries/s is the metric; NOTES-h6.md
-// has the table of http/engine.
+// entry made by Engine.CreateEntry directly, on the bbolt store opened
+// exactly as `coffer serve` opens it (bolt.ServeOptions: every entry
+// fsynced; concurrent writers share fsyncs), with 1 and 64 concurrent
+// clients, one customer each. Both make the same entry: 1 USD credit with a
+// fresh idempotency key. docs/HTTP-API.md has the table.
 //
-//	go test -run '^$' -bench LedgerEntry -benchtime 3s ./httpapi
+//	go test -run '^$' -bench LedgerEntry -benchtime 3s -count 3 ./httpapi
+//
+// BenchmarkLedgerEntryRatio is the comparison to quote on a shared
+// machine: engine and HTTP take turns, in rounds, within one benchmark, so
+// both see the same load, and it reports http/engine directly.
+// BenchmarkLedgerEntryHTTP runs each side alone (for -cpuprofile and
+// allocs/op of one side); its engine and http leaves of one client count
+// run one after the other.
+
+// BenchmarkLedgerEntryHTTP runs one side per leaf. allocs/op of the http
+// leaves counts the client's allocations too (same process).
 func BenchmarkLedgerEntryHTTP(b *testing.B) {
-	for _, mode := range []string{"engine", "http"} {
-		for _, clients := range []int{1, 64} {
+	for _, clients := range []int{1, 64} {
+		for _, mode := range []string{"engine", "http"} {
 			b.Run(fmt.Sprintf("%s/clients=%d", mode, clients), func(b *testing.B) {
-				benchLedgerEntry(b, mode == "http", clients)
+				lb := newLedgerBench(b, mode == "http", clients)
+				b.ReportAllocs()
+				b.ResetTimer()
+				if err := lb.run(b.N); err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 			})
 		}
 	}
 }
 
-func benchLedgerEntry(b *testing.B, overHTTP bool, clients int) {
-	ctx := context.Background()
-	st, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"))
+// BenchmarkLedgerEntryRatio alternates rounds of engine entries and HTTP
+// entries (two stores, same options, both open for the whole run); one op is
+// one entry on each side. It reports each side's entries/s over its own
+// rounds, their ratio, and each side's allocations per entry (the HTTP
+// side's include the client's).
+func BenchmarkLedgerEntryRatio(b *testing.B) {
+	for _, clients := range []int{1, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+			sides := [2]*ledgerBench{newLedgerBench(b, false, clients), newLedgerBench(b, true, clients)}
+			round := max(50, 20*clients)
+			var took [2]time.Duration
+			var mallocs [2]uint64
+			var ms runtime.MemStats
+			b.ResetTimer()
+			for done := 0; done < b.N; {
+				k := min(round, b.N-done)
+				for i, s := range sides {
+					runtime.ReadMemStats(&ms)
+					m0, t0 := ms.Mallocs, time.Now()
+					if err := s.run(k); err != nil {
+						b.Fatal(err)
+					}
+					took[i] += time.Since(t0)
+					runtime.ReadMemStats(&ms)
+					mallocs[i] += ms.Mallocs - m0
+				}
+				done += k
+			}
+			b.StopTimer()
+			engine := float64(b.N) / took[0].Seconds()
+			web := float64(b.N) / took[1].Seconds()
+			b.ReportMetric(engine, "engine_entries/s")
+			b.ReportMetric(web, "http_entries/s")
+			b.ReportMetric(web/engine, "http/engine")
+			b.ReportMetric(float64(mallocs[0])/float64(b.N), "engine_allocs/entry")
+			b.ReportMetric(float64(mallocs[1])/float64(b.N), "http_allocs/entry")
+		})
+	}
+}
+
+// benchStore opens a bbolt store in dir as `coffer serve` does.
+func benchStore(b *testing.B) *bolt.Store {
+	st, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"), bolt.ServeOptions()...)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	eng, err := coffer.New(st, coffer.WithoutProcessor())
+	return st
+}
+
+// ledgerBench posts ledger entries for clients concurrent clients, over
+// HTTP or through the Engine.
+type ledgerBench struct {
+	clients int
+	post    func(client int, key string) error
+	keys    atomic.Int64
+}
+
+func newLedgerBench(b *testing.B, overHTTP bool, clients int) *ledgerBench {
+	ctx := context.Background()
+	eng, err := coffer.New(benchStore(b), coffer.WithoutProcessor())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +130,7 @@ func benchLedgerEntry(b *testing.B, overHTTP bool, clients int) {
 		}
 		ids[i] = c.ID
 	}
-	var post func(client int, key string) error
+	lb := &ledgerBench{clients: clients}
 	if overHTTP {
 		h, err := New(eng, WithAuthenticator(testAuth))
 		if err != nil {
@@ -69,7 +141,7 @@ func benchLedgerEntry(b *testing.B, overHTTP bool, clients int) {
 		tr := &http.Transport{MaxIdleConns: clients, MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 		b.Cleanup(tr.CloseIdleConnections)
 		hc := &http.Client{Transport: tr}
-		post = func(client int, key string) error {
+		lb.post = func(client int, key string) error {
 			body := `{"amount":1,"currency":"USD","entry_type":"credit","reason":"bench","idempotency_key":"` + key + `"}`
 			req, err := http.NewRequest("POST", srv.URL+"/customers/"+ids[client]+"/wallets/ledger-entries", bytes.NewReader([]byte(body)))
 			if err != nil {
@@ -89,43 +161,46 @@ func benchLedgerEntry(b *testing.B, overHTTP bool, clients int) {
 			return nil
 		}
 	} else {
-		post = func(client int, key string) error {
+		lb.post = func(client int, key string) error {
 			_, err := eng.CreateEntry(ctx, ids[client], coffer.EntryParams{Amount: 1, Currency: "USD",
 				Type: ledger.Credit, Reason: "bench", IdempotencyKey: key})
 			return err
 		}
 	}
-	// Warm up (connections, pages) outside the timing.
+	// Warm up (connections, pages) outside the timing: every client's
+	// connection is opened here, at once.
+	var wg sync.WaitGroup
+	errs := make([]error, clients)
 	for i := range clients {
-		if err := post(i, "warm_"+strconv.Itoa(i)); err != nil {
+		wg.Go(func() { errs[i] = lb.post(i, "warm_"+strconv.Itoa(i)) })
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
 			b.Fatal(err)
 		}
 	}
+	return lb
+}
+
+// run makes n entries with lb.clients concurrent clients.
+func (lb *ledgerBench) run(n int) error {
 	var next atomic.Int64
 	var failed atomic.Pointer[error]
-	b.ReportAllocs()
-	b.ResetTimer()
 	var wg sync.WaitGroup
-	for c := range clients {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				n := next.Add(1)
-				if n > int64(b.N) || failed.Load() != nil {
-					return
-				}
-				if err := post(c, "k_"+strconv.FormatInt(n, 10)); err != nil {
+	for c := range lb.clients {
+		wg.Go(func() {
+			for next.Add(1) <= int64(n) && failed.Load() == nil {
+				if err := lb.post(c, "k_"+strconv.FormatInt(lb.keys.Add(1), 10)); err != nil {
 					failed.CompareAndSwap(nil, &err)
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
-	b.StopTimer()
 	if p := failed.Load(); p != nil {
-		b.Fatal(*p)
+		return *p
 	}
-	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cofferhq/coffer"
@@ -390,13 +391,29 @@ type ledgerEntryCreate struct {
 }
 
 func (h *Handler) createLedgerEntry(c *call) (any, error) {
-	cu, err := c.customerParam()
+	// The Engine refuses an unknown customer itself, and a customer is never
+	// deleted and its id and created_at never change: once a customer id
+	// has been read here, its entries skip the read (and its transaction)
+	// and the answer's created_at comes from h.created. A restricted key, a
+	// DID, "me" or an id not seen yet take customerParam, with its 403s,
+	// 404s and DID lookup.
+	id, err := c.pathID("customer_id")
 	if err != nil {
 		return nil, err
 	}
-	if err := c.operatorOnly(); err != nil {
-		return nil, err
+	created, known := h.created.get(id)
+	if !known || c.p.Restricted() || id == "me" {
+		cu, err := c.customerParam()
+		if err != nil {
+			return nil, err
+		}
+		if err := c.operatorOnly(); err != nil {
+			return nil, err
+		}
+		id, created = cu.ID, cu.CreatedAt
+		h.created.put(id, created)
 	}
+	cu := customer.Customer{ID: id, CreatedAt: created}
 	var in ledgerEntryCreate
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -436,6 +453,39 @@ func (h *Handler) createLedgerEntry(c *call) (any, error) {
 			message: "a ledger entry with this idempotency_key was already processed (entry " + res.Entry.ID + ")", retry: &f}
 	}
 	return walletOut(cu, res.Balance), nil
+}
+
+// createdCache remembers the CreatedAt of customers by id (both are
+// immutable, and customers are never deleted), bounded: when full, an
+// arbitrary entry makes room.
+type createdCache struct {
+	mu sync.RWMutex
+	m  map[string]time.Time
+}
+
+// createdCacheSize bounds createdCache (about 100 bytes an entry).
+const createdCacheSize = 1 << 14
+
+func (cc *createdCache) get(id string) (time.Time, bool) {
+	cc.mu.RLock()
+	t, ok := cc.m[id]
+	cc.mu.RUnlock()
+	return t, ok
+}
+
+func (cc *createdCache) put(id string, t time.Time) {
+	cc.mu.Lock()
+	defer cc.mu.Unlock()
+	if cc.m == nil {
+		cc.m = make(map[string]time.Time)
+	}
+	if _, ok := cc.m[id]; !ok && len(cc.m) >= createdCacheSize {
+		for k := range cc.m {
+			delete(cc.m, k)
+			break
+		}
+	}
+	cc.m[id] = t
 }
 
 // LedgerEntry is Dodo's CustomerWalletTransaction with coffer's reference

@@ -32,7 +32,16 @@ func (c *call) body() ([]byte, error) {
 	if c.r.Body == nil {
 		return nil, nil
 	}
-	b, err := io.ReadAll(c.r.Body)
+	var b []byte
+	var err error
+	if n := c.r.ContentLength; n >= 0 && n <= c.h.maxBody {
+		// The server stops the body at its Content-Length: read it into a
+		// buffer of that size, without ReadAll's growing.
+		b = make([]byte, n)
+		_, err = io.ReadFull(c.r.Body, b)
+	} else {
+		b, err = io.ReadAll(c.r.Body)
+	}
 	if err != nil {
 		var mb *http.MaxBytesError
 		if errors.As(err, &mb) {

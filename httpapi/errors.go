@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/cofferhq/coffer"
@@ -81,10 +83,37 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 // writeJSON encodes v with status (0 = 200). An empty value writes no body.
+// It writes what encode returns, through a pooled buffer.
 func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
-	status, b := h.encode(status, v)
-	writeBody(w, status, b)
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if _, ok := v.(empty); ok {
+		writeBody(w, status, nil)
+		return
+	}
+	buf := answerBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	// Encode writes json.Marshal's bytes (HTML escaped too) and a newline.
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		answerBufs.Put(buf)
+		h.log.Error("httpapi: encode response", "error", err.Error())
+		writeBody(w, http.StatusInternalServerError, []byte(encodeFailure))
+		return
+	}
+	writeBody(w, status, buf.Bytes()) // the ResponseWriter copies it
+	if buf.Cap() <= maxPooledAnswer {
+		answerBufs.Put(buf)
+	}
 }
+
+// answerBufs are writeJSON's buffers; one that grew beyond maxPooledAnswer
+// (a long list) is left to the GC.
+var answerBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+const maxPooledAnswer = 64 << 10
+
+const encodeFailure = `{"code":"INTERNAL_ERROR","message":"internal error"}` + "\n"
 
 // encode is what writeJSON writes: the status and the body (nil for
 // empty).
@@ -98,7 +127,7 @@ func (h *Handler) encode(status int, v any) (int, []byte) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		h.log.Error("httpapi: encode response", "error", err.Error())
-		return http.StatusInternalServerError, []byte(`{"code":"INTERNAL_ERROR","message":"internal error"}` + "\n")
+		return http.StatusInternalServerError, []byte(encodeFailure)
 	}
 	return status, append(b, '\n')
 }

@@ -16,7 +16,7 @@ import (
 // openStore opens the configured store; PostgreSQL is migrated on open.
 func openStore(ctx context.Context, c storeConfig) (store.Store, error) {
 	if c.postgres == "" {
-		s, err := bolt.Open(c.db)
+		s, err := bolt.Open(c.db, bolt.ServeOptions()...)
 		if errors.Is(err, bbolterrors.ErrTimeout) {
 			return nil, fmt.Errorf("%w (another process holds the file: a bbolt store is opened by one process at a time; "+
 				"while `coffer serve` runs, use its API)", err)
