@@ -49,6 +49,8 @@ commands:
   keys revoke <key_id>           revoke an API key
   ledger <customer_id> [-currency C] [-limit N]
                                  a customer's balances and ledger entries
+  import [-format csv|jsonl] [-batch N] [-stop-on-error] FILE
+                                 load customers with opening balances (idempotent per did)
 
 Run 'coffer <command> -h' for a command's flags.
 `
@@ -77,6 +79,8 @@ func run(ctx context.Context, stop func(), args []string, getenv func(string) st
 		err = keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "ledger":
 		err = ledgerCmd(ctx, rest, getenv, stdout, stderr)
+	case "import":
+		err = importCmd(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

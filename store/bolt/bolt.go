@@ -42,6 +42,8 @@ type config struct {
 	maxBatchDelay time.Duration
 	mmapSize      int
 	groupCommit   bool
+	freelistSync  bool
+	freelistType  bbolt.FreelistType
 }
 
 // WithLockTimeout bounds how long Open waits for the file lock held by
@@ -85,6 +87,22 @@ func ServeOptions() []Option {
 	return []Option{WithGroupCommit()}
 }
 
+// WithFreelistSync chooses whether every commit writes bbolt's freelist (the
+// list of free pages) to the file. On, the default: Open reads the freelist
+// page and is done, in milliseconds whatever the file's size, and a commit
+// writes the freelist's pages too. Off: commits skip that write, but Open
+// (and the rollback of a commit that failed to write) rebuilds the freelist
+// by reading every page of the file, which takes time and resident memory
+// in proportion to the file (the README's storage section has the numbers).
+// A file works with either setting: opened with sync on after being
+// written with it off, the freelist is rebuilt once and written at once.
+func WithFreelistSync(on bool) Option { return func(c *config) { c.freelistSync = on } }
+
+// WithFreelistArray keeps the freelist in memory as a sorted array
+// instead of bbolt's hashmap (the default): less memory for a large
+// freelist, slower to allocate from a fragmented one.
+func WithFreelistArray() Option { return func(c *config) { c.freelistType = bbolt.FreelistArrayType } }
+
 // Store is the embedded bbolt store: one file, every committed Update
 // fsynced before it returns. It is safe for concurrent use; concurrent
 // Updates are group-committed (bbolt's DB.Batch), so they share fsyncs.
@@ -104,16 +122,18 @@ func Open(path string, opts ...Option) (*Store, error) {
 		lockTimeout:   DefaultLockTimeout,
 		maxBatchSize:  DefaultMaxBatchSize,
 		maxBatchDelay: DefaultMaxBatchDelay,
+		freelistSync:  true,
+		freelistType:  bbolt.FreelistMapType,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: cfg.lockTimeout,
-		// Not writing the freelist is still crash-safe: bbolt rebuilds it
-		// from the page tree on open. It saves a page write per commit.
-		NoFreelistSync:  true,
-		FreelistType:    bbolt.FreelistMapType,
+		// See WithFreelistSync: writing the freelist makes Open read one
+		// page instead of the whole file.
+		NoFreelistSync:  !cfg.freelistSync,
+		FreelistType:    cfg.freelistType,
 		NoStatistics:    true,
 		InitialMmapSize: cfg.mmapSize,
 	})

@@ -27,6 +27,9 @@ type tx struct {
 	dueScanned int
 	// listScanned counts list-index keys visited (lists.go), likewise.
 	listScanned int
+	// bulk, in a Store.Bulk transaction, holds the list-index keys to
+	// put, sorted, when its function returns (bulk.go).
+	bulk *bulkKeys
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -181,6 +184,8 @@ func (t *tx) putKeys(keys []ikey, sk []byte) error {
 		v := []byte{}
 		if ik.unique {
 			v = sk
+		} else if t.bulk != nil && t.bulk.take(ik) {
+			continue
 		}
 		if err := t.b(ik.bucket).Put(ik.key, v); err != nil {
 			return fmt.Errorf("bolt: %w", err)
