@@ -178,7 +178,7 @@ func (h *Handler) columns(q *req) {
 
 // csvCell guards a cell against spreadsheet formula injection.
 func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) && strings.Trim(s, "+-0123456789 ()") != "" {
 		return "'" + s
 	}
 	return s

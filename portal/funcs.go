@@ -12,7 +12,7 @@ import (
 
 var funcs = template.FuncMap{
 	"paid":     paid,
-	"money":    money.Format,
+	"money":    amount,
 	"utc":      utc,
 	"utcTitle": utcTitle,
 	"initials": initials,
@@ -62,3 +62,6 @@ func avatarClass(id string) string {
 	f.Write([]byte(id))
 	return "av" + string(rune('0'+f.Sum32()%8))
 }
+
+// amount is money.Format with the currency code: "45.00 USD".
+func amount(minor int64, code string) string { return money.Format(minor, code) + " " + code }

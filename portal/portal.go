@@ -136,10 +136,11 @@ func (h *Handler) enter(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusGone, "message", page{Title: "Link expired", Error: "This portal link has expired. Ask for a new one."})
 		return
 	}
-	var cu customer.Customer
-	if err == nil {
-		cu, err = h.eng.Customer(r.Context(), id)
+	if err != nil {
+		h.render(w, http.StatusNotFound, "message", page{Title: "Invalid link", Error: "This portal link is not valid."})
+		return
 	}
+	cu, err := h.eng.Customer(r.Context(), id)
 	if err != nil {
 		if coffer.HTTPStatus(err) >= 500 {
 			h.serverError(w, r, err)
