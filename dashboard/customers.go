@@ -163,8 +163,8 @@ func (h *Handler) columns(q *req) {
 			keys = append(keys, c.Key)
 		}
 	}
-	if len(keys) == 0 {
-		keys = []string{"name", "id"} // a table needs something to show
+	if !slices.Contains(keys, "name") && !slices.Contains(keys, "id") {
+		keys = append([]string{"name"}, keys...) // a row needs a link to its customer
 	}
 	h.setCookie(q.w, cookieColumns, strings.Join(keys, "."), 365*24*time.Hour)
 	u := h.customersURL(strings.TrimSpace(q.r.PostForm.Get("search")), pageSize(q.r.PostForm.Get("limit")), "", "")

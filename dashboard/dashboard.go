@@ -199,7 +199,7 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) renderLogin(w http.ResponseWriter, status int, msg string) {
 	nonce := session.Nonce()
 	h.setCookie(w, cookiePre, nonce, 30*time.Minute)
-	h.render(w, status, "login", page{Title: "Sign in", CSRF: h.sess.CSRF(nonce), Error: msg})
+	h.render(w, status, "login", page{Title: "Sign in", CSRF: h.sess.CSRF(nonce), Error: msg, Public: true})
 }
 
 func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
@@ -245,6 +245,8 @@ type page struct {
 	Error  string
 	Notice string
 	SignIn string
+	// Public: a page of a signed-out visitor (no navigation).
+	Public bool
 	Data   any
 }
 

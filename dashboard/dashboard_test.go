@@ -26,6 +26,7 @@ func TestSignIn(t *testing.T) {
 	a = c.get("/dashboard/login")
 	require.Equal(t, session.CSP, a.header.Get("Content-Security-Policy"))
 	require.Contains(t, a.body, `<label for="key">`)
+	require.NotContains(t, a.body, "Sign out")
 
 	// Wrong key, restricted key, no CSRF token.
 	require.Equal(t, http.StatusUnauthorized, c.signIn("sk_test_nope").status)
@@ -140,6 +141,12 @@ func TestEditColumns(t *testing.T) {
 	require.NotContains(t, page.body, ">Phone</th>")
 	require.NotContains(t, page.body, ">Customer ID</th>")
 	require.NotContains(t, page.body, "+15550100")
+	// A choice without name and id keeps the name (a row links its customer).
+	c.post("/dashboard/customers/columns", url.Values{"csrf": {csrf(t, page.body)}, "col_phone": {"1"}})
+	page = c.get("/dashboard/customers")
+	require.Contains(t, page.body, ">Name</th>")
+	require.Contains(t, page.body, ">Phone</th>")
+	require.NotContains(t, page.body, ">Email</th>")
 	// Another browser keeps every column.
 	other := e.client()
 	other.signIn(e.opSecret)
