@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -61,6 +62,9 @@ func newEnv(t *testing.T, fillers int) *env {
 	port, err := portal.New(eng, portal.Options{Secret: secret,
 		VerifyLink: func(_ context.Context, tok string) (string, string, error) {
 			c, err := e.signer.Verify(tok, time.Now())
+			if errors.Is(err, portaltoken.ErrExpired) {
+				return "", "", portal.ErrExpiredLink
+			}
 			return c.CustomerID, c.ReturnURL, err
 		}})
 	require.NoError(t, err)

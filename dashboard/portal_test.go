@@ -25,6 +25,8 @@ func TestPortalEntry(t *testing.T) {
 	require.NotContains(t, a.body, "Ada")
 	// Bad and tampered links.
 	require.Equal(t, http.StatusNotFound, c.get("/portal/session/nope").status)
+	old := e.signer.Sign(e.ada.ID, "", time.Now().Add(-2*time.Hour))
+	require.Equal(t, http.StatusGone, c.get("/portal/session/"+old).status) // expired
 	tok := e.signer.Sign(e.ada.ID, "", time.Now())
 	require.Equal(t, http.StatusNotFound, c.get("/portal/session/"+tok+"x").status)
 	require.Equal(t, http.StatusUnauthorized, c.get("/portal/").status)
