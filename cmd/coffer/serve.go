@@ -141,7 +141,9 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 		plain(w, http.StatusOK, "ready")
 	})
 	mux.Handle(testmode.Path, testmode.NewHandler(eng, proc, log))
-	mux.Handle("GET "+portalPath+"{token}", portalPage(eng, signer, log))
+	if err := mountUI(mux, eng, signer, cfg, log); err != nil {
+		return err
+	}
 	mux.Handle("/", api)
 
 	ln, err := net.Listen("tcp", cfg.addr)

@@ -1,0 +1,165 @@
+package dashboard_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cofferhq/coffer/subscription"
+)
+
+// TestBrowser drives the dashboard and the portal in headless Chromium
+// (COFFER_CHROMIUM is its path; the test skips only when it is unset).
+// With COFFER_SCREENSHOTS=1 it writes docs/screenshots/*.png.
+func TestBrowser(t *testing.T) {
+	bin := os.Getenv("COFFER_CHROMIUM")
+	if bin == "" {
+		t.Skip("COFFER_CHROMIUM is not set (e.g. COFFER_CHROMIUM=/usr/bin/chromium)")
+	}
+	e := newEnv(t, 40)
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancelT := context.WithTimeout(ctx, 90*time.Second)
+	defer cancelT()
+
+	shots := os.Getenv("COFFER_SCREENSHOTS") == "1"
+	shot := func(name string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+			if !shots {
+				return nil
+			}
+			b, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG (below: JPEG)
+			if err != nil {
+				return err
+			}
+			dir := filepath.Join("..", "docs", "screenshots")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(dir, name), b, 0o644)
+		})
+	}
+	base := e.srv.URL
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(ctx, actions...), what)
+	}
+	textOf := func(sel chromedp.CSS) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(sel))
+		require.NoError(t, err)
+		return s
+	}
+	var text string
+
+	// Sign in.
+	run("sign in",
+		chromedp.Navigate(base+"/dashboard/customers"),
+		chromedp.WaitVisible(chromedp.ID(`key`)),
+		chromedp.SendKeys(chromedp.ID(`key`), e.opSecret),
+		chromedp.Submit(chromedp.ID(`key`)),
+		chromedp.WaitVisible(chromedp.CSS(`table`)),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	require.Contains(t, text, "Bob Builder")
+
+	// Ten rows a page, then the next page.
+	run("page size",
+		chromedp.SetValue(chromedp.ID(`limit`), "10"),
+		chromedp.Submit(chromedp.ID(`search`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[rel=next]`)),
+		chromedp.Click(chromedp.CSS(`a[rel=next]`)),
+		chromedp.WaitVisible(chromedp.CSS(`a[rel=prev]`)),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	require.NotContains(t, text, "Bob Builder")
+	require.Contains(t, text, "Filler")
+
+	// Search one customer.
+	run("search",
+		chromedp.SetValue(chromedp.ID(`search`), "Ada"),
+		chromedp.Submit(chromedp.ID(`search`)),
+		chromedp.WaitVisible(`//h1[contains(., "Ada")]`),
+		shot("dashboard-customers.png"),
+	)
+	text = textOf(chromedp.CSS(`tbody`))
+	require.Contains(t, text, "Ada Lovelace")
+	require.NotContains(t, text, "Bob")
+
+	// Open Ada and refund 10.00 of her payment to the wallet.
+	run("refund",
+		chromedp.Click(`//tbody//a[contains(., "Ada Lovelace")]`),
+		chromedp.WaitVisible(chromedp.ID(`about`)),
+		chromedp.Click(chromedp.CSS(`details.dialog summary`)),
+		chromedp.SendKeys(chromedp.ID(`amount-`+e.adaPay.ID), "10.00"),
+		chromedp.Click(chromedp.CSS(`input[name=destination][value=wallet]`)),
+		chromedp.SendKeys(chromedp.ID(`reason-`+e.adaPay.ID), "goodwill"),
+		chromedp.Click(chromedp.CSS(`input[name=confirm]`)),
+		chromedp.Click(`//button[contains(., "Refund payment")]`),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+		shot("dashboard-customer.png"),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	require.Contains(t, text, "Refund created.")
+	require.Contains(t, text, "refunded 10.00 USD")
+	p, err := e.eng.Payment(e.ctx, e.adaPay.ID)
+	require.NoError(t, err)
+	require.EqualValues(t, 1000, p.RefundedAmount)
+
+	// The portal: a signed link, the name changed, the subscription cancelled.
+	link := base + "/portal/session/" + e.signer.Sign(e.ada.ID, "", time.Now())
+	run("portal",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.ID(`name`)),
+		chromedp.WaitVisible(chromedp.ID(`profile`)),
+		chromedp.Clear(chromedp.ID(`name`)),
+		chromedp.SendKeys(chromedp.ID(`name`), "Ada King"),
+		chromedp.Click(`//button[contains(., "Save details")]`),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+		chromedp.Click(`//a[contains(., "Cancel…")]`),
+		chromedp.WaitVisible(chromedp.CSS(`input[name=confirm]`)),
+		chromedp.Click(chromedp.CSS(`input[name=confirm]`)),
+		chromedp.Click(`//button[contains(., "Cancel subscription")]`),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+		shot("portal.png"),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	require.Contains(t, text, "The subscription is cancelled.")
+	require.True(t, strings.Contains(text, "cancelled"))
+	cu, err := e.eng.Customer(e.ctx, e.ada.ID)
+	require.NoError(t, err)
+	require.Equal(t, "Ada King", cu.Name)
+	s, err := e.eng.Subscription(e.ctx, e.adaSub.ID)
+	require.NoError(t, err)
+	require.Equal(t, subscription.StatusCancelled, s.Status)
+
+	// Bob's receipt is not reachable from Ada's portal.
+	run("isolation",
+		chromedp.Navigate(base+"/portal/payments/"+e.bobPay.ID+"/receipt"),
+		chromedp.WaitVisible(chromedp.CSS(`h1`)),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	require.Contains(t, text, "Not found")
+	require.NotContains(t, text, "Bob")
+}

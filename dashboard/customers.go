@@ -1,0 +1,377 @@
+package dashboard
+
+import (
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/session"
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/wallet"
+)
+
+// Columns of the customers table, in order.
+var allColumns = []column{
+	{"name", "Name"}, {"id", "Customer ID"}, {"email", "Email"}, {"phone", "Phone"}, {"created", "Created (UTC)"},
+}
+
+type column struct{ Key, Label string }
+
+// PageSizes are the row counts the customers page offers.
+var PageSizes = []int{10, 20, 50, 100}
+
+const defaultPageSize = 20
+
+type customersData struct {
+	Search    string
+	Limit     int
+	Sizes     []int
+	Columns   []column
+	Shown     map[string]bool
+	Customers []customer.Customer
+	Prev      string // URL of the newer page, "" on the first
+	Next      string // URL of the older page, "" on the last
+	Report    string // URL of the CSV export of this filter
+	Portal    bool
+}
+
+// shownColumns reads the column choice cookie (every column by default).
+func shownColumns(r *http.Request) map[string]bool {
+	out := map[string]bool{}
+	if c, err := r.Cookie(cookieColumns); err == nil {
+		for _, k := range strings.Split(c.Value, ".") {
+			if slices.ContainsFunc(allColumns, func(c column) bool { return c.Key == k }) {
+				out[k] = true
+			}
+		}
+	}
+	if len(out) == 0 {
+		for _, c := range allColumns {
+			out[c.Key] = true
+		}
+	}
+	return out
+}
+
+func pageSize(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || !slices.Contains(PageSizes, n) {
+		return defaultPageSize
+	}
+	return n
+}
+
+func (h *Handler) listCustomers(q *req, search string, lp coffer.ListParams) (coffer.List[customer.Customer], error) {
+	if search != "" {
+		return h.eng.SearchCustomers(q.r.Context(), coffer.CustomerSearchParams{ListParams: lp, Query: search})
+	}
+	return h.eng.ListCustomers(q.r.Context(), coffer.CustomerListParams{ListParams: lp})
+}
+
+func (h *Handler) customersURL(search string, limit int, cursor, value string) string {
+	v := url.Values{}
+	if search != "" {
+		v.Set("search", search)
+	}
+	if limit != defaultPageSize {
+		v.Set("limit", strconv.Itoa(limit))
+	}
+	if cursor != "" {
+		v.Set(cursor, value)
+	}
+	u := h.o.Prefix + "/customers"
+	if len(v) > 0 {
+		u += "?" + v.Encode()
+	}
+	return u
+}
+
+func (h *Handler) customers(q *req) {
+	qs := q.r.URL.Query()
+	search := strings.TrimSpace(qs.Get("search"))
+	limit := pageSize(qs.Get("limit"))
+	lp := coffer.ListParams{Limit: limit, StartingAfter: qs.Get("starting_after"), EndingBefore: qs.Get("ending_before")}
+	if lp.StartingAfter != "" {
+		lp.EndingBefore = ""
+	}
+	l, err := h.listCustomers(q, search, lp)
+	if errors.Is(err, coffer.ErrInvalidCursor) {
+		http.Redirect(q.w, q.r, h.customersURL(search, limit, "", ""), http.StatusSeeOther)
+		return
+	}
+	if err != nil {
+		h.engineError(q, err)
+		return
+	}
+	d := customersData{Search: search, Limit: limit, Sizes: PageSizes, Columns: allColumns, Shown: shownColumns(q.r),
+		Customers: l.Data, Portal: h.o.PortalLink != nil}
+	if n := len(l.Data); n > 0 {
+		first, last := l.Data[0].ID, l.Data[n-1].ID
+		switch {
+		case lp.EndingBefore != "":
+			if l.HasMore {
+				d.Prev = h.customersURL(search, limit, "ending_before", first)
+			}
+			d.Next = h.customersURL(search, limit, "starting_after", last)
+		case lp.StartingAfter != "":
+			d.Prev = h.customersURL(search, limit, "ending_before", first)
+			if l.HasMore {
+				d.Next = h.customersURL(search, limit, "starting_after", last)
+			}
+		case l.HasMore:
+			d.Next = h.customersURL(search, limit, "starting_after", last)
+		}
+	} else if lp.EndingBefore != "" || lp.StartingAfter != "" {
+		d.Prev = h.customersURL(search, limit, "", "")
+	}
+	rep := url.Values{}
+	if search != "" {
+		rep.Set("search", search)
+	}
+	d.Report = h.o.Prefix + "/customers/report.csv"
+	if len(rep) > 0 {
+		d.Report += "?" + rep.Encode()
+	}
+	title := "Customers"
+	if search != "" {
+		title = "Customers matching “" + search + "”"
+	}
+	h.render(q.w, http.StatusOK, "customers", page{Title: title, CSRF: q.csrf, Nav: "customers", Data: d,
+		Notice: notices[qs.Get("notice")]})
+}
+
+// notices are the messages a redirect may ask a page to show.
+var notices = map[string]string{
+	"columns":  "Column choice saved for this browser.",
+	"refunded": "Refund created.",
+}
+
+func (h *Handler) columns(q *req) {
+	var keys []string
+	for _, c := range allColumns {
+		if q.r.PostForm.Get("col_"+c.Key) != "" {
+			keys = append(keys, c.Key)
+		}
+	}
+	if !slices.Contains(keys, "name") && !slices.Contains(keys, "id") {
+		keys = append([]string{"name"}, keys...) // a row needs a link to its customer
+	}
+	h.setCookie(q.w, cookieColumns, strings.Join(keys, "."), 365*24*time.Hour)
+	u := h.customersURL(strings.TrimSpace(q.r.PostForm.Get("search")), pageSize(q.r.PostForm.Get("limit")), "", "")
+	if strings.Contains(u, "?") {
+		u += "&notice=columns"
+	} else {
+		u += "?notice=columns"
+	}
+	http.Redirect(q.w, q.r, u, http.StatusSeeOther)
+}
+
+// csvCell guards a cell against spreadsheet formula injection.
+func csvCell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) && strings.Trim(s, "+-0123456789 ()") != "" {
+		return "'" + s
+	}
+	return s
+}
+
+// report streams the CSV of every customer of the filter, one page at a
+// time (constant memory whatever the count).
+func (h *Handler) report(q *req) {
+	search := strings.TrimSpace(q.r.URL.Query().Get("search"))
+	ctx := q.r.Context()
+	seq := coffer.Iterate(ctx, coffer.CustomerListParams{ListParams: coffer.ListParams{Limit: 100}}, h.eng.ListCustomers)
+	if search != "" {
+		seq = coffer.Iterate(ctx, coffer.CustomerSearchParams{ListParams: coffer.ListParams{Limit: 100}, Query: search},
+			h.eng.SearchCustomers)
+	}
+	name := "customers-" + time.Now().UTC().Format("20060102-150405") + ".csv"
+	q.w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	q.w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	q.w.Header().Set("Cache-Control", "no-store")
+	cw := csv.NewWriter(q.w)
+	_ = cw.Write([]string{"id", "name", "email", "phone_number", "created_at"})
+	n := 0
+	for c, err := range seq {
+		if err != nil {
+			// The header is sent: end the file with a marker line and log.
+			h.o.Logger.Error("dashboard: report", "error", err.Error())
+			_ = cw.Write([]string{"# export failed: " + err.Error()})
+			break
+		}
+		_ = cw.Write([]string{c.ID, csvCell(c.Name), csvCell(c.Email), csvCell(c.Phone), c.CreatedAt.UTC().Format(time.RFC3339)})
+		if n++; n%100 == 0 {
+			cw.Flush()
+		}
+	}
+	cw.Flush()
+}
+
+// ---- one customer
+
+type customerData struct {
+	Customer      customer.Customer
+	Tab           string
+	Payments      []subscription.Payment
+	NextPayments  string
+	Subscriptions []subscription.Subscription
+	Balances      []wallet.Balance
+	Entries       []ledger.Entry
+	NextEntries   string
+	Portal        bool
+	RefundKey     string
+}
+
+var tabs = []string{"payments", "subscriptions", "wallet"}
+
+func (h *Handler) customer(q *req) {
+	ctx := q.r.Context()
+	c, err := h.eng.Customer(ctx, q.r.PathValue("id"))
+	if err != nil {
+		h.engineError(q, err)
+		return
+	}
+	qs := q.r.URL.Query()
+	tab := qs.Get("tab")
+	if !slices.Contains(tabs, tab) {
+		tab = "payments"
+	}
+	d := customerData{Customer: c, Tab: tab, Portal: h.o.PortalLink != nil, RefundKey: "dashboard-refund-" + session.Nonce()}
+	base := h.o.Prefix + "/customers/" + url.PathEscape(c.ID) + "?tab=" + tab + "&starting_after="
+	lp := coffer.ListParams{Limit: 20, StartingAfter: qs.Get("starting_after")}
+	switch tab {
+	case "payments":
+		l, err := h.eng.ListPayments(ctx, coffer.PaymentListParams{ListParams: lp, CustomerID: c.ID})
+		if err != nil {
+			h.engineError(q, err)
+			return
+		}
+		d.Payments = l.Data
+		if l.HasMore {
+			d.NextPayments = base + url.QueryEscape(l.NextCursor)
+		}
+	case "subscriptions":
+		for s, err := range coffer.Iterate(ctx, coffer.SubscriptionListParams{CustomerID: c.ID, Status: subscription.StatusActive},
+			h.eng.ListSubscriptions) {
+			if err != nil {
+				h.engineError(q, err)
+				return
+			}
+			d.Subscriptions = append(d.Subscriptions, s)
+			if len(d.Subscriptions) == 100 {
+				break
+			}
+		}
+	case "wallet":
+		if d.Balances, err = h.eng.Balances(ctx, c.ID); err != nil {
+			h.engineError(q, err)
+			return
+		}
+		l, err := h.eng.ListEntries(ctx, coffer.EntryListParams{ListParams: lp, CustomerID: c.ID})
+		if err != nil {
+			h.engineError(q, err)
+			return
+		}
+		d.Entries = l.Data
+		if l.HasMore {
+			d.NextEntries = base + url.QueryEscape(l.NextCursor)
+		}
+	}
+	title := c.Name
+	if title == "" {
+		title = c.ID
+	}
+	h.render(q.w, http.StatusOK, "customer", page{Title: title, CSRF: q.csrf, Nav: "customers", Data: d,
+		Notice: notices[qs.Get("notice")]})
+}
+
+func (h *Handler) portalInvite(q *req) {
+	c, err := h.eng.Customer(q.r.Context(), q.r.PathValue("id"))
+	if err != nil {
+		h.engineError(q, err)
+		return
+	}
+	if h.o.PortalLink == nil {
+		h.render(q.w, http.StatusNotImplemented, "error", page{Title: "No portal", CSRF: q.csrf,
+			Error: "No customer portal is configured for this server."})
+		return
+	}
+	link, err := h.o.PortalLink(q.r.Context(), c.ID, "")
+	if err != nil {
+		h.engineError(q, err)
+		return
+	}
+	h.render(q.w, http.StatusOK, "invite", page{Title: "Portal invite for " + c.Name, CSRF: q.csrf, Nav: "customers",
+		Data: struct {
+			Customer customer.Customer
+			Link     string
+		}{c, link}})
+}
+
+func (h *Handler) refund(q *req) {
+	ctx := q.r.Context()
+	c, err := h.eng.Customer(ctx, q.r.PathValue("id"))
+	if err != nil {
+		h.engineError(q, err)
+		return
+	}
+	pay, err := h.eng.Payment(ctx, q.r.PathValue("pid"))
+	if err == nil && pay.CustomerID != c.ID {
+		err = fmt.Errorf("%w: payment %s", subscription.ErrNotFound, pay.ID)
+	}
+	if err != nil {
+		h.engineError(q, err)
+		return
+	}
+	f := q.r.PostForm
+	fail := func(msg string) {
+		h.render(q.w, http.StatusUnprocessableEntity, "error", page{Title: "Refund not made", CSRF: q.csrf, Nav: "customers",
+			Error: msg, Data: nil})
+	}
+	if f.Get("confirm") == "" {
+		fail("Tick “I confirm this refund” to refund the payment.")
+		return
+	}
+	p := coffer.RefundParams{Reason: strings.TrimSpace(f.Get("reason")), IdempotencyKey: f.Get("idempotency_key")}
+	switch f.Get("destination") {
+	case "", string(subscription.ToPaymentMethod):
+		p.Destination = subscription.ToPaymentMethod
+	case string(subscription.ToWallet):
+		p.Destination = subscription.ToWallet
+	default:
+		fail("Choose where the money goes: the card or the wallet.")
+		return
+	}
+	if a := strings.TrimSpace(f.Get("amount")); a != "" {
+		cur, err := money.Lookup(pay.Currency)
+		if err == nil {
+			p.Amount, err = money.ParseMinor(a, cur)
+		}
+		if err != nil || p.Amount <= 0 {
+			fail("The amount " + a + " is not a valid " + pay.Currency + " amount (leave it empty to refund everything refundable).")
+			return
+		}
+	}
+	if p.IdempotencyKey == "" {
+		fail("The form has no idempotency key; reload the page and try again.")
+		return
+	}
+	if _, err := h.eng.Refund(ctx, pay.ID, p); err != nil {
+		if coffer.HTTPStatus(err) >= 500 {
+			h.serverError(q.w, q.r, err)
+			return
+		}
+		fail("The refund was refused: " + err.Error())
+		return
+	}
+	http.Redirect(q.w, q.r, h.o.Prefix+"/customers/"+url.PathEscape(c.ID)+"?tab=payments&notice=refunded", http.StatusSeeOther)
+}

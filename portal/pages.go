@@ -1,0 +1,159 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/wallet"
+)
+
+type homeData struct {
+	Customer      customer.Customer
+	Payments      []subscription.Payment
+	MorePayments  bool
+	Subscriptions []subscription.Subscription
+	Balances      []wallet.Balance
+	Entries       []ledger.Entry
+}
+
+var notices = map[string]string{
+	"profile":   "Your details are saved.",
+	"cancelled": "The subscription is cancelled.",
+}
+
+func (h *Handler) home(q *req) {
+	ctx := q.r.Context()
+	id := q.customer.ID
+	d := homeData{Customer: q.customer}
+	pays, err := h.eng.ListPayments(ctx, coffer.PaymentListParams{ListParams: coffer.ListParams{Limit: 50}, CustomerID: id})
+	if err != nil {
+		h.serverError(q.w, q.r, err)
+		return
+	}
+	d.Payments, d.MorePayments = pays.Data, pays.HasMore
+	subs, err := h.eng.ListSubscriptions(ctx, coffer.SubscriptionListParams{ListParams: coffer.ListParams{Limit: 50}, CustomerID: id})
+	if err != nil {
+		h.serverError(q.w, q.r, err)
+		return
+	}
+	for _, s := range subs.Data {
+		if s.Status != subscription.StatusFailed {
+			d.Subscriptions = append(d.Subscriptions, s)
+		}
+	}
+	if d.Balances, err = h.eng.Balances(ctx, id); err != nil {
+		h.serverError(q.w, q.r, err)
+		return
+	}
+	ents, err := h.eng.ListEntries(ctx, coffer.EntryListParams{ListParams: coffer.ListParams{Limit: 20}, CustomerID: id})
+	if err != nil {
+		h.serverError(q.w, q.r, err)
+		return
+	}
+	d.Entries = ents.Data
+	p := h.base(q, "Your account")
+	p.Data = d
+	p.Notice = notices[q.r.URL.Query().Get("notice")]
+	h.render(q.w, http.StatusOK, "home", p)
+}
+
+func (h *Handler) profile(q *req) {
+	f := q.r.PostForm
+	name, email, phone := strings.TrimSpace(f.Get("name")), strings.TrimSpace(f.Get("email")), strings.TrimSpace(f.Get("phone"))
+	_, err := h.eng.UpdateCustomer(q.r.Context(), q.customer.ID, customer.Params{Name: &name, Email: &email, Phone: &phone})
+	if err != nil {
+		if coffer.HTTPStatus(err) >= 500 {
+			h.serverError(q.w, q.r, err)
+			return
+		}
+		p := h.base(q, "Details not saved")
+		p.Error = "Your details were not saved: " + err.Error()
+		h.render(q.w, http.StatusUnprocessableEntity, "message", p)
+		return
+	}
+	http.Redirect(q.w, q.r, h.o.Prefix+"/?notice=profile", http.StatusSeeOther)
+}
+
+// ownSubscription reads a subscription of the session's customer; another
+// customer's is not found.
+func (h *Handler) ownSubscription(q *req) (subscription.Subscription, bool) {
+	s, err := h.eng.Subscription(q.r.Context(), q.r.PathValue("id"))
+	if err != nil || s.CustomerID != q.customer.ID {
+		if err != nil && coffer.HTTPStatus(err) >= 500 {
+			h.serverError(q.w, q.r, err)
+			return s, false
+		}
+		h.notFound(q)
+		return s, false
+	}
+	return s, true
+}
+
+func (h *Handler) cancelForm(q *req) {
+	s, ok := h.ownSubscription(q)
+	if !ok {
+		return
+	}
+	p := h.base(q, "Cancel subscription")
+	p.Data = s
+	h.render(q.w, http.StatusOK, "cancel", p)
+}
+
+func (h *Handler) cancel(q *req) {
+	s, ok := h.ownSubscription(q)
+	if !ok {
+		return
+	}
+	if q.r.PostForm.Get("confirm") == "" {
+		p := h.base(q, "Cancel subscription")
+		p.Data = s
+		p.Error = "Tick the box to confirm the cancellation."
+		h.render(q.w, http.StatusUnprocessableEntity, "cancel", p)
+		return
+	}
+	if _, err := h.eng.CancelSubscription(q.r.Context(), s.ID); err != nil {
+		if coffer.HTTPStatus(err) >= 500 {
+			h.serverError(q.w, q.r, err)
+			return
+		}
+		p := h.base(q, "Subscription not cancelled")
+		p.Error = "The subscription could not be cancelled: " + err.Error()
+		h.render(q.w, coffer.HTTPStatus(err), "message", p)
+		return
+	}
+	http.Redirect(q.w, q.r, h.o.Prefix+"/?notice=cancelled", http.StatusSeeOther)
+}
+
+// paid reports whether a payment has a receipt (it was collected).
+func paid(p subscription.Payment) bool {
+	switch p.Status {
+	case subscription.PaymentSucceeded, subscription.PaymentPartiallyRefunded, subscription.PaymentRefunded:
+		return true
+	}
+	return false
+}
+
+// receipt renders an HTML receipt of one collected payment of the
+// session's customer (a PDF invoice comes with the invoices work).
+func (h *Handler) receipt(q *req) {
+	pay, err := h.eng.Payment(q.r.Context(), q.r.PathValue("id"))
+	if err != nil && coffer.HTTPStatus(err) >= 500 && !errors.Is(err, subscription.ErrNotFound) {
+		h.serverError(q.w, q.r, err)
+		return
+	}
+	if err != nil || pay.CustomerID != q.customer.ID || !paid(pay) {
+		h.notFound(q)
+		return
+	}
+	p := h.base(q, "Receipt "+pay.ID)
+	p.Data = struct {
+		Customer customer.Customer
+		Payment  subscription.Payment
+	}{q.customer, pay}
+	h.render(q.w, http.StatusOK, "receipt", p)
+}
