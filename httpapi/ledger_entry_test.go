@@ -50,7 +50,7 @@ func TestLedgerEntryKnownCustomer(t *testing.T) {
 		{"sk_test_for_" + c, "/customers/" + c, credit, 403, "FORBIDDEN"},
 		{"sk_test_for_" + other, "/customers/" + c, credit, 403, "FORBIDDEN"},
 		{"sk_test_for_" + c, "/customers/me", credit, 403, "FORBIDDEN"},
-		{opKey, "/customers/me", credit, 422, "INVALID_PARAMETER"},
+		{opKey, "/customers/me", credit, 422, "KEY_NOT_RESTRICTED"},
 		{opKey, "/customers/cus_nope", credit, 404, "CUSTOMER_NOT_FOUND"},
 		{opKey, "/customers/cus_nope", `{"amount":`, 404, "CUSTOMER_NOT_FOUND"},
 		{opKey, "/customers/" + c, `{"amount":`, 400, "MALFORMED_JSON"},

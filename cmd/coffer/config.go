@@ -64,6 +64,8 @@ type serveConfig struct {
 	businessID           string
 	usdRates             map[string]decimal.Decimal
 	processor            string
+	stripeKey            string // STRIPE_SECRET_KEY, never logged
+	stripeAPIBase        string // STRIPE_API_BASE (stripe-mock), "" for api.stripe.com
 	webhooksAllowPrivate bool
 	demo                 bool
 	shutdownTimeout      time.Duration
@@ -78,6 +80,8 @@ type serveConfig struct {
 const (
 	envAPIKey        = "COFFER_API_KEY"
 	envSessionSecret = "COFFER_SESSION_SECRET"
+	envStripeKey     = "STRIPE_SECRET_KEY"
+	envStripeAPIBase = "STRIPE_API_BASE"
 )
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -95,7 +99,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.StringVar(&c.publicURL, "public-url", "", "the `URL` clients reach this server at, for the links it makes "+
 		"(payment and portal links; default http://<addr>)")
 	fs.StringVar(&c.businessID, "business-id", "bus_coffer", "the business_id (and brand_id) API objects carry")
-	fs.StringVar(&c.processor, "processor", "test", "payment processor: only \"test\" (the deterministic test processor; no real money moves)")
+	fs.StringVar(&c.processor, "processor", "test", "payment processor: \"test\" (the deterministic test processor; no real money moves) "+
+		"or \"stripe\" (reads STRIPE_SECRET_KEY, and STRIPE_API_BASE for stripe-mock)")
 	fs.BoolVar(&c.webhooksAllowPrivate, "webhooks-allow-private", false,
 		"allow webhook deliveries to loopback and private-network addresses (local development)")
 	fs.BoolVar(&c.demo, "demo", false, "seed demo customers, wallets, a product, a subscription and charges (idempotent)")
@@ -118,6 +123,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	}
 	c.apiKey = getenv(envAPIKey)
 	c.sessionSecret = getenv(envSessionSecret)
+	if c.processor == "stripe" {
+		c.stripeKey, c.stripeAPIBase = getenv(envStripeKey), getenv(envStripeAPIBase)
+	}
 	return c, c.check()
 }
 
@@ -125,8 +133,13 @@ func (c *serveConfig) check() error {
 	if err := c.store.check(); err != nil {
 		return err
 	}
-	if c.processor != "test" {
-		return usageErr("-processor %q: only \"test\" exists for now (a Stripe adapter comes later)", c.processor)
+	switch {
+	case c.processor != "test" && c.processor != "stripe":
+		return usageErr("-processor %q: want \"test\" or \"stripe\"", c.processor)
+	case c.processor == "stripe" && strings.TrimSpace(c.stripeKey) == "":
+		return usageErr("-processor stripe needs %s (the Stripe secret key)", envStripeKey)
+	case c.processor == "stripe" && c.demo:
+		return usageErr("-demo seeds the test processor's cards; it cannot run with -processor stripe")
 	}
 	host, port, err := net.SplitHostPort(c.addr)
 	if err != nil || port == "" {

@@ -49,6 +49,11 @@ func TestParseServeFlags(t *testing.T) {
 	require.Empty(t, c.apiKey, "-demo makes a key when none is set")
 	require.Equal(t, "postgres://db:5432/billing schema coffer", c.store.describe(), "no password in logs")
 
+	c, err = parseServe([]string{"-processor", "stripe"}, env(envAPIKey, key, envStripeKey, "sk_test_abc", envStripeAPIBase, "http://127.0.0.1:12111"), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, "sk_test_abc", c.stripeKey)
+	require.Equal(t, "http://127.0.0.1:12111", c.stripeAPIBase)
+
 	c, err = parseServe([]string{"-public-url", "https://billing.example.com/"}, env(envAPIKey, key, "DATABASE_URL", "postgres://x/y"), io.Discard)
 	require.NoError(t, err)
 	require.Equal(t, "https://billing.example.com", c.publicURL)
@@ -61,7 +66,9 @@ func TestParseServeErrors(t *testing.T) {
 		env  func(string) string
 		want string
 	}{
-		"processor":       {[]string{"-processor", "stripe"}, env(envAPIKey, key), `only "test"`},
+		"processor":       {[]string{"-processor", "paypal"}, env(envAPIKey, key), `"test" or "stripe"`},
+		"stripe no key":   {[]string{"-processor", "stripe"}, env(envAPIKey, key), envStripeKey},
+		"stripe demo":     {[]string{"-processor", "stripe", "-demo"}, env(envAPIKey, key, envStripeKey, "sk_test_x"), "-demo"},
 		"short key":       {nil, env(envAPIKey, "short"), envAPIKey},
 		"key with space":  {nil, env(envAPIKey, "sk_test_0123 456789abcdef"), envAPIKey},
 		"short secret":    {nil, env(envAPIKey, key, envSessionSecret, "x"), envSessionSecret},
@@ -89,7 +96,8 @@ func TestRunExitCodes(t *testing.T) {
 	require.Equal(t, 0, run(ctx, nil, []string{"serve", "-h"}, env(), &out, &errOut))
 	errOut.Reset()
 	require.Equal(t, 2, run(ctx, nil, []string{"serve", "-processor", "stripe"}, env(envAPIKey, key), &out, &errOut))
-	require.Contains(t, errOut.String(), "Stripe adapter comes later")
+	require.Contains(t, errOut.String(), envStripeKey)
+	require.NotContains(t, errOut.String(), "sk_")
 	require.Equal(t, 2, run(ctx, nil, []string{"migrate"}, env(), &out, &errOut), "migrate needs PostgreSQL")
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"github.com/cofferhq/coffer/internal/portaltoken"
 	"github.com/cofferhq/coffer/internal/testmode"
 	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/processor/stripe"
 	"github.com/cofferhq/coffer/store"
 )
 
@@ -47,17 +49,33 @@ func newLogger(w io.Writer, format string) *slog.Logger {
 func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.logFormat)
 
-	test := processor.NewTest(nil)
-	// The test processor keeps its mandates and charges in memory while the
-	// store keeps the subscriptions: a random id prefix per start keeps ids
-	// made after a restart from repeating ids already stored.
-	if err := test.SetIDPrefix(randomIDPrefix()); err != nil {
-		return err
+	var (
+		test   *processor.Test
+		tm     *testmode.Processor // test mode only
+		proc   processor.Processor
+		hosted = processor.CardRequiresAction // payment_link without a payment method
+	)
+	if cfg.processor == "stripe" {
+		sp, err := stripe.New(stripe.Config{SecretKey: cfg.stripeKey, APIBase: cfg.stripeAPIBase, ReturnURL: cfg.publicURL})
+		if err != nil {
+			return err
+		}
+		proc, hosted = sp, stripe.HostedPaymentMethod
+		log.Info("payments go through Stripe", "processor", "stripe", "api_base", cmp.Or(cfg.stripeAPIBase, stripe.DefaultAPIBase))
+	} else {
+		test = processor.NewTest(nil)
+		// The test processor keeps its mandates and charges in memory while the
+		// store keeps the subscriptions: a random id prefix per start keeps ids
+		// made after a restart from repeating ids already stored.
+		if err := test.SetIDPrefix(randomIDPrefix()); err != nil {
+			return err
+		}
+		test.SetLinkBase(cfg.publicURL + strings.TrimSuffix(testmode.Path, "/"))
+		tm = testmode.NewProcessor(test)
+		proc = tm
+		log.Warn("TEST MODE: payments use coffer's deterministic test processor; no real money moves and no card is charged",
+			"processor", "test", "authorize_pages", cfg.publicURL+testmode.Path+"<mandate id>")
 	}
-	test.SetLinkBase(cfg.publicURL + strings.TrimSuffix(testmode.Path, "/"))
-	proc := testmode.NewProcessor(test)
-	log.Warn("TEST MODE: payments use coffer's deterministic test processor; no real money moves and no card is charged",
-		"processor", "test", "authorize_pages", cfg.publicURL+testmode.Path+"<mandate id>")
 
 	// Deliveries carry Dodo's envelope, built by the API handler (made
 	// below, once the engine exists).
@@ -115,7 +133,7 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 		httpapi.WithUSDRates(cfg.usdRates),
 		// Test mode: payment_link: true without payment_method_id (the
 		// seeds' hosted mandate) is completed on the test-mode page.
-		httpapi.WithHostedPaymentMethod(processor.CardRequiresAction),
+		httpapi.WithHostedPaymentMethod(hosted),
 		httpapi.WithPortalLink(func(_ context.Context, customerID, returnURL string) (string, error) {
 			return cfg.publicURL + portalPath + signer.Sign(customerID, returnURL, time.Now()), nil
 		}))
@@ -140,7 +158,9 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 		}
 		plain(w, http.StatusOK, "ready")
 	})
-	mux.Handle(testmode.Path, testmode.NewHandler(eng, proc, log))
+	if tm != nil {
+		mux.Handle(testmode.Path, testmode.NewHandler(eng, tm, log))
+	}
 	if err := mountUI(mux, eng, signer, cfg, log); err != nil {
 		return err
 	}
