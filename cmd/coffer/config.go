@@ -66,6 +66,7 @@ type serveConfig struct {
 	processor            string
 	stripeKey            string // STRIPE_SECRET_KEY, never logged
 	stripeAPIBase        string // STRIPE_API_BASE (stripe-mock), "" for api.stripe.com
+	stripeWebhookSecret  string // STRIPE_WEBHOOK_SECRET, never logged; "" mounts no Stripe webhook endpoint
 	webhooksAllowPrivate bool
 	demo                 bool
 	shutdownTimeout      time.Duration
@@ -82,6 +83,7 @@ const (
 	envSessionSecret = "COFFER_SESSION_SECRET"
 	envStripeKey     = "STRIPE_SECRET_KEY"
 	envStripeAPIBase = "STRIPE_API_BASE"
+	envStripeWebhook = "STRIPE_WEBHOOK_SECRET"
 )
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -125,6 +127,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	c.sessionSecret = getenv(envSessionSecret)
 	if c.processor == "stripe" {
 		c.stripeKey, c.stripeAPIBase = getenv(envStripeKey), getenv(envStripeAPIBase)
+		c.stripeWebhookSecret = getenv(envStripeWebhook)
 	}
 	return c, c.check()
 }

@@ -54,9 +54,12 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 		tm     *testmode.Processor // test mode only
 		proc   processor.Processor
 		hosted = processor.CardRequiresAction // payment_link without a payment method
+		sp     *stripe.Processor
 	)
 	if cfg.processor == "stripe" {
-		sp, err := stripe.New(stripe.Config{SecretKey: cfg.stripeKey, APIBase: cfg.stripeAPIBase, ReturnURL: cfg.publicURL})
+		var err error
+		sp, err = stripe.New(stripe.Config{SecretKey: cfg.stripeKey, APIBase: cfg.stripeAPIBase, ReturnURL: cfg.publicURL,
+			WebhookSecret: cfg.stripeWebhookSecret})
 		if err != nil {
 			return err
 		}
@@ -160,6 +163,21 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	})
 	if tm != nil {
 		mux.Handle(testmode.Path, testmode.NewHandler(eng, tm, log))
+	}
+	if sp != nil && cfg.stripeWebhookSecret != "" {
+		// Stripe's own webhooks settle pending payments and mandates at
+		// once, so Reconcile is not the only path.
+		mux.Handle("POST "+stripeWebhookPath, sp.Handler(stripe.SinkFuncs{
+			Charge: func(ctx context.Context, paymentID string, ch processor.Charge) error {
+				_, err := eng.ApplyChargeOutcome(ctx, paymentID, ch)
+				return err
+			},
+			Mandate: func(ctx context.Context, subscriptionID string, _ processor.Mandate) error {
+				_, err := eng.ConfirmMandate(ctx, subscriptionID)
+				return err
+			},
+		}, log))
+		log.Info("Stripe webhooks are received", "path", cfg.publicURL+stripeWebhookPath)
 	}
 	if err := mountUI(mux, eng, signer, cfg, log); err != nil {
 		return err
@@ -331,3 +349,8 @@ func randomIDPrefix() string {
 	}
 	return string(b)
 }
+
+// stripeWebhookPath receives Stripe's webhooks (with -processor stripe and
+// STRIPE_WEBHOOK_SECRET): register <public-url>/processor-webhooks/stripe in
+// Stripe's dashboard.
+const stripeWebhookPath = "/processor-webhooks/stripe"

@@ -28,7 +28,7 @@ func TestServeStripe(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, nil, []string{"serve", "-processor", "stripe", "-db", filepath.Join(t.TempDir(), "c.db"), "-addr", addr},
-			env(envAPIKey, key, envStripeKey, secret, envStripeAPIBase, mock), &out, &errOut)
+			env(envAPIKey, key, envStripeKey, secret, envStripeAPIBase, mock, envStripeWebhook, "whsec_serveWEBHOOKsecret"), &out, &errOut)
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -46,10 +46,16 @@ func TestServeStripe(t *testing.T) {
 		}
 		require.True(t, time.Now().Before(deadline), "not ready:\n%s", errOut.String())
 	}
+	// Stripe's webhook endpoint is mounted and refuses an unsigned event.
+	resp, err := http.Post("http://"+addr+stripeWebhookPath, "application/json", strings.NewReader(`{"type":"payment_intent.succeeded"}`))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
 	cancel()
 	require.Equal(t, 0, <-done, errOut.String())
 	logs := errOut.String() + out.String()
 	require.Contains(t, logs, "processor=stripe")
 	require.NotContains(t, logs, "TEST MODE")
-	require.False(t, strings.Contains(logs, secret) || strings.Contains(logs, "serveSECRET"), "the key is never logged")
+	require.False(t, strings.Contains(logs, secret) || strings.Contains(logs, "serveSECRET") || strings.Contains(logs, "WEBHOOKsecret"),
+		"the keys are never logged")
 }

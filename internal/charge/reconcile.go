@@ -189,3 +189,17 @@ func (s *Service) reconcileRefunds(ctx context.Context, cutoff time.Time, rep *R
 	}
 	return errs
 }
+
+// ApplyOutcome records what the processor reports, on its own initiative
+// (a webhook), about the charge of payment id: a succeeded or failed
+// charge settles a pending payment at once (as Reconcile would after
+// LookupCharge, without waiting for the call's lease: the processor's word
+// is final), and a success for a payment already failed is a late success.
+// Any other status changes nothing. Applying the same outcome twice is
+// harmless.
+func (s *Service) ApplyOutcome(ctx context.Context, id string, ch processor.Charge) (subscription.Payment, error) {
+	if ch.Status != processor.ChargeSucceeded && ch.Status != processor.ChargeFailed {
+		return s.Payment(ctx, id)
+	}
+	return s.finish(ctx, id, ch, false)
+}
