@@ -14,6 +14,7 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"github.com/cofferhq/coffer/internal/webui"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -105,6 +106,7 @@ func New(eng *coffer.Engine, o Options) (*Handler, error) {
 	p := o.Prefix
 	m := http.NewServeMux()
 	m.Handle("GET "+p+"/static/", h.static)
+	m.Handle("GET "+p+"/static/style.css", http.StripPrefix(p+"/static/", http.FileServerFS(webui.Static())))
 	m.HandleFunc("GET "+p+"/{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, p+"/customers", http.StatusSeeOther)
 	})
@@ -252,16 +254,8 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, p page) {
 	p.Prefix = h.o.Prefix
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	var b strings.Builder
-	if err := h.tmpl.ExecuteTemplate(&b, name, p); err != nil {
-		h.o.Logger.Error("dashboard: template", "template", name, "error", err.Error())
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	webui.Render(w, h.tmpl, status, name, p, h.o.Logger, "dashboard")
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {

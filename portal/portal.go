@@ -16,8 +16,8 @@ import (
 	"context"
 	"embed"
 	"errors"
+	"github.com/cofferhq/coffer/internal/webui"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -29,7 +29,7 @@ import (
 	"github.com/cofferhq/coffer/internal/session"
 )
 
-//go:embed templates/*.html static/*
+//go:embed templates/*.html
 var files embed.FS
 
 // ErrExpiredLink is what a VerifyLink function returns for a link past
@@ -99,10 +99,9 @@ func New(eng *coffer.Engine, o Options) (*Handler, error) {
 		return nil, err
 	}
 	h.tmpl = t
-	st, _ := fs.Sub(files, "static")
 	p := o.Prefix
 	m := http.NewServeMux()
-	m.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static/", http.FileServerFS(st)))
+	m.Handle("GET "+p+"/static/", http.StripPrefix(p+"/static/", http.FileServerFS(webui.Static())))
 	m.HandleFunc("GET "+p+"/session/{token}", h.enter)
 	m.HandleFunc("GET "+p+"/{$}", h.authed(h.home))
 	m.HandleFunc("POST "+p+"/profile", h.authed(h.profile))
@@ -219,15 +218,7 @@ type page struct {
 
 func (h *Handler) render(w http.ResponseWriter, status int, name string, p page) {
 	p.Prefix = h.o.Prefix
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	var b strings.Builder
-	if err := h.tmpl.ExecuteTemplate(&b, name, p); err != nil {
-		h.o.Logger.Error("portal: template", "template", name, "error", err.Error())
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(b.String()))
+	webui.Render(w, h.tmpl, status, name, p, h.o.Logger, "portal")
 }
 
 func (h *Handler) serverError(w http.ResponseWriter, r *http.Request, err error) {
