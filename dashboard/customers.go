@@ -152,8 +152,17 @@ func (h *Handler) customers(q *req) {
 
 // notices are the messages a redirect may ask a page to show.
 var notices = map[string]string{
-	"columns":  "Column choice saved for this browser.",
-	"refunded": "Refund created.",
+	"columns":       "Column choice saved for this browser.",
+	"refunded":      "Refund created.",
+	"charged":       "Charge made: the payment succeeded.",
+	"declined":      "Charge made, but it was declined: the payment failed (the retry policy decides what happens next).",
+	"pending":       "Charge made: the processor has not answered yet; the payment is pending.",
+	"cancelled":     "Subscription cancelled.",
+	"entry":         "Wallet entry recorded.",
+	"collected":     "Overdue charge collected.",
+	"redelivered":   "Delivery queued again: the dispatcher sends it with a fresh backoff schedule.",
+	"revoked":       "API key revoked: requests with its secret are refused from now on.",
+	"not_collected": "The overdue charge was tried again and failed; it is still overdue.",
 }
 
 func (h *Handler) columns(q *req) {
@@ -229,25 +238,54 @@ type customerData struct {
 	NextEntries   string
 	Portal        bool
 	RefundKey     string
+	// FormKey prefixes the idempotency keys of this rendering's forms
+	// (charge, wallet entry, collect): one key per rendered form.
+	FormKey    string
+	Overdue    coffer.Overdue
+	Currencies []string // the currencies the wallet form offers
+	Charts     []chart
+	// Form is the form a refused POST re-renders ("charge-<sub id>",
+	// "entry"), with its message and the values sent.
+	Form      string
+	FormError string
+	Sent      url.Values
 }
 
 var tabs = []string{"payments", "subscriptions", "wallet"}
 
 func (h *Handler) customer(q *req) {
+	tab := q.r.URL.Query().Get("tab")
+	h.customerPage(q, q.r.PathValue("id"), tab, http.StatusOK, "", "")
+}
+
+// customerPage renders a customer's tab; form and formErr, when set,
+// re-render a refused form inside the page with its values.
+func (h *Handler) customerPage(q *req, id, tab string, status int, form, formErr string) {
 	ctx := q.r.Context()
-	c, err := h.eng.Customer(ctx, q.r.PathValue("id"))
+	c, err := h.eng.Customer(ctx, id)
 	if err != nil {
 		h.engineError(q, err)
 		return
 	}
 	qs := q.r.URL.Query()
-	tab := qs.Get("tab")
 	if !slices.Contains(tabs, tab) {
 		tab = "payments"
 	}
-	d := customerData{Customer: c, Tab: tab, Portal: h.o.PortalLink != nil, RefundKey: "dashboard-refund-" + session.Nonce()}
+	nonce := session.Nonce()
+	d := customerData{Customer: c, Tab: tab, Portal: h.o.PortalLink != nil, RefundKey: "dashboard-refund-" + nonce,
+		FormKey: "dashboard-" + nonce, Form: form, FormError: formErr}
+	if form != "" {
+		d.Sent = q.r.PostForm
+	}
+	if d.Overdue, err = h.eng.Overdue(ctx, c.ID); err != nil {
+		h.engineError(q, err)
+		return
+	}
 	base := h.o.Prefix + "/customers/" + url.PathEscape(c.ID) + "?tab=" + tab + "&starting_after="
-	lp := coffer.ListParams{Limit: 20, StartingAfter: qs.Get("starting_after")}
+	lp := coffer.ListParams{Limit: 20}
+	if form == "" {
+		lp.StartingAfter = qs.Get("starting_after")
+	}
 	switch tab {
 	case "payments":
 		l, err := h.eng.ListPayments(ctx, coffer.PaymentListParams{ListParams: lp, CustomerID: c.ID})
@@ -285,12 +323,26 @@ func (h *Handler) customer(q *req) {
 		if l.HasMore {
 			d.NextEntries = base + url.QueryEscape(l.NextCursor)
 		}
+		d.Currencies = h.eng.Currencies()
+		for _, b := range d.Balances {
+			if len(d.Charts) == 3 {
+				break
+			}
+			ch, err := h.balanceChart(q, c.ID, b.Currency)
+			if err != nil {
+				h.engineError(q, err)
+				return
+			}
+			if ch.ID != "" {
+				d.Charts = append(d.Charts, ch)
+			}
+		}
 	}
 	title := c.Name
 	if title == "" {
 		title = c.ID
 	}
-	h.render(q.w, http.StatusOK, "customer", page{Title: title, CSRF: q.csrf, Nav: "customers", Data: d,
+	h.render(q.w, status, "customer", page{Title: title, CSRF: q.csrf, Nav: "customers", Data: d,
 		Notice: notices[qs.Get("notice")]})
 }
 

@@ -119,6 +119,20 @@ func New(eng *coffer.Engine, o Options) (*Handler, error) {
 	m.HandleFunc("GET "+p+"/customers/{id}", h.authed(h.customer))
 	m.HandleFunc("POST "+p+"/customers/{id}/portal-invite", h.authed(h.portalInvite))
 	m.HandleFunc("POST "+p+"/customers/{id}/payments/{pid}/refund", h.authed(h.refund))
+	m.HandleFunc("POST "+p+"/customers/{id}/payments/{pid}/collect", h.authed(h.collect))
+	m.HandleFunc("POST "+p+"/customers/{id}/subscriptions/{sid}/charge", h.authed(h.charge))
+	m.HandleFunc("POST "+p+"/customers/{id}/subscriptions/{sid}/cancel", h.authed(h.cancel))
+	m.HandleFunc("POST "+p+"/customers/{id}/wallet/entries", h.authed(h.entry))
+	m.HandleFunc("GET "+p+"/payments", h.authed(h.payments))
+	m.HandleFunc("GET "+p+"/retries", h.authed(h.retries))
+	m.HandleFunc("GET "+p+"/webhooks", h.authed(h.webhooks))
+	m.HandleFunc("GET "+p+"/webhooks/{id}", h.authed(h.webhook))
+	m.HandleFunc("POST "+p+"/webhooks/{id}/deliveries/{did}/redeliver", h.authed(h.redeliver))
+	m.HandleFunc("GET "+p+"/events", h.authed(h.events))
+	m.HandleFunc("GET "+p+"/keys", h.authed(h.keys))
+	m.HandleFunc("POST "+p+"/keys", h.authed(h.createKey))
+	m.HandleFunc("GET "+p+"/keys/{kid}/revoke", h.authed(h.revokeForm))
+	m.HandleFunc("POST "+p+"/keys/{kid}/revoke", h.authed(h.revokeKey))
 	h.mux = m
 	return h, nil
 }
@@ -272,5 +286,12 @@ func (h *Handler) engineError(q *req, err error) {
 		h.serverError(q.w, q.r, err)
 		return
 	}
-	h.render(q.w, status, "error", page{Title: http.StatusText(status), CSRF: q.csrf, Error: err.Error(), Nav: "customers"})
+	h.render(q.w, status, "error", page{Title: http.StatusText(status), CSRF: q.csrf, Error: err.Error(), Nav: navOf(q.r.URL.Path, h.o.Prefix)})
+}
+
+// navOf is the navigation entry of a path ("customers", "payments", ...).
+func navOf(path, prefix string) string {
+	rest := strings.TrimPrefix(strings.TrimPrefix(path, prefix), "/")
+	first, _, _ := strings.Cut(rest, "/")
+	return first
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store/memory"
 	"github.com/cofferhq/coffer/subscription"
+	"github.com/cofferhq/coffer/webhook"
 )
 
 // env is a server with the dashboard at /dashboard/ and the portal at
@@ -42,15 +43,20 @@ type env struct {
 	bobSub     subscription.Subscription
 	adaPay     subscription.Payment
 	bobPay     subscription.Payment
+	proc       *processor.Test
 }
 
 func newEnv(t *testing.T, fillers int) *env {
 	t.Helper()
 	ctx := context.Background()
-	eng, err := coffer.New(memory.New(), coffer.WithProcessor(processor.NewTest(nil)), coffer.WithCurrencies("USD", "EUR"))
+	proc := processor.NewTest(nil)
+	// One webhook attempt, to loopback: a failing endpoint is dead-lettered
+	// by the first DispatchDue.
+	eng, err := coffer.New(memory.New(), coffer.WithProcessor(proc), coffer.WithCurrencies("USD", "EUR"),
+		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true, Backoff: webhook.Backoff{0}}))
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close() })
-	e := &env{t: t, ctx: ctx, eng: eng, signer: portaltoken.Random()}
+	e := &env{t: t, ctx: ctx, eng: eng, signer: portaltoken.Random(), proc: proc}
 	secret := []byte(strings.Repeat("s", 32))
 	mux := http.NewServeMux()
 	var base string
@@ -172,4 +178,15 @@ func (c *client) openPortal(customerID string) answer {
 	a := c.get("/portal/session/" + c.e.signer.Sign(customerID, "https://shop.example/back", time.Now()))
 	require.Equal(c.e.t, http.StatusOK, a.status, a.body)
 	return c.get("/portal/")
+}
+
+var keyRe = regexp.MustCompile(`name="idempotency_key" value="([^"]+)"`)
+
+// idemKeys are the idempotency keys of a page's forms, in order.
+func idemKeys(body string) []string {
+	var out []string
+	for _, m := range keyRe.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
 }
