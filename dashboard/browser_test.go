@@ -127,6 +127,86 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1000, p.RefundedAmount)
 
+	// The wallet tab: the refund is in the chart; credit 25.00 and see the
+	// ledger and the chart change; a debit beyond the balance is refused
+	// inside the form.
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		require.NoError(t, err, js)
+		return v
+	}
+	run("wallet tab",
+		chromedp.Click(`//nav[contains(@class, "tabs")]//a[contains(., "Wallet")]`),
+		chromedp.WaitVisible(chromedp.ID(`trend-usd-cap`)),
+	)
+	desc := `document.getElementById("trend-usd-desc").textContent`
+	top := `document.querySelector("figure[aria-labelledby=trend-usd-cap] svg text").textContent` // the y axis maximum
+	require.Contains(t, eval(desc), "now 10.00 USD")
+	require.Equal(t, "10.00 USD", eval(top))
+	run("credit",
+		chromedp.Click(`//summary[contains(., "Credit or debit the wallet")]`),
+		chromedp.WaitVisible(chromedp.ID(`entry-amount`)),
+		chromedp.SendKeys(chromedp.ID(`entry-amount`), "25.00"),
+		chromedp.SetValue(chromedp.ID(`entry-currency`), "USD"),
+		chromedp.SendKeys(chromedp.ID(`entry-reason`), "Loyalty bonus"),
+		chromedp.Click(`//button[contains(., "Record entry")]`),
+		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	require.Contains(t, text, "Wallet entry recorded.")
+	require.Contains(t, text, "+25.00 USD")
+	require.Contains(t, text, "Loyalty bonus")
+	require.Contains(t, eval(desc), "now 35.00 USD")
+	require.Equal(t, "35.00 USD", eval(top), "the chart changed")
+	run("debit too much",
+		chromedp.Click(`//summary[contains(., "Credit or debit the wallet")]`),
+		chromedp.WaitVisible(chromedp.ID(`entry-amount`)),
+		chromedp.Click(chromedp.CSS(`input[name=type][value=debit]`)),
+		chromedp.SendKeys(chromedp.ID(`entry-amount`), "1000"),
+		chromedp.SetValue(chromedp.ID(`entry-currency`), "USD"),
+		chromedp.SendKeys(chromedp.ID(`entry-reason`), "Too much"),
+		chromedp.Click(`//button[contains(., "Record entry")]`),
+		chromedp.WaitVisible(chromedp.ID(`entry-error`)),
+	)
+	require.Contains(t, textOf(chromedp.CSS(`#entry-error`)), "Insufficient funds")
+	run("wallet screenshot",
+		chromedp.Navigate(base+"/dashboard/customers/"+e.ada.ID+"?tab=wallet"),
+		chromedp.WaitVisible(chromedp.ID(`trend-usd-cap`)),
+		shot("dashboard-wallet.png"),
+	)
+
+	// Operator pages: payments by status, then an API key created (its
+	// secret shown once).
+	run("payments",
+		chromedp.Click(`//nav[@aria-label="Main"]//a[contains(., "Payments")]`),
+		chromedp.WaitVisible(chromedp.ID(`filter`)),
+		chromedp.SetValue(chromedp.ID(`filter`), "partially_refunded"),
+		chromedp.Submit(chromedp.ID(`filter`)),
+		chromedp.WaitVisible(`//caption[contains(., "status partially_refunded")]`),
+		shot("dashboard-payments.png"),
+	)
+	text = textOf(chromedp.CSS(`tbody`))
+	require.Contains(t, text, e.adaPay.ID)
+	require.NotContains(t, text, e.bobPay.ID)
+	run("create key",
+		chromedp.Click(`//nav[@aria-label="Main"]//a[contains(., "API keys")]`),
+		chromedp.Click(`//summary[contains(., "Create a key")]`),
+		chromedp.WaitVisible(chromedp.ID(`key-name`)),
+		chromedp.SendKeys(chromedp.ID(`key-name`), "browser test"),
+		chromedp.Click(`//button[contains(., "Create key")]`),
+		chromedp.WaitVisible(chromedp.ID(`secret`)),
+	)
+	secret := eval(`document.getElementById("secret").value`)
+	require.True(t, strings.HasPrefix(secret, "sk_test_"), secret)
+	_, err = e.eng.Authenticate(e.ctx, secret)
+	require.NoError(t, err)
+	run("keys list",
+		chromedp.Navigate(base+"/dashboard/keys"),
+		chromedp.WaitVisible(`//td[contains(., "browser test")]`),
+	)
+	require.NotContains(t, eval(`document.documentElement.outerHTML`), secret)
+
 	// The portal: a signed link, the name changed, the subscription cancelled.
 	link := base + "/portal/session/" + e.signer.Sign(e.ada.ID, "", time.Now())
 	run("portal",

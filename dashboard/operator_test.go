@@ -37,6 +37,9 @@ func TestOperatorNav(t *testing.T) {
 		// Signed out: the sign-in form.
 		require.Equal(t, http.StatusSeeOther, e.client().get("/dashboard/"+p).status, p)
 	}
+	a := c.get("/dashboard/static/dashboard.css")
+	require.Equal(t, http.StatusOK, a.status)
+	require.Contains(t, a.body, "figure.chart")
 }
 
 func TestPaymentsPage(t *testing.T) {
