@@ -84,7 +84,12 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	// below, once the engine exists).
 	var api *httpapi.Handler
 	encode := func(ctx context.Context, ev webhook.Event) ([]byte, error) { return api.WebhookPayload(ctx, ev) }
-	eng, closeEngine, err := openEngine(ctx, cfg.store, coffer.WithProcessor(proc), coffer.WithLogger(log),
+	obs, err := newObservability(log) // metrics.go: /metrics, instrumented store and processor
+	if err != nil {
+		return err
+	}
+	defer obs.close()
+	eng, closeEngine, err := obs.openEngine(ctx, cfg.store, coffer.WithProcessor(obs.processor(proc)), coffer.WithLogger(log),
 		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: cfg.webhooksAllowPrivate, Encode: encode}))
 	if err != nil {
 		return err
@@ -182,14 +187,14 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	if err := mountUI(mux, eng, signer, cfg, log); err != nil {
 		return err
 	}
-	mux.Handle("/", api)
+	mux.Handle("/", withRequestID(api))
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           requestLog(log, mux),
+		Handler:           obs.serveMetrics(requestLog(log, mux)),
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,
