@@ -64,15 +64,26 @@ func (e *Engine) CreateEntry(ctx context.Context, customerID string, p EntryPara
 	if err != nil {
 		return EntryResult{}, err
 	}
-	var res EntryResult
-	err = e.update(ctx, func(tx store.Tx) error {
-		res, err = e.post(tx, customerID, req)
-		return err
-	})
-	if err != nil {
+	// One heap object holds what the transaction's closure shares (instead
+	// of one per captured variable).
+	c := &entryCall{e: e, customerID: customerID, req: req}
+	if err := e.update(ctx, c.run); err != nil {
 		return EntryResult{}, err
 	}
-	return res, nil
+	return c.res, nil
+}
+
+// entryCall is one CreateEntry's transaction body and its result.
+type entryCall struct {
+	e          *Engine
+	customerID string
+	req        ledger.Request
+	res        EntryResult
+}
+
+func (c *entryCall) run(tx store.Tx) (err error) {
+	c.res, err = c.e.post(tx, c.customerID, c.req)
+	return err
 }
 
 // checkRequest validates req and normalises its currency.
@@ -126,11 +137,8 @@ func (e *Engine) post(tx store.Tx, customerID string, req ledger.Request) (Entry
 }
 
 func (e *Engine) replay(tx store.Tx, customerID string, req ledger.Request) (EntryResult, bool, error) {
-	prev, err := tx.EntryByKey(customerID, req.IdempotencyKey)
-	if errors.Is(err, store.ErrNotFound) {
-		return EntryResult{}, false, nil
-	}
-	if err != nil {
+	prev, found, err := entryByKey(tx, customerID, req.IdempotencyKey)
+	if err != nil || !found {
 		return EntryResult{}, false, err
 	}
 	if prev.Fingerprint != req.Fingerprint() {
@@ -141,6 +149,19 @@ func (e *Engine) replay(tx store.Tx, customerID string, req ledger.Request) (Ent
 		return EntryResult{}, true, err
 	}
 	return EntryResult{Entry: prev, Balance: b, Replayed: true}, true, nil
+}
+
+// entryByKey looks an idempotency key up, without allocating an error for
+// a miss when the store can (store.EntryKeyFinder).
+func entryByKey(tx store.Tx, customerID, key string) (ledger.Entry, bool, error) {
+	if f, ok := tx.(store.EntryKeyFinder); ok {
+		return f.FindEntryByKey(customerID, key)
+	}
+	prev, err := tx.EntryByKey(customerID, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return ledger.Entry{}, false, nil
+	}
+	return prev, err == nil, err
 }
 
 // balanceForUpdate reads (and, on PostgreSQL, locks) a balance. A customer

@@ -227,6 +227,30 @@ func TestFingerprint(t *testing.T) {
 	require.Equal(t, fp, other.Fingerprint())
 }
 
+// TestFingerprintStable pins fingerprints: they are stored with every
+// entry, so a replay after an upgrade must compute the same ones.
+func TestFingerprintStable(t *testing.T) {
+	for want, r := range map[string]ledger.Request{
+		"ae5553572df7be97f631faad2522cec5": {Amount: 100, Currency: "USD", Type: ledger.Credit, Reason: "r",
+			IdempotencyKey: "k", Reference: ledger.Reference{Type: ledger.RefPayment, ID: "pay_1"}},
+		"ed0fb7e7aa44d85ec16f8a2071a209f8": {Amount: -7, Currency: "INR", Type: ledger.Debit,
+			Reference: ledger.Reference{Type: ledger.RefManual}},
+		"15540f6c670a5496922242df470aa7f2": {Amount: 1 << 62, Currency: "EUR", Type: ledger.Credit,
+			Reason: strings.Repeat("é", 500), Reference: ledger.Reference{Type: ledger.RefRefund, ID: strings.Repeat("x", 255)}},
+	} {
+		require.Equal(t, want, r.Fingerprint())
+	}
+}
+
+func BenchmarkFingerprint(b *testing.B) {
+	r := ledger.Request{Amount: 100, Currency: "USD", Type: ledger.Credit, Reason: "bench",
+		IdempotencyKey: "k1", Reference: ledger.Reference{Type: ledger.RefManual}}
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.Fingerprint()
+	}
+}
+
 func TestEntrySigned(t *testing.T) {
 	require.Equal(t, int64(7), ledger.Entry{Type: ledger.Credit, Amount: 7}.Signed())
 	require.Equal(t, int64(-7), ledger.Entry{Type: ledger.Debit, Amount: 7}.Signed())

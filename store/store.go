@@ -204,6 +204,14 @@ type LedgerReader interface {
 	Hold(id string) (ledger.Hold, error)
 }
 
+// EntryKeyFinder is an optional method of a store's Tx: EntryByKey that
+// reports a miss as found == false instead of building an ErrNotFound
+// error. A miss is the common case (every fresh idempotency key), so the
+// Engine uses it when the store has it; the answers equal EntryByKey's.
+type EntryKeyFinder interface {
+	FindEntryByKey(customerID, idempotencyKey string) (e ledger.Entry, found bool, err error)
+}
+
 // Ledger stores wallet balances (one per customer and currency), ledger
 // entries and holds. Entries are immutable and never deleted;
 // IdempotencyKey, when not empty, is unique per customer.

@@ -201,6 +201,17 @@ func (t *tx) EntryByKey(customerID, idempotencyKey string) (ledger.Entry, error)
 	return ledger.Entry{}, notFound("entry idempotency key", idempotencyKey)
 }
 
+// FindEntryByKey is EntryByKey without an error value for a miss
+// (store.EntryKeyFinder).
+func (t *tx) FindEntryByKey(customerID, idempotencyKey string) (ledger.Entry, bool, error) {
+	if idempotencyKey != "" {
+		if i, ok := t.s.entries.findKey(customerID, idempotencyKey); ok {
+			return t.s.entries.get(i), true, nil
+		}
+	}
+	return ledger.Entry{}, false, nil
+}
+
 func (t *tx) ListEntries(q store.EntryQuery) ([]ledger.Entry, bool, error) {
 	s := t.s
 	et := s.entries
