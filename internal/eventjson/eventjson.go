@@ -19,7 +19,11 @@ import (
 // encoding/json costs several times more. The shape equals
 // json.Marshal(coffer.BalanceChanged{...}) (a test checks it).
 func BalanceChanged(e *ledger.Entry, b *wallet.Balance) []byte {
-	buf := make([]byte, 0, 512)
+	return AppendBalanceChanged(make([]byte, 0, 512), e, b)
+}
+
+// AppendBalanceChanged appends the BalanceChanged payload to buf.
+func AppendBalanceChanged(buf []byte, e *ledger.Entry, b *wallet.Balance) []byte {
 	buf = append(buf, `{"entry":{"id":`...)
 	buf = appendJSONString(buf, e.ID)
 	buf = append(buf, `,"customer_id":`...)
@@ -49,7 +53,7 @@ func BalanceChanged(e *ledger.Entry, b *wallet.Balance) []byte {
 		buf = appendJSONString(buf, e.Reference.ID)
 	}
 	buf = append(buf, `},"created_at":"`...)
-	buf = e.CreatedAt.AppendFormat(buf, time.RFC3339Nano)
+	buf = appendTime(buf, e.CreatedAt)
 	buf = append(buf, `"},"balance":{"customer_id":`...)
 	buf = appendJSONString(buf, b.CustomerID)
 	buf = append(buf, `,"currency":`...)
@@ -59,7 +63,7 @@ func BalanceChanged(e *ledger.Entry, b *wallet.Balance) []byte {
 	buf = append(buf, `,"held":`...)
 	buf = strconv.AppendInt(buf, b.Held, 10)
 	buf = append(buf, `,"updated_at":"`...)
-	buf = b.UpdatedAt.AppendFormat(buf, time.RFC3339Nano)
+	buf = appendTime(buf, b.UpdatedAt)
 	buf = append(buf, '"')
 	if b.LowThreshold != 0 {
 		buf = append(buf, `,"low_threshold":`...)
@@ -70,6 +74,40 @@ func BalanceChanged(e *ledger.Entry, b *wallet.Balance) []byte {
 	}
 	buf = append(buf, "}}"...)
 	return buf
+}
+
+// appendTime appends t as time.RFC3339Nano does (what encoding/json writes
+// for a time.Time, without its quotes). A UTC time within years 0-9999,
+// what coffer stores, is formatted directly; anything else by the time
+// package.
+func appendTime(buf []byte, t time.Time) []byte {
+	if t.Location() != time.UTC {
+		return t.AppendFormat(buf, time.RFC3339Nano)
+	}
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(buf, time.RFC3339Nano)
+	}
+	hour, minute, sec := t.Clock()
+	buf = append(buf,
+		byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-',
+		byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T',
+		byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+minute/10), byte('0'+minute%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		var frac [10]byte
+		frac[0] = '.'
+		for i := 9; i >= 1; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 10
+		for frac[n-1] == '0' {
+			n--
+		}
+		buf = append(buf, frac[:n]...)
+	}
+	return append(buf, 'Z')
 }
 
 // appendJSONString appends s as a JSON string with the same escaping as

@@ -24,6 +24,18 @@ var (
 // Check returns nil when s is valid UTF-8 without NUL bytes and has at most
 // maxRunes characters (no limit when maxRunes <= 0).
 func Check(s string, maxRunes int) error {
+	// Fast path: plain ASCII without NUL (ids, keys, most reasons) is
+	// checked in one pass, its length being its rune count.
+	i := 0
+	for i < len(s) && s[i] != 0 && s[i] < utf8.RuneSelf {
+		i++
+	}
+	if i == len(s) {
+		if maxRunes > 0 && len(s) > maxRunes {
+			return fmt.Errorf("%w: more than %d characters", ErrTooLong, maxRunes)
+		}
+		return nil
+	}
 	if !utf8.ValidString(s) {
 		return ErrNotUTF8
 	}
