@@ -2,6 +2,7 @@ package coffer
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -187,4 +188,64 @@ func procCPU() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestBalanceChangedPooledBuffer: on the memory store the
+// wallet.balance_changed payloads are encoded in reused buffers (the store
+// copies them); every stored payload must still be its own entry's, equal
+// to the unpooled encoding.
+func TestBalanceChangedPooledBuffer(t *testing.T) {
+	ctx := context.Background()
+	s := memory.New()
+	eng, err := New(s, WithoutProcessor())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := eng.CreateCustomer(ctx, customer.Params{Name: new("pool")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	results := make([]EntryResult, 200)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res, err := eng.CreateEntry(ctx, c.ID, EntryParams{Amount: int64(i + 1), Currency: "USD", Type: ledger.Credit,
+				Reason: strings.Repeat("r", i), IdempotencyKey: "pool-" + strconv.Itoa(i)})
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	err = s.View(ctx, func(tx store.Tx) error {
+		evs, err := tx.Events(0, 1000)
+		if err != nil {
+			return err
+		}
+		byEntry := map[string][]byte{}
+		for _, ev := range evs {
+			if ev.Type == EventBalanceChanged {
+				var p struct {
+					Entry struct{ ID string } `json:"entry"`
+				}
+				if err := json.Unmarshal(ev.Data, &p); err != nil {
+					t.Fatalf("event %s: %v: %s", ev.ID, err, ev.Data)
+				}
+				byEntry[p.Entry.ID] = ev.Data
+			}
+		}
+		for _, r := range results {
+			want := eventjson.BalanceChanged(&r.Entry, &r.Balance)
+			if got := byEntry[r.Entry.ID]; string(got) != string(want) {
+				t.Errorf("entry %s: stored payload\n%s\nwant\n%s", r.Entry.ID, got, want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 }

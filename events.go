@@ -41,8 +41,13 @@ func (e *Engine) emit(tx store.Outbox, typ, customerID string, data any) error {
 }
 
 func (e *Engine) emitRaw(tx store.Outbox, typ, customerID string, raw []byte) error {
+	return e.emitRawID(tx, newID("evt"), typ, customerID, raw)
+}
+
+// emitRawID is emitRaw with the event's id.
+func (e *Engine) emitRawID(tx store.Outbox, id, typ, customerID string, raw []byte) error {
 	return tx.InsertEvent(webhook.Event{
-		ID: newID("evt"), Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now(),
+		ID: id, Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now(),
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/eventjson"
@@ -66,7 +67,9 @@ func (e *Engine) CreateEntry(ctx context.Context, customerID string, p EntryPara
 	}
 	// One heap object holds what the transaction's closure shares (instead
 	// of one per captured variable).
-	c := &entryCall{e: e, customerID: customerID, req: req}
+	// The ids are made before the transaction, outside the store's lock
+	// (a retry of the transaction reuses them: nothing of it committed).
+	c := &entryCall{e: e, customerID: customerID, req: req, ids: postIDs{entry: newID("le"), event: newID("evt")}}
 	if err := e.update(ctx, c.run); err != nil {
 		return EntryResult{}, err
 	}
@@ -78,11 +81,16 @@ type entryCall struct {
 	e          *Engine
 	customerID string
 	req        ledger.Request
+	ids        postIDs
 	res        EntryResult
 }
 
+// postIDs are the ids a posting gives its entry and its
+// wallet.balance_changed event; "" makes one in the transaction.
+type postIDs struct{ entry, event string }
+
 func (c *entryCall) run(tx store.Tx) (err error) {
-	c.res, err = c.e.post(tx, c.customerID, c.req)
+	c.res, err = c.e.postWith(tx, c.customerID, c.req, c.ids)
 	return err
 }
 
@@ -106,8 +114,23 @@ func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
 }
 
 // post applies one ledger request inside tx.
+//
+// The idempotency key is looked up before anything is read when the store
+// cannot fold the lookup into the insert. When it can
+// (store.EntryKeyInserter: the memory store), the key is checked by the
+// insert itself, and on every earlier failure (a debit beyond the balance,
+// an unknown customer): the answer is the same, a replay or a conflict
+// whenever the key is taken, one lookup fewer on the common path.
 func (e *Engine) post(tx store.Tx, customerID string, req ledger.Request) (EntryResult, error) {
-	if req.IdempotencyKey != "" {
+	return e.postWith(tx, customerID, req, postIDs{})
+}
+
+// postWith is post giving the entry and its event the ids in ids.
+func (e *Engine) postWith(tx store.Tx, customerID string, req ledger.Request, ids postIDs) (EntryResult, error) {
+	keyed := req.IdempotencyKey != ""
+	ins, fold := tx.(store.EntryKeyInserter)
+	fold = fold && keyed
+	if keyed && !fold {
 		res, found, err := e.replay(tx, customerID, req)
 		if found || err != nil {
 			return res, err
@@ -115,14 +138,25 @@ func (e *Engine) post(tx store.Tx, customerID string, req ledger.Request) (Entry
 	}
 	b, err := e.balanceForUpdate(tx, customerID, req.Currency)
 	if err != nil {
-		return EntryResult{}, err
+		return e.replayOr(fold, tx, customerID, req, err)
 	}
-	entry, after, err := ledger.Post(b, req, newID("le"), e.clock.Now())
+	if ids.entry == "" {
+		ids.entry = newID("le")
+	}
+	entry, after, err := ledger.Post(b, req, ids.entry, e.clock.Now())
 	if err != nil {
-		return EntryResult{}, err
+		return e.replayOr(fold, tx, customerID, req, err)
 	}
-	if err := tx.InsertEntry(entry); err != nil {
-		if errors.Is(err, store.ErrDuplicate) && req.IdempotencyKey != "" {
+	if fold {
+		prev, taken, err := ins.InsertEntryOrExisting(entry)
+		if err != nil {
+			return EntryResult{}, err
+		}
+		if taken {
+			return e.replayOf(tx, prev, req)
+		}
+	} else if err := tx.InsertEntry(entry); err != nil {
+		if errors.Is(err, store.ErrDuplicate) && keyed {
 			// A concurrent writer committed the same key after our check.
 			if res, found, err := e.replay(tx, customerID, req); found || err != nil {
 				return res, err
@@ -130,10 +164,22 @@ func (e *Engine) post(tx store.Tx, customerID string, req ledger.Request) (Entry
 		}
 		return EntryResult{}, err
 	}
-	if err := e.putBalance(tx, after, &entry); err != nil {
+	if err := e.putBalanceEvent(tx, after, &entry, ids.event); err != nil {
 		return EntryResult{}, err
 	}
 	return EntryResult{Entry: entry, Balance: after}, nil
+}
+
+// replayOr answers a failed post: when the key lookup was folded into the
+// insert (fold), a taken key is still a replay or a conflict, as the
+// lookup up front would have answered; otherwise err.
+func (e *Engine) replayOr(fold bool, tx store.Tx, customerID string, req ledger.Request, err error) (EntryResult, error) {
+	if fold {
+		if res, found, rerr := e.replay(tx, customerID, req); found || rerr != nil {
+			return res, rerr
+		}
+	}
+	return EntryResult{}, err
 }
 
 func (e *Engine) replay(tx store.Tx, customerID string, req ledger.Request) (EntryResult, bool, error) {
@@ -141,14 +187,21 @@ func (e *Engine) replay(tx store.Tx, customerID string, req ledger.Request) (Ent
 	if err != nil || !found {
 		return EntryResult{}, false, err
 	}
+	res, err := e.replayOf(tx, prev, req)
+	return res, true, err
+}
+
+// replayOf answers req with prev, the entry its idempotency key holds: the
+// original (Replayed) when the requests match, a conflict otherwise.
+func (e *Engine) replayOf(tx store.Tx, prev ledger.Entry, req ledger.Request) (EntryResult, error) {
 	if prev.Fingerprint != req.Fingerprint() {
-		return EntryResult{}, true, fmt.Errorf("%w: key %s", ledger.ErrIdempotencyConflict, text.Quote(req.IdempotencyKey))
+		return EntryResult{}, fmt.Errorf("%w: key %s", ledger.ErrIdempotencyConflict, text.Quote(req.IdempotencyKey))
 	}
-	b, err := tx.Balance(customerID, req.Currency)
+	b, err := tx.Balance(prev.CustomerID, req.Currency)
 	if err != nil {
-		return EntryResult{}, true, err
+		return EntryResult{}, err
 	}
-	return EntryResult{Entry: prev, Balance: b, Replayed: true}, true, nil
+	return EntryResult{Entry: prev, Balance: b, Replayed: true}, nil
 }
 
 // entryByKey looks an idempotency key up, without allocating an error for
@@ -194,6 +247,12 @@ type ledgerTx interface {
 // nil), and wallet.balance_low when the available balance crosses below the
 // threshold (once per crossing: the flag re-arms when it rises back).
 func (e *Engine) putBalance(tx ledgerTx, b wallet.Balance, entry *ledger.Entry) error {
+	return e.putBalanceEvent(tx, b, entry, "")
+}
+
+// putBalanceEvent is putBalance giving the wallet.balance_changed event
+// the id evtID ("" makes one).
+func (e *Engine) putBalanceEvent(tx ledgerTx, b wallet.Balance, entry *ledger.Entry, evtID string) error {
 	threshold := b.LowThreshold
 	if threshold == 0 {
 		threshold = e.lowBalance[b.Currency]
@@ -205,7 +264,10 @@ func (e *Engine) putBalance(tx ledgerTx, b wallet.Balance, entry *ledger.Entry) 
 		return err
 	}
 	if entry != nil {
-		if err := e.emitRaw(tx, EventBalanceChanged, b.CustomerID, eventjson.BalanceChanged(entry, &b)); err != nil {
+		if evtID == "" {
+			evtID = newID("evt")
+		}
+		if err := e.emitBalanceChanged(tx, evtID, entry, &b); err != nil {
 			return err
 		}
 	}
@@ -213,6 +275,25 @@ func (e *Engine) putBalance(tx ledgerTx, b wallet.Balance, entry *ledger.Entry) 
 		return e.emit(tx, EventBalanceLow, b.CustomerID, BalanceLow{Balance: b, Threshold: threshold})
 	}
 	return nil
+}
+
+// eventBufs are the buffers wallet.balance_changed payloads are encoded in
+// for a store that copies them (store.EventDataCopier).
+var eventBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
+// emitBalanceChanged writes the wallet.balance_changed event of entry,
+// encoded in a pooled buffer when the store copies event data.
+func (e *Engine) emitBalanceChanged(tx ledgerTx, evtID string, entry *ledger.Entry, b *wallet.Balance) error {
+	if c, ok := tx.(store.EventDataCopier); ok && c.CopiesEventData() {
+		bp := eventBufs.Get().(*[]byte)
+		*bp = eventjson.AppendBalanceChanged((*bp)[:0], entry, b)
+		err := e.emitRawID(tx, evtID, EventBalanceChanged, b.CustomerID, *bp)
+		if cap(*bp) <= 4096 {
+			eventBufs.Put(bp)
+		}
+		return err
+	}
+	return e.emitRawID(tx, evtID, EventBalanceChanged, b.CustomerID, eventjson.BalanceChanged(entry, b))
 }
 
 // Balances returns the customer's wallet balances in every currency, sorted

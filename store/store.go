@@ -212,6 +212,23 @@ type EntryKeyFinder interface {
 	FindEntryByKey(customerID, idempotencyKey string) (e ledger.Entry, found bool, err error)
 }
 
+// EventDataCopier is an optional method of a store's Tx: a store whose
+// InsertEvent copies the event's Data before it returns (and keeps no
+// reference to it) says so, and the caller may reuse the buffer at once.
+type EventDataCopier interface {
+	CopiesEventData() bool
+}
+
+// EntryKeyInserter is an optional method of a store's Tx: InsertEntry with
+// the idempotency lookup folded in. When another entry already holds e's
+// (customer, idempotency key), it returns that entry with taken == true,
+// writes nothing and leaves the transaction usable (a store whose failed
+// insert aborts its transaction, as PostgreSQL's does, must not offer it).
+// Otherwise it is InsertEntry.
+type EntryKeyInserter interface {
+	InsertEntryOrExisting(e ledger.Entry) (existing ledger.Entry, taken bool, err error)
+}
+
 // Ledger stores wallet balances (one per customer and currency), ledger
 // entries and holds. Entries are immutable and never deleted;
 // IdempotencyKey, when not empty, is unique per customer.

@@ -177,11 +177,35 @@ func (t *tx) InsertEntry(e ledger.Entry) error {
 			return duplicate("entry idempotency key", e.IdempotencyKey)
 		}
 	}
-	i := s.entries.insert(&e, s.nextSeq())
+	t.insertEntry(&e)
+	return nil
+}
+
+// InsertEntryOrExisting is InsertEntry returning the entry that already
+// holds e's idempotency key instead of an error (store.EntryKeyInserter).
+func (t *tx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
+	if err := t.write(); err != nil {
+		return ledger.Entry{}, false, err
+	}
+	if e.IdempotencyKey != "" {
+		if i, ok := t.s.entries.findKey(e.CustomerID, e.IdempotencyKey); ok {
+			return t.s.entries.get(i), true, nil
+		}
+	}
+	if _, ok := t.s.entries.find(e.ID); ok {
+		return ledger.Entry{}, false, duplicate("entry", e.ID)
+	}
+	t.insertEntry(&e)
+	return ledger.Entry{}, false, nil
+}
+
+// insertEntry inserts e once its id and idempotency key are known free.
+func (t *tx) insertEntry(e *ledger.Entry) {
+	s := t.s
+	i := s.entries.insert(e, s.nextSeq())
 	ci := s.idx(e.CustomerID)
 	ci.entries = append(ci.entries, i)
 	s.w.add(opInsertEntry, ci, "", int(i))
-	return nil
 }
 
 func (t *tx) Entry(id string) (ledger.Entry, error) {
@@ -574,6 +598,10 @@ func batch(limit int) int {
 }
 
 // ---- outbox
+
+// CopiesEventData reports that InsertEvent copies e.Data into the store's
+// own memory (store.EventDataCopier).
+func (t *tx) CopiesEventData() bool { return true }
 
 func (t *tx) InsertEvent(e webhook.Event) error {
 	if err := t.write(); err != nil {
