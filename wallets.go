@@ -69,7 +69,7 @@ func (e *Engine) CreateEntry(ctx context.Context, customerID string, p EntryPara
 	// of one per captured variable).
 	// The ids are made before the transaction, outside the store's lock
 	// (a retry of the transaction reuses them: nothing of it committed).
-	c := &entryCall{e: e, customerID: customerID, req: req, ids: postIDs{entry: newID("le"), event: newID("evt")}}
+	c := &entryCall{e: e, customerID: customerID, req: req, ids: postIDs{entry: newID("le"), event: newID("evt"), fingerprint: req.Fingerprint()}}
 	if err := e.update(ctx, c.run); err != nil {
 		return EntryResult{}, err
 	}
@@ -86,8 +86,9 @@ type entryCall struct {
 }
 
 // postIDs are the ids a posting gives its entry and its
-// wallet.balance_changed event; "" makes one in the transaction.
-type postIDs struct{ entry, event string }
+// wallet.balance_changed event, and the request's fingerprint, made before
+// the transaction; "" makes one in it.
+type postIDs struct{ entry, event, fingerprint string }
 
 func (c *entryCall) run(tx store.Tx) (err error) {
 	c.res, err = c.e.postWith(tx, c.customerID, c.req, c.ids)
@@ -143,7 +144,7 @@ func (e *Engine) postWith(tx store.Tx, customerID string, req ledger.Request, id
 	if ids.entry == "" {
 		ids.entry = newID("le")
 	}
-	entry, after, err := ledger.Post(b, req, ids.entry, e.clock.Now())
+	entry, after, err := ledger.PostFingerprinted(b, req, ids.fingerprint, ids.entry, e.clock.Now())
 	if err != nil {
 		return e.replayOr(fold, tx, customerID, req, err)
 	}

@@ -180,6 +180,13 @@ func (e Entry) Signed() int64 {
 // may take only the available balance (posted minus held); otherwise
 // wallet.ErrInsufficientFunds and b is returned unchanged.
 func Post(b wallet.Balance, req Request, id string, now time.Time) (Entry, wallet.Balance, error) {
+	return PostFingerprinted(b, req, "", id, now)
+}
+
+// PostFingerprinted is Post with req's fingerprint computed beforehand
+// (fp == req.Fingerprint(); "" computes it), so a caller can compute it
+// outside a store's lock.
+func PostFingerprinted(b wallet.Balance, req Request, fp, id string, now time.Time) (Entry, wallet.Balance, error) {
 	if err := req.Validate(); err != nil {
 		return Entry{}, b, err
 	}
@@ -211,7 +218,10 @@ func Post(b wallet.Balance, req Request, id string, now time.Time) (Entry, walle
 	e := Entry{
 		ID: id, CustomerID: b.CustomerID, Currency: b.Currency, Type: req.Type, Amount: req.Amount,
 		BalanceBefore: b.Amount, BalanceAfter: after.Amount, Reason: req.Reason,
-		IdempotencyKey: req.IdempotencyKey, Reference: ref, Fingerprint: req.Fingerprint(), CreatedAt: now.UTC(),
+		IdempotencyKey: req.IdempotencyKey, Reference: ref, Fingerprint: fp, CreatedAt: now.UTC(),
+	}
+	if fp == "" {
+		e.Fingerprint = req.Fingerprint()
 	}
 	return e, after, nil
 }
