@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -77,39 +76,15 @@ func TestMetricsScrape(t *testing.T) {
 // TestServeMetrics runs `coffer serve -demo` in process: /metrics answers
 // without an API key and shows the demo's charges and ledger entries.
 func TestServeMetrics(t *testing.T) {
-	addr := freePort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	var out, errOut syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		done <- run(ctx, nil, []string{"serve", "-demo", "-db", filepath.Join(t.TempDir(), "c.db"), "-addr", addr},
-			env(envAPIKey, key), &out, &errOut)
-	}()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		select {
-		case code := <-done:
-			t.Fatalf("serve exited with %d:\n%s", code, errOut.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		require.True(t, time.Now().Before(deadline), "not ready:\n%s", errOut.String())
-	}
+	srv := startServe(t, env(envAPIKey, key), "-demo", "-db", filepath.Join(t.TempDir(), "c.db"))
+	addr := srv.addr
 	body := scrape(t, "http://"+addr+metricsPath)
 	for _, want := range []string{"coffer_charges_total{", `outcome="succeeded"`, "coffer_ledger_entries_total{",
 		"coffer_store_transaction_duration_seconds_bucket{", "coffer_mandates_total{"} {
 		require.True(t, strings.Contains(body, want), "no %s in:\n%s", want, body)
 	}
-	cancel()
-	require.Equal(t, 0, <-done, errOut.String())
-	require.NotContains(t, errOut.String(), "path="+metricsPath, "scrapes are not in the request log")
+	require.Equal(t, 0, srv.stop(), srv.errOut.String())
+	require.NotContains(t, srv.errOut.String(), "path="+metricsPath, "scrapes are not in the request log")
 }
 
 // withRequestID: what runs inside the API handler sees the X-Request-Id
