@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -32,36 +31,26 @@ import (
 //
 //	COFFER_POSTGRES_DSN=... go test -run '^$' -bench CustomerLock -benchtime 2000x ./store/postgres/
 func BenchmarkCustomerLock(b *testing.B) {
-	d := os.Getenv("COFFER_POSTGRES_DSN")
-	if d == "" {
-		b.Skip("COFFER_POSTGRES_DSN not set")
-	}
-	for _, wallets := range []int{1, 1024} {
-		name := "hot"
-		if wallets > 1 {
-			name = "spread"
-		}
-		b.Run(name, func(b *testing.B) {
-			schema := newSchema(b, d)
-			locked := openIn(b, d, schema, postgres.WithMaxConns(benchPoolSize))
-			unlocked := postgres.WithoutCustomerLocks(openIn(b, d, schema, postgres.WithMaxConns(benchPoolSize)))
-			benchSeed(b, locked, wallets)
-			seedSubscriptions(b, locked, wallets)
-			for _, path := range []string{"post", "charge"} {
-				for _, writers := range []int{1, 32} {
-					b.Run(fmt.Sprintf("%s/writers=%d", path, writers), func(b *testing.B) {
-						op := func(s *postgres.Store) func(int64) error {
-							if path == "post" {
-								return func(i int64) error { return postCoffer(s, wallets, i) }
-							}
-							return func(i int64) error { return chargeTxs(s, wallets, i) }
+	benchShapes(b, func(b *testing.B, d string, wallets int) {
+		schema := newSchema(b, d)
+		locked := openIn(b, d, schema, postgres.WithMaxConns(benchPoolSize))
+		unlocked := postgres.WithoutCustomerLocks(openIn(b, d, schema, postgres.WithMaxConns(benchPoolSize)))
+		benchSeed(b, locked, wallets)
+		seedSubscriptions(b, locked, wallets)
+		for _, path := range []string{"post", "charge"} {
+			for _, writers := range []int{1, 32} {
+				b.Run(fmt.Sprintf("%s/writers=%d", path, writers), func(b *testing.B) {
+					op := func(s *postgres.Store) func(int64) error {
+						if path == "post" {
+							return func(i int64) error { return postCoffer(s, wallets, i) }
 						}
-						runLockPaired(b, writers, op(locked), op(unlocked))
-					})
-				}
+						return func(i int64) error { return chargeTxs(s, wallets, i) }
+					}
+					runLockPaired(b, writers, op(locked), op(unlocked))
+				})
 			}
-		})
-	}
+		}
+	})
 }
 
 func benchSubscription(w int) string { return fmt.Sprintf("sub_%04d", w) }

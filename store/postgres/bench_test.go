@@ -45,26 +45,16 @@ import (
 // COFFER_BENCH_SYNCHRONOUS_COMMIT=off measures without waiting for the WAL
 // flush, which otherwise dominates on slow disks.
 func BenchmarkLedgerPost(b *testing.B) {
-	d := os.Getenv("COFFER_POSTGRES_DSN")
-	if d == "" {
-		b.Skip("COFFER_POSTGRES_DSN not set")
-	}
-	for _, wallets := range []int{1, 1024} {
-		name := "hot"
-		if wallets > 1 {
-			name = "spread"
+	benchShapes(b, func(b *testing.B, d string, wallets int) {
+		s := benchStore(b, d, wallets)
+		for _, writers := range []int{1, 8, 32, 64} {
+			b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
+				runPaired(b, writers,
+					func(i int64) error { return postCoffer(s, wallets, i) },
+					func(i int64) error { return postPgx(s.Pool(), wallets, i) })
+			})
 		}
-		b.Run(name, func(b *testing.B) {
-			s := benchStore(b, d, wallets)
-			for _, writers := range []int{1, 8, 32, 64} {
-				b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-					runPaired(b, writers,
-						func(i int64) error { return postCoffer(s, wallets, i) },
-						func(i int64) error { return postPgx(s.Pool(), wallets, i) })
-				})
-			}
-		})
-	}
+	})
 }
 
 // benchPoolSize is the pool of both contenders: a typical application
@@ -341,4 +331,21 @@ func writersOf(name string) int {
 		fmt.Sscanf(name[i+len("writers="):], "%d", &n)
 	}
 	return n
+}
+
+// benchShapes runs f as the sub-benchmarks "hot" (one wallet) and
+// "spread" (1024 wallets) on the PostgreSQL at COFFER_POSTGRES_DSN (d),
+// skipping when it is unset.
+func benchShapes(b *testing.B, f func(b *testing.B, d string, wallets int)) {
+	d := os.Getenv("COFFER_POSTGRES_DSN")
+	if d == "" {
+		b.Skip("COFFER_POSTGRES_DSN not set")
+	}
+	for _, wallets := range []int{1, 1024} {
+		name := "hot"
+		if wallets > 1 {
+			name = "spread"
+		}
+		b.Run(name, func(b *testing.B) { f(b, d, wallets) })
+	}
 }
