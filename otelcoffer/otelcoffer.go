@@ -79,6 +79,13 @@ const (
 	attrRefundID       = attribute.Key("coffer.refund_id")
 	attrSubscriptionID = attribute.Key("coffer.subscription_id")
 	attrAmount         = attribute.Key("coffer.amount")
+	attrRequestID      = attribute.Key("coffer.request_id")
+	attrCustomerID     = attribute.Key("coffer.customer_id")
+	attrEndpointID     = attribute.Key("coffer.endpoint_id")
+	attrEventID        = attribute.Key("coffer.event_id")
+	attrEntryID        = attribute.Key("coffer.entry_id")
+	attrAttemptID      = attribute.Key("coffer.attempt_id")
+	attrDeliveryID     = attribute.Key("coffer.delivery_id")
 )
 
 // durationBuckets suit both a store transaction (sub-millisecond on bbolt)
