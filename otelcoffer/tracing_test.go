@@ -268,4 +268,3 @@ func (s *syncBuf) lines(t *testing.T) []map[string]any {
 	}
 	return out
 }
-
