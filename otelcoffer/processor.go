@@ -83,7 +83,9 @@ func (c *call) end(counter metric.Int64Counter, outcome string, err error, label
 		attrs = append(attrs, slogAttr(kv))
 	}
 	for _, kv := range labels {
-		attrs = append(attrs, slogAttr(kv))
+		if kv.Key != attrOperation { // already the line's operation
+			attrs = append(attrs, slogAttr(kv))
+		}
 	}
 	for _, kv := range extra {
 		attrs = append(attrs, slogAttr(kv))

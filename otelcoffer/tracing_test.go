@@ -177,6 +177,13 @@ func TestEngineSpansRetryAttempt(t *testing.T) {
 	kids := v.childrenOf(a)
 	require.Equal(t, 1, kids["coffer.processor.charge"], "the attempt's charge is its child: %v", kids)
 	require.NotZero(t, kids["coffer.store.update"], "%v", kids)
+
+	// The mandate's line names its operation once.
+	logs := v.log.String()
+	require.Contains(t, logs, `"msg":"coffer: processor authorize_mandate"`)
+	for _, l := range strings.Split(logs, "\n") {
+		require.LessOrEqual(t, strings.Count(l, `"operation"`), 1, l)
+	}
 }
 
 func TestEngineSpansWebhookDelivery(t *testing.T) {
