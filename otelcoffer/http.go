@@ -1,13 +1,16 @@
 package otelcoffer
 
 import (
+	"cmp"
 	"context"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -45,7 +48,9 @@ type HTTPOptions struct {
 //
 // The span is named by the route ("GET /customers/{customer_id}") and
 // carries http.request.method, http.route, http.response.status_code and
-// coffer.request_id; a 5xx answer sets its status to Error. The query
+// coffer.request_id; a 5xx answer sets its status to Error. Each request
+// is timed (http.server.request.duration, by method, route and status
+// code; a request no route matched is route "unmatched"). The query
 // string, headers and body are never recorded.
 func HTTPMiddleware(next http.Handler, o HTTPOptions) http.Handler {
 	in := newInstruments(o.Options)
@@ -68,6 +73,7 @@ func HTTPMiddleware(next http.Handler, o HTTPOptions) http.Handler {
 		defer span.End()
 		ctx = context.WithValue(ctx, requestIDKey{}, id)
 
+		start := time.Now()
 		sw := &statusRecorder{ResponseWriter: w}
 		r2 := r.WithContext(ctx)
 		next.ServeHTTP(sw, r2)
@@ -91,6 +97,16 @@ func HTTPMiddleware(next http.Handler, o HTTPOptions) http.Handler {
 		if status >= 500 {
 			span.SetStatus(codes.Error, strconv.Itoa(status))
 		}
+		method := r.Method
+		switch method {
+		case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+			http.MethodOptions:
+		default:
+			method = "_OTHER" // bounded, as the semantic conventions say
+		}
+		in.httpDuration.Record(ctx, time.Since(start).Seconds(), metric.WithAttributes(
+			attribute.String("http.request.method", method), attribute.String("http.route", cmp.Or(route, "unmatched")),
+			attribute.Int("http.response.status_code", status)))
 	})
 }
 

@@ -10,6 +10,9 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -20,12 +23,16 @@ import (
 	"github.com/cofferhq/coffer/processor"
 )
 
-func newMiddleware(t *testing.T, next http.Handler, route func(*http.Request) string) (http.Handler, *tracetest.InMemoryExporter) {
+func newMiddleware(t *testing.T, next http.Handler, route func(*http.Request) string) (http.Handler, *tracetest.InMemoryExporter,
+	*sdkmetric.ManualReader) {
 	t.Helper()
 	exp := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	return otelcoffer.HTTPMiddleware(next, otelcoffer.HTTPOptions{Options: otelcoffer.Options{TracerProvider: tp}, Route: route}), exp
+	reader := sdkmetric.NewManualReader()
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
+	return otelcoffer.HTTPMiddleware(next, otelcoffer.HTTPOptions{Options: otelcoffer.Options{TracerProvider: tp,
+		MeterProvider: mp}, Route: route}), exp, reader
 }
 
 func TestHTTPMiddlewareSpanAndPropagation(t *testing.T) {
@@ -38,7 +45,7 @@ func TestHTTPMiddlewareSpanAndPropagation(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	mux.HandleFunc("POST /boom", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusBadGateway) })
-	h, exp := newMiddleware(t, mux, nil)
+	h, exp, _ := newMiddleware(t, mux, nil)
 
 	// The caller's traceparent and request id are adopted.
 	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -98,7 +105,7 @@ func TestHTTPMiddlewareRoute(t *testing.T) {
 	// The inner mux sees a copy of the request (as behind any middleware):
 	// the outer one's pattern is "/".
 	outer.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { inner.ServeHTTP(w, r.WithContext(r.Context())) }))
-	h, exp := newMiddleware(t, outer, func(r *http.Request) string {
+	h, exp, reader := newMiddleware(t, outer, func(r *http.Request) string {
 		_, p := inner.Handler(r)
 		return p
 	})
@@ -108,6 +115,13 @@ func TestHTTPMiddlewareRoute(t *testing.T) {
 	require.Len(t, spans, 2)
 	require.Equal(t, "GET /payments/{payment_id}", spans[0].Name)
 	require.Equal(t, "GET /", spans[1].Name, "the outer mux's pattern when Route knows nothing")
+
+	var rm metricdata.ResourceMetrics
+	require.NoError(t, reader.Collect(context.Background(), &rm))
+	require.EqualValues(t, 1, histCount(t, rm, otelcoffer.MetricHTTPDuration, kv("http.route", "GET /payments/{payment_id}"),
+		kv("http.request.method", "GET"), attribute.Int("http.response.status_code", 200)))
+	require.EqualValues(t, 1, histCount(t, rm, otelcoffer.MetricHTTPDuration, kv("http.route", "/")))
+	require.EqualValues(t, 2, histCount(t, rm, otelcoffer.MetricHTTPDuration))
 }
 
 func TestValidRequestID(t *testing.T) {

@@ -142,6 +142,8 @@ func TestServeObservability(t *testing.T) {
 	body := scrape(t, "http://"+metricsAddr+metricsPath)
 	require.Contains(t, body, "coffer_charges_total{")
 	require.Contains(t, body, "coffer_webhook_deliveries_total{")
+	require.Contains(t, body, `http_server_request_duration_seconds_count{http_request_method="POST",`+
+		`http_response_status_code="200",http_route="POST /subscriptions/{subscription_id}/charge"`)
 	resp, err := http.Get("http://" + srv.addr + metricsPath)
 	require.NoError(t, err)
 	b, _ := io.ReadAll(resp.Body)
