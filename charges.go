@@ -37,7 +37,12 @@ type ChargeParams struct {
 // declines) or puts the subscription on hold (hard declines). If the
 // processor's answer is lost, the payment is returned pending and Reconcile
 // settles it.
-func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargeParams) (subscription.Payment, error) {
+func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargeParams) (pay subscription.Payment, err error) {
+	if e.tracer != nil {
+		var end func(subscription.Payment, error)
+		ctx, end = e.spanCharge(ctx, subscriptionID)
+		defer func() { end(pay, err) }()
+	}
 	if err := checkID(subscription.ErrInvalid, "subscription_id", subscriptionID); err != nil {
 		return subscription.Payment{}, err
 	}

@@ -96,7 +96,7 @@ func (e *Engine) dispatchConfig(o WebhookOptions) dispatch.Config {
 		Store: e.store, Clock: e.clock, Client: o.Client, AllowPrivateNetworks: o.AllowPrivateNetworks,
 		Timeout: o.Timeout, Encode: o.Encode, Backoff: o.Backoff, Concurrency: o.Concurrency,
 		PerEndpoint: o.PerEndpoint, Lease: o.Lease, BatchSize: o.BatchSize, PollInterval: o.PollInterval,
-		Owner: o.Owner, OnError: o.OnError,
+		Owner: o.Owner, OnError: o.OnError, Tracer: e.tracer,
 	}
 }
 

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cofferhq/coffer/clock"
 	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/internal/charge"
@@ -51,6 +53,7 @@ type Engine struct {
 	noProcessor bool
 	log         *slog.Logger
 	onError     func(error)
+	tracer      trace.Tracer // WithTracerProvider; nil: no spans of the engine's own
 	// webhookSender is DispatchDue's, built from webhooks on first use.
 	webhookSender struct {
 		once sync.Once
@@ -171,7 +174,7 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 	// PostgreSQL keeps: an answer then reads back equal on every store.
 	e.clock = microClock{e.clock}
 	rc := e.retry.retrierConfig()
-	rc.Store, rc.Clock, rc.Attempts = s, e.clock, retryAttempts{e}
+	rc.Store, rc.Clock, rc.Attempts, rc.Tracer = s, e.clock, retryAttempts{e}, e.tracer
 	pc := e.retention.prunerConfig()
 	pc.Store, pc.Clock = s, e.clock
 	var err error

@@ -25,7 +25,12 @@ type OneTimeParams struct {
 // the remainder from PaymentMethod, outside any store transaction. The
 // payment's Kind is one_time; a declined one-time payment is not retried
 // and is not overdue.
-func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTimeParams) (subscription.Payment, error) {
+func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTimeParams) (pay subscription.Payment, err error) {
+	if e.tracer != nil {
+		var end func(subscription.Payment, error)
+		ctx, end = e.spanOneTime(ctx, customerID, p)
+		defer func() { end(pay, err) }()
+	}
 	if err := checkCustomerID(customerID); err != nil {
 		return subscription.Payment{}, err
 	}

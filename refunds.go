@@ -27,7 +27,12 @@ type RefundParams struct {
 // "Refund for payment <id>"; money for the payment method goes through the
 // processor outside any transaction, while the refunded amount is reserved
 // on the payment so concurrent refunds cannot exceed it.
-func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (subscription.Refund, error) {
+func (e *Engine) Refund(ctx context.Context, paymentID string, p RefundParams) (ref subscription.Refund, err error) {
+	if e.tracer != nil {
+		var end func(subscription.Refund, error)
+		ctx, end = e.spanRefund(ctx, paymentID, p)
+		defer func() { end(ref, err) }()
+	}
 	if err := checkID(subscription.ErrInvalid, "payment_id", paymentID); err != nil {
 		return subscription.Refund{}, err
 	}

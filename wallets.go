@@ -56,12 +56,17 @@ func (p EntryParams) request() ledger.Request {
 // a retry of the same request returns the original entry (Replayed) and a
 // different request under the same key fails with
 // ledger.ErrIdempotencyConflict.
-func (e *Engine) CreateEntry(ctx context.Context, customerID string, p EntryParams) (EntryResult, error) {
+func (e *Engine) CreateEntry(ctx context.Context, customerID string, p EntryParams) (res EntryResult, err error) {
+	if e.tracer != nil {
+		var end func(EntryResult, error)
+		ctx, end = e.spanEntry(ctx, customerID, p)
+		defer func() { end(res, err) }()
+	}
 	req := p.request()
 	if err := checkCustomerID(customerID); err != nil {
 		return EntryResult{}, err
 	}
-	req, err := e.checkRequest(req)
+	req, err = e.checkRequest(req)
 	if err != nil {
 		return EntryResult{}, err
 	}

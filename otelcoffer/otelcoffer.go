@@ -1,11 +1,12 @@
 // Package otelcoffer instruments a coffer Engine with OpenTelemetry
 // metrics and traces, from the outside: it decorates the two things an
-// Engine is built on, its store.Store and its processor.Processor, so the
-// engine's own code is not touched.
+// Engine is built on, its store.Store and its processor.Processor, and the
+// HTTP handler in front of it.
 //
 //	obs := otelcoffer.Options{} // the global MeterProvider and TracerProvider
 //	eng, err := coffer.New(otelcoffer.WrapStore(s, obs),
 //		coffer.WithProcessor(otelcoffer.WrapProcessor(p, obs)))
+//	srv.Handler = otelcoffer.HTTPMiddleware(api, otelcoffer.HTTPOptions{Options: obs})
 //
 // WrapStore times every transaction (coffer.store.transaction.duration,
 // by kind and outcome) under a span, and counts what committed
@@ -16,8 +17,16 @@
 //
 // WrapProcessor counts charges by outcome and decline code, mandates,
 // refunds and charge lookups, times every processor call
-// (coffer.processor.duration) under a span, and writes a debug slog line
-// per call with coffer's payment (or refund, or subscription) id.
+// (coffer.processor.duration) under a span, and writes a slog line per
+// call with coffer's payment (or refund, or subscription) id.
+//
+// HTTPMiddleware gives every request a server span (named by its route,
+// a child of the caller's W3C traceparent) and a request id, both in the
+// request's context; LogHandler adds that request id and the trace and
+// span ids to every log line written with the context, the engine's own
+// lines included. coffer.WithTracerProvider, given the same provider,
+// adds the engine's own spans (charges, refunds, ledger entries, retry
+// attempts, webhook deliveries) as the parents of these.
 //
 // Attributes carry coffer's own ids at most (payment, refund, subscription
 // ids, on spans and log lines, never on metrics), amounts and currencies:
@@ -44,7 +53,7 @@ const ScopeName = "github.com/cofferhq/coffer/otelcoffer"
 type Options struct {
 	MeterProvider  metric.MeterProvider
 	TracerProvider trace.TracerProvider
-	// Logger receives one debug line per processor call.
+	// Logger receives one line per processor call (see WrapProcessor).
 	Logger *slog.Logger
 }
 
@@ -62,6 +71,10 @@ const (
 	MetricEvents            = "coffer.events"
 	MetricRetryAttempts     = "coffer.retry.attempts"
 	MetricWebhookDeliveries = "coffer.webhook.deliveries"
+	// MetricHTTPDuration is OpenTelemetry's semantic-convention name for
+	// server request durations (HTTPMiddleware): Prometheus'
+	// http_server_request_duration_seconds.
+	MetricHTTPDuration = "http.server.request.duration"
 )
 
 // Attribute keys.
@@ -79,6 +92,7 @@ const (
 	attrRefundID       = attribute.Key("coffer.refund_id")
 	attrSubscriptionID = attribute.Key("coffer.subscription_id")
 	attrAmount         = attribute.Key("coffer.amount")
+	attrRequestID      = attribute.Key("coffer.request_id")
 )
 
 // durationBuckets suit both a store transaction (sub-millisecond on bbolt)
@@ -99,6 +113,7 @@ type instruments struct {
 	events            metric.Int64Counter
 	attempts          metric.Int64Counter
 	deliveries        metric.Int64Counter
+	httpDuration      metric.Float64Histogram
 }
 
 // newInstruments builds the instruments on o's providers. An instrument
@@ -141,6 +156,7 @@ func newInstruments(o Options) *instruments {
 	in.entries = counter(MetricLedgerEntries, "{entry}", "Ledger entries committed, by entry type and currency.")
 	in.events = counter(MetricEvents, "{event}", "Outbox events committed, by event type.")
 	in.attempts = counter(MetricRetryAttempts, "{attempt}", "Payment retry attempts committed, by status (scheduled, claimed, succeeded, failed, cancelled).")
+	in.httpDuration = hist(MetricHTTPDuration, "Duration of HTTP requests served, by method, route (the pattern, never the path) and status code.")
 	in.deliveries = counter(MetricWebhookDeliveries, "{delivery}", "Webhook delivery states committed, by status (queued, retrying, succeeded, failed).")
 	return in
 }

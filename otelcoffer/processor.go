@@ -18,9 +18,11 @@ import (
 // (coffer.processor.duration, by operation and outcome) under a client
 // span coffer.processor.<operation>, counted (coffer.charges by outcome
 // and decline code, coffer.charge_lookups, coffer.mandates,
-// coffer.refunds) and logged at debug level with coffer's id of the
-// payment, refund or subscription, the request id (WithRequestID) and the
-// trace id.
+// coffer.refunds) and logged with coffer's id of the payment, refund or
+// subscription, the request id (HTTPMiddleware, WithRequestID) and the
+// trace id: charges, refunds and mandate authorisations at info level,
+// lookups and mandate checks at debug, any call that failed (an unknown
+// outcome included) at warn.
 //
 // Outcomes: succeeded and failed are the processor's answers (a decline is
 // failed with its decline code); unknown is processor.ErrUnavailable (the
@@ -71,7 +73,8 @@ func (c *call) end(counter metric.Int64Counter, outcome string, err error, label
 		metric.WithAttributes(attrOperation.String(c.op), attrOutcome.String(outcome)))
 	counter.Add(c.ctx, 1, metric.WithAttributes(append([]attribute.KeyValue{attrOutcome.String(outcome)}, labels...)...))
 
-	if !c.in.log.Enabled(c.ctx, slog.LevelDebug) {
+	level := callLevel(c.op, err)
+	if !c.in.log.Enabled(c.ctx, level) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 8+len(c.ids)+len(labels)+len(extra))
@@ -80,7 +83,9 @@ func (c *call) end(counter metric.Int64Counter, outcome string, err error, label
 		attrs = append(attrs, slogAttr(kv))
 	}
 	for _, kv := range labels {
-		attrs = append(attrs, slogAttr(kv))
+		if kv.Key != attrOperation { // already the line's operation
+			attrs = append(attrs, slogAttr(kv))
+		}
 	}
 	for _, kv := range extra {
 		attrs = append(attrs, slogAttr(kv))
@@ -95,7 +100,21 @@ func (c *call) end(counter metric.Int64Counter, outcome string, err error, label
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
-	c.in.log.LogAttrs(c.ctx, slog.LevelDebug, "coffer: processor "+c.op, attrs...)
+	c.in.log.LogAttrs(c.ctx, level, "coffer: processor "+c.op, attrs...)
+}
+
+// callLevel is the level of a processor call's line: warn for an error
+// (unknown outcome included), info for the calls that move money or
+// authorise it (charge, refund, authorize_mandate, declines included),
+// debug for the checks (lookup_charge, mandate_status).
+func callLevel(op string, err error) slog.Level {
+	switch {
+	case err != nil:
+		return slog.LevelWarn
+	case op == "charge" || op == "refund" || op == "authorize_mandate":
+		return slog.LevelInfo
+	}
+	return slog.LevelDebug
 }
 
 // slogAttr names an attribute for a log line: coffer.payment_id logs as
@@ -194,21 +213,4 @@ func (w *obsProcessor) Refund(ctx context.Context, req processor.RefundRequest) 
 	}
 	c.end(w.in.refunds, "succeeded", nil, []attribute.KeyValue{attrCurrency.String(label(req.Currency))})
 	return r, nil
-}
-
-type requestIDKey struct{}
-
-// WithRequestID returns ctx carrying a request id for the processor's log
-// lines. id is called when a line is written, so a server can pass a
-// function reading the X-Request-Id its API handler set on the response.
-func WithRequestID(ctx context.Context, id func() string) context.Context {
-	return context.WithValue(ctx, requestIDKey{}, id)
-}
-
-// RequestID returns the request id WithRequestID put in ctx, or "".
-func RequestID(ctx context.Context) string {
-	if f, ok := ctx.Value(requestIDKey{}).(func() string); ok && f != nil {
-		return f()
-	}
-	return ""
 }

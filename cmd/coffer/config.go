@@ -60,6 +60,8 @@ func (s storeConfig) describe() string {
 type serveConfig struct {
 	store                storeConfig
 	addr                 string
+	metricsAddr          string // -metrics-addr: "" /metrics on addr, "off" none, else its own listener
+	telemetry            telemetryConfig
 	publicURL            string
 	businessID           string
 	usdRates             map[string]decimal.Decimal
@@ -98,6 +100,8 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs := newFlagSet("serve", stderr)
 	c.store.register(fs, getenv)
 	fs.StringVar(&c.addr, "addr", "127.0.0.1:8080", "listen `address` (host:port)")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", "", "serve Prometheus /metrics on its own listen `address` (host:port, "+
+		"e.g. 127.0.0.1:9464) instead of on -addr; \"off\" serves no /metrics")
 	fs.StringVar(&c.publicURL, "public-url", "", "the `URL` clients reach this server at, for the links it makes "+
 		"(payment and portal links; default http://<addr>)")
 	fs.StringVar(&c.businessID, "business-id", "bus_coffer", "the business_id (and brand_id) API objects carry")
@@ -124,6 +128,10 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return c, usageErr("serve takes no arguments, got %q", fs.Args())
 	}
 	c.apiKey = getenv(envAPIKey)
+	var err error
+	if c.telemetry, err = parseTelemetry(getenv); err != nil {
+		return c, err
+	}
 	c.sessionSecret = getenv(envSessionSecret)
 	if c.processor == "stripe" {
 		c.stripeKey, c.stripeAPIBase = getenv(envStripeKey), getenv(envStripeAPIBase)
@@ -147,6 +155,11 @@ func (c *serveConfig) check() error {
 	host, port, err := net.SplitHostPort(c.addr)
 	if err != nil || port == "" {
 		return usageErr("-addr %q: want host:port", c.addr)
+	}
+	if c.metricsAddr != "" && c.metricsAddr != metricsOff {
+		if _, mport, err := net.SplitHostPort(c.metricsAddr); err != nil || mport == "" {
+			return usageErr("-metrics-addr %q: want host:port, or off", c.metricsAddr)
+		}
 	}
 	if c.publicURL == "" {
 		if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {

@@ -86,15 +86,3 @@ func TestServeMetrics(t *testing.T) {
 	require.Equal(t, 0, srv.stop(), srv.errOut.String())
 	require.NotContains(t, srv.errOut.String(), "path="+metricsPath, "scrapes are not in the request log")
 }
-
-// withRequestID: what runs inside the API handler sees the X-Request-Id
-// the handler set on the response.
-func TestWithRequestID(t *testing.T) {
-	var got string
-	h := withRequestID(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("X-Request-Id", "req_123")
-		got = otelcoffer.RequestID(r.Context())
-	}))
-	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/v1/x", nil))
-	require.Equal(t, "req_123", got)
-}

@@ -20,6 +20,7 @@ import (
 	"github.com/cofferhq/coffer/httpapi"
 	"github.com/cofferhq/coffer/internal/portaltoken"
 	"github.com/cofferhq/coffer/internal/testmode"
+	"github.com/cofferhq/coffer/otelcoffer"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/processor/stripe"
 	"github.com/cofferhq/coffer/store"
@@ -35,11 +36,14 @@ const (
 	readyTimeout      = 2 * time.Second
 )
 
+// newLogger is serve's logger: every line written with a request's (or a
+// traced operation's) context carries its request_id, trace_id and span_id
+// (otelcoffer.LogHandler), the engine's own lines included.
 func newLogger(w io.Writer, format string) *slog.Logger {
 	if format == "json" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+		return slog.New(otelcoffer.LogHandler(slog.NewJSONHandler(w, nil)))
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	return slog.New(otelcoffer.LogHandler(slog.NewTextHandler(w, nil)))
 }
 
 // serve runs the server until ctx ends, then shuts down gracefully: the
@@ -84,7 +88,9 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	// below, once the engine exists).
 	var api *httpapi.Handler
 	encode := func(ctx context.Context, ev webhook.Event) ([]byte, error) { return api.WebhookPayload(ctx, ev) }
-	obs, err := newObservability(log) // metrics.go: /metrics, instrumented store and processor
+	// metrics.go: /metrics, OTLP traces, instrumented store, processor and
+	// HTTP handler.
+	obs, err := newObservabilityEnv(ctx, log, cfg.telemetry)
 	if err != nil {
 		return err
 	}
@@ -187,14 +193,34 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	if err := mountUI(mux, eng, signer, cfg, log); err != nil {
 		return err
 	}
-	mux.Handle("/", withRequestID(api))
+	mux.Handle("/", api)
+
+	// Every request gets a server span and a request id (adopted by the
+	// API) in its context, before the request log, which then carries both.
+	handler := obs.httpMiddleware(requestLog(log, mux), apiRoutes(api))
+	switch cfg.metricsAddr {
+	case "":
+		handler = obs.serveMetrics(handler) // /metrics on -addr, as before -metrics-addr
+	case metricsOff:
+	default:
+		mln, err := net.Listen("tcp", cfg.metricsAddr)
+		if err != nil {
+			return fmt.Errorf("-metrics-addr: %w", err)
+		}
+		msrv := &http.Server{Handler: obs.metricsHandler(), ReadHeaderTimeout: readHeaderTimeout,
+			ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes,
+			ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close() // after the main server and the workers: the last scrape sees the end
+		log.Info("metrics served", "addr", mln.Addr().String(), "path", metricsPath)
+	}
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           obs.serveMetrics(requestLog(log, mux)),
+		Handler:           handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		ReadTimeout:       readTimeout,
 		WriteTimeout:      writeTimeout,

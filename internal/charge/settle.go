@@ -68,7 +68,7 @@ func (s *Service) finish(ctx context.Context, paymentID string, ch processor.Cha
 		return pay, err
 	}
 	s.c.Log.LogAttrs(ctx, slog.LevelWarn, "coffer: duplicate collection, refunding the processor charge",
-		slog.String("payment_id", pay.ID), slog.String("refund_id", surplus.ID),
+		slog.String("payment_id", pay.ID), slog.String("customer_id", pay.CustomerID), slog.String("refund_id", surplus.ID),
 		slog.Int64("amount", surplus.Amount), slog.String("currency", surplus.Currency))
 	if _, rerr := s.refundThroughProcessor(ctx, *surplus, pay.ProcessorID); rerr != nil {
 		// The refund stays recorded (pending or failed, with its event);

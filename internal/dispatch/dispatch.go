@@ -15,14 +15,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cofferhq/coffer/clock"
 	"github.com/cofferhq/coffer/internal/ids"
+	"github.com/cofferhq/coffer/internal/logattr"
 	"github.com/cofferhq/coffer/internal/txn"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/webhook"
@@ -67,6 +73,9 @@ type Config struct {
 	Owner string
 	// OnError receives the errors Run meets, one call at a time.
 	OnError func(error)
+	// Tracer makes a span per delivery attempt (coffer.webhook.deliver);
+	// nil makes none.
+	Tracer trace.Tracer
 }
 
 // Defaults of Config.
@@ -560,10 +569,27 @@ func (s *Service) deliver(ctx context.Context, j job, rep *Report) error {
 		default:
 		}
 	}()
+	var span trace.Span
+	if s.c.Tracer != nil {
+		ctx, span = s.c.Tracer.Start(ctx, "coffer.webhook.deliver", trace.WithSpanKind(trace.SpanKindClient),
+			trace.WithAttributes(attribute.String("coffer.delivery_id", j.d.ID), attribute.String("coffer.event_id", j.ev.ID),
+				attribute.String("coffer.endpoint_id", j.ep.ID), attribute.String("event_type", j.ev.Type),
+				attribute.String("coffer.customer_id", j.ev.CustomerID), attribute.Int("coffer.attempt", j.d.Attempts+1)))
+		defer span.End()
+	}
 	res, summary := s.attempt(ctx, j)
 	abandoned := ctx.Err() != nil && !res.OK()
+	if span != nil {
+		if res.StatusCode != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", res.StatusCode))
+		}
+		if !res.OK() {
+			span.SetStatus(codes.Error, LastError(summary))
+		}
+	}
 
 	var outcome func(*Report)
+	result := "lost_lease"
 	// The outcome is recorded even when ctx has ended: the attempt was made.
 	err := txn.Update(context.WithoutCancel(ctx), s.c.Store, func(tx store.Tx) error {
 		cur, err := tx.Delivery(j.d.ID)
@@ -583,27 +609,35 @@ func (s *Service) deliver(ctx context.Context, j job, rep *Report) error {
 		switch {
 		case abandoned:
 			cur.Status, cur.RunAt = webhook.DeliveryPending, now
-			outcome = func(r *Report) { r.Released++ }
+			outcome, result = func(r *Report) { r.Released++ }, "released"
 		case res.OK():
 			cur.Attempts++
 			cur.Status, cur.LastStatus, cur.LastError, cur.DeliveredAt = webhook.DeliverySucceeded, res.StatusCode, "", now
-			outcome = func(r *Report) { r.Attempted++; r.Succeeded++ }
+			outcome, result = func(r *Report) { r.Attempted++; r.Succeeded++ }, "succeeded"
 		default:
 			cur.Attempts++
 			cur.LastStatus, cur.LastError = res.StatusCode, LastError(summary)
 			if delay, ok := s.retryDelay(cur.Attempts, res.RetryAfter); ok {
 				cur.Status, cur.RunAt = webhook.DeliveryPending, now.Add(delay)
-				outcome = func(r *Report) { r.Attempted++; r.Retrying++ }
+				outcome, result = func(r *Report) { r.Attempted++; r.Retrying++ }, "retrying"
 			} else {
 				cur.Status = webhook.DeliveryFailed
-				outcome = func(r *Report) { r.Attempted++; r.DeadLettered++ }
+				outcome, result = func(r *Report) { r.Attempted++; r.DeadLettered++ }, "failed"
 			}
 		}
 		return tx.PutDelivery(cur)
 	})
 	if err != nil {
 		// The lease expires and the delivery is attempted again.
-		return fmt.Errorf("coffer: recording webhook delivery %s: %w", j.d.ID, err)
+		if span != nil {
+			span.RecordError(err)
+		}
+		return logattr.Wrap(fmt.Errorf("coffer: recording webhook delivery %s: %w", j.d.ID, err),
+			slog.String("delivery_id", j.d.ID), slog.String("event_id", j.ev.ID), slog.String("endpoint_id", j.ep.ID),
+			slog.String("customer_id", j.ev.CustomerID))
+	}
+	if span != nil {
+		span.SetAttributes(attribute.String("outcome", result))
 	}
 	s.mu.Lock()
 	outcome(rep)

@@ -3,11 +3,17 @@ package maintenance
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/cofferhq/coffer/clock"
 	"github.com/cofferhq/coffer/internal/ids"
+	"github.com/cofferhq/coffer/internal/logattr"
 	"github.com/cofferhq/coffer/internal/txn"
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/store"
@@ -47,6 +53,9 @@ type RetrierConfig struct {
 	PollInterval time.Duration
 	// Owner names this runner in leases; default a random id.
 	Owner string
+	// Tracer makes a span per attempt (coffer.retry.attempt), the parent
+	// of the attempt's charge; nil makes none.
+	Tracer trace.Tracer
 }
 
 // WithDefaults returns c with every unset field given its default.
@@ -241,10 +250,42 @@ func (r *Retrier) notify(tx interface {
 
 // RunAttempt charges one claimed attempt and records its outcome, if the
 // attempt is still this runner's.
-func (r *Retrier) RunAttempt(ctx context.Context, a retry.Attempt) (retry.AttemptStatus, error) {
-	pay, status, err := r.c.Attempts.Charge(ctx, a)
+func (r *Retrier) RunAttempt(ctx context.Context, a retry.Attempt) (status retry.AttemptStatus, err error) {
+	if r.c.Tracer != nil {
+		var span trace.Span
+		ctx, span = r.c.Tracer.Start(ctx, "coffer.retry.attempt", trace.WithAttributes(
+			attribute.String("coffer.attempt_id", a.ID), attribute.String("coffer.subscription_id", a.SubscriptionID),
+			attribute.String("coffer.customer_id", a.CustomerID), attribute.String("coffer.first_payment_id", a.FirstPaymentID),
+			attribute.Int("coffer.attempt", a.Number), attribute.Int64("coffer.amount", a.Amount),
+			attribute.String("currency", a.Currency)))
+		defer func() {
+			span.SetAttributes(attribute.String("outcome", string(status)))
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, "retry attempt failed")
+			}
+			span.End()
+		}()
+	}
+	var pay subscription.Payment
+	defer func() {
+		if err == nil {
+			return
+		}
+		attrs := []slog.Attr{slog.String("attempt_id", a.ID), slog.String("first_payment_id", a.FirstPaymentID),
+			slog.String("subscription_id", a.SubscriptionID), slog.String("customer_id", a.CustomerID)}
+		if pay.ID != "" {
+			attrs = append(attrs, slog.String("payment_id", pay.ID))
+		}
+		err = logattr.Wrap(err, attrs...)
+	}()
+	pay, status, err = r.c.Attempts.Charge(ctx, a)
 	if status == "" || err != nil {
 		return "", err
+	}
+	if r.c.Tracer != nil {
+		trace.SpanFromContext(ctx).SetAttributes(attribute.String("coffer.payment_id", pay.ID),
+			attribute.String("decline_code", pay.DeclineCode))
 	}
 	err = txn.Update(context.WithoutCancel(ctx), r.c.Store, func(tx store.Tx) error {
 		cur, err := tx.Attempt(a.ID)

@@ -16,6 +16,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/cofferhq/coffer/internal/logattr"
 )
 
 // Service is one background worker: Run works until ctx ends and reports
@@ -42,8 +44,12 @@ func (r *Runner) Reporter(ctx context.Context, name string) func(error) {
 		if err == nil || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
 			return
 		}
-		r.Log.LogAttrs(ctx, slog.LevelError, "coffer: background worker error",
-			slog.String("worker", name), slog.String("error", err.Error()))
+		// One line per joined error (a pass's failed attempts), each with
+		// the ids its error carries (payment_id, endpoint_id, ...).
+		for _, e := range logattr.Split(err) {
+			attrs := append([]slog.Attr{slog.String("worker", name), slog.String("error", e.Error())}, logattr.Attrs(e)...)
+			r.Log.LogAttrs(ctx, slog.LevelError, "coffer: background worker error", attrs...)
+		}
 		if r.OnError != nil {
 			r.hook.Lock()
 			defer r.hook.Unlock()
