@@ -53,7 +53,8 @@ type Env struct {
 // Receiver can be reached: WebhookOptions.AllowPrivateNetworks) and logs
 // discarded. opts are applied after these defaults, so they may replace
 // any of them (WithWebhookOptions replaces the whole WebhookOptions: set
-// AllowPrivateNetworks in yours to keep reaching a local receiver). New
+// AllowPrivateNetworks in yours to keep reaching a local receiver;
+// WithoutProcessor conflicts with the test processor and is refused). New
 // fails the test when the Engine cannot be built; the store is closed at
 // the end of the test.
 func New(t testing.TB, opts ...coffer.Option) *Env {
