@@ -303,3 +303,56 @@ func TestInTxHostViewReadOnly(t *testing.T) {
 	})
 	require.True(t, errors.Is(err, store.ErrReadOnly), "%v", err)
 }
+
+// TestInTxConcurrentHostTxs: host transactions crediting one wallet at
+// once serialize on the customer's lock; the committed ones all count,
+// the rolled-back ones leave nothing, whatever the interleaving.
+func TestInTxConcurrentHostTxs(t *testing.T) {
+	h := newHostEnv(t)
+	c := h.customer()
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- func() error {
+				tx, err := h.pg.Pool().Begin(h.ctx)
+				if err != nil {
+					return err
+				}
+				defer tx.Rollback(context.Background())
+				id := "ord_" + string(rune('a'+i))
+				if _, err := tx.Exec(h.ctx, "insert into orders values ($1, 100)", id); err != nil {
+					return err
+				}
+				if _, err := h.InTx(h.pg.HostTx(tx)).CreateEntry(h.ctx, c.ID, EntryParams{Amount: 100, Currency: "USD",
+					Type: ledger.Credit, IdempotencyKey: id}); err != nil {
+					return err
+				}
+				if i%2 == 1 {
+					return tx.Rollback(h.ctx)
+				}
+				return tx.Commit(h.ctx)
+			}()
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	require.Equal(t, n/2, h.orders())
+	require.EqualValues(t, n/2*100, h.balance(c.ID).Amount)
+	list, err := h.ListEntries(h.ctx, EntryListParams{CustomerID: c.ID})
+	require.NoError(t, err)
+	require.Len(t, list.Data, n/2)
+	require.Equal(t, n/2, h.eventTypes()[EventBalanceChanged])
+	var sum int64
+	for _, e := range list.Data {
+		sum += e.Amount
+		require.Equal(t, e.BalanceBefore+e.Amount, e.BalanceAfter)
+	}
+	require.EqualValues(t, n/2*100, sum)
+}

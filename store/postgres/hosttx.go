@@ -11,53 +11,6 @@ import (
 	"github.com/cofferhq/coffer/store"
 )
 
-// Billing inside the host application's transaction.
-//
-// HostTx returns a store.Store whose Update and View run inside a
-// transaction the application opened itself (a pgx.Tx), the way River's
-// InsertTx enqueues a job in the caller's transaction: the application's
-// own rows (an order) and coffer's records (a ledger entry, its balance,
-// its outbox event) then commit together, or not at all, when the
-// application commits or rolls back. Each Update is a SAVEPOINT inside the
-// host's transaction, released when the function returns nil and rolled
-// back to when it returns an error, so a refused operation (bad input, a
-// debit beyond the balance) leaves nothing of coffer behind and the host's
-// transaction usable: the application decides whether to go on, commit
-// or roll back.
-//
-// What the host must know:
-//
-//   - Nothing is durable, and no webhook is sent, before the host commits:
-//     the outbox event is a row of the host's transaction, and the webhook
-//     dispatcher (reading through the Store's own pool) sees it only after
-//     the commit. A rollback leaves no event.
-//   - coffer cannot retry the host's transaction. Store.Update runs its
-//     function again after a deadlock or a serialization failure; inside a
-//     host transaction it cannot (the host's own statements would have to
-//     run again too), so such an error is returned, rolled back to the
-//     savepoint, wrapping ErrHostTxRetry: roll the whole transaction back
-//     and run it again. The one conflict coffer resolves itself is a record
-//     it read as missing that a concurrent transaction created meanwhile
-//     (the function runs again inside a fresh savepoint, which sees it).
-//   - Locks: coffer's row locks and its per-customer advisory lock (see
-//     the package documentation) are taken in the host's transaction and
-//     held until it ends, so keep it short, and when it locks rows of the
-//     application's too, take them in one order in every transaction.
-//   - Isolation: coffer's rules are written for READ COMMITTED (the
-//     default) with row locks. Under REPEATABLE READ or SERIALIZABLE a
-//     concurrent change surfaces as a serialization failure
-//     (ErrHostTxRetry).
-//   - The host transaction must run on a connection whose search_path
-//     reaches coffer's tables: begin it on Store.Pool() (or on a pool
-//     configured like it, see WithSchema). HostTx checks current_schema()
-//     once, on first use, and refuses another schema with
-//     ErrHostTxSchema.
-//   - A transaction of coffer's must never be held across a payment
-//     processor call; the Engine therefore allows only the operations that
-//     need none inside a host transaction (see coffer.Engine.InTx).
-//   - Like the pgx.Tx itself, the returned Store must not be used by two
-//     goroutines at once, nor after the host's transaction ended.
-
 // Errors of host transactions.
 var (
 	// ErrHostTxRetry wraps a deadlock or serialization failure met inside
@@ -70,6 +23,10 @@ var (
 	// ErrHostTxNil: HostTx was given a nil transaction.
 	ErrHostTxNil = errors.New("postgres: nil host transaction")
 )
+
+// hostConflictAttempts bounds the runs of a hosted function that keeps
+// meeting records created concurrently (errConflict).
+const hostConflictAttempts = 3
 
 // The savepoint a hosted transaction is.
 const (
@@ -99,11 +56,54 @@ type HostStore struct {
 
 var _ store.Store = (*HostStore)(nil)
 
-// HostTx returns a store.Store that runs every Update and View inside tx,
-// a transaction the caller opened (on s.Pool(), or a pool configured like
-// it) and will commit or roll back itself. See the package's section on
-// host transactions above for what commits when and which errors come
-// back; pass the result to coffer.Engine.InTx.
+// HostTx returns a store.Store whose Update and View run inside a
+// transaction the application opened itself (a pgx.Tx), the way River's
+// InsertTx enqueues a job in the caller's transaction: the application's
+// own rows (an order) and coffer's records (a ledger entry, its balance,
+// its outbox event) then commit together, or not at all, when the
+// application commits or rolls back. Each Update is a SAVEPOINT inside the
+// host's transaction, released when the function returns nil and rolled
+// back to when it returns an error, so a refused operation (bad input, a
+// debit beyond the balance) leaves nothing of coffer behind and the host's
+// transaction usable: the application decides whether to go on, commit
+// or roll back.
+//
+// What the host must know:
+//
+//   - Nothing is durable, and no webhook is sent, before the host commits:
+//     the outbox event is a row of the host's transaction, and the webhook
+//     dispatcher (reading through the Store's own pool) sees it only after
+//     the commit. A rollback leaves no event.
+//   - coffer cannot retry the host's transaction. Store.Update runs its
+//     function again after a deadlock or a serialization failure; inside a
+//     host transaction it cannot (the host's own statements would have to
+//     run again too), so such an error is returned, rolled back to the
+//     savepoint, wrapping ErrHostTxRetry: roll the whole transaction back
+//     and run it again. The one conflict coffer resolves itself is a record
+//     it read as missing that a concurrent transaction created meanwhile
+//     (the function runs again inside a fresh savepoint, which sees it,
+//     up to three times).
+//   - Locks: coffer's row locks and its per-customer advisory lock (see
+//     the package documentation) are taken in the host's transaction and
+//     held until it ends, so keep it short, and when it locks rows of the
+//     application's too, take them in one order in every transaction.
+//   - Isolation: coffer's rules are written for READ COMMITTED (the
+//     default) with row locks. Under REPEATABLE READ or SERIALIZABLE a
+//     concurrent change surfaces as a serialization failure
+//     (ErrHostTxRetry).
+//   - The host transaction must run on a connection whose search_path
+//     reaches coffer's tables: begin it on Store.Pool() (or on a pool
+//     configured like it, see WithSchema). HostTx checks current_schema()
+//     once, on first use, and refuses another schema with
+//     ErrHostTxSchema.
+//   - A transaction of coffer's must never be held across a payment
+//     processor call; the Engine therefore allows only the operations that
+//     need none inside a host transaction (see coffer.Engine.InTx).
+//   - Like the pgx.Tx itself, the returned Store must not be used by two
+//     goroutines at once, nor after the host's transaction ended.
+//
+// Pass the result to coffer.Engine.InTx, which runs the Engine's own
+// rules on it.
 func (s *Store) HostTx(tx pgx.Tx) *HostStore { return &HostStore{s: s, tx: tx} }
 
 // HostTransaction marks a store.Store whose transactions belong to a
@@ -150,15 +150,13 @@ func (h *HostStore) run(ctx context.Context, readOnly bool, fn func(store.Tx) er
 			return err
 		}
 		s.stats.count(err)
-		if !errors.Is(err, errConflict) {
+		if !errors.Is(err, errConflict) || attempt >= min(s.maxAttempts, hostConflictAttempts) {
 			// A deadlock or a serialization failure: the host's own
-			// statements would have to run again too.
+			// statements would have to run again too. (A conflict that
+			// a fresh savepoint does not resolve means the host's
+			// snapshot is older than the record: REPEATABLE READ.)
 			s.stats.gaveUp.Add(1)
 			return fmt.Errorf("%w: %w", ErrHostTxRetry, err)
-		}
-		if attempt >= s.maxAttempts {
-			s.stats.gaveUp.Add(1)
-			return fmt.Errorf("postgres: gave up after %d attempts: %w", attempt, err)
 		}
 		s.stats.retries.Add(1)
 	}
