@@ -79,10 +79,13 @@ func New(t testing.TB, opts ...coffer.Option) *Env {
 type Report struct {
 	// Passes counts the passes made (each: Reconcile, RunDue,
 	// PruneExpiredIdempotency, DispatchDue).
-	Passes     int
+	Passes int
+	// Reconciled sums the Reconcile passes (Pending: the last pass's).
 	Reconciled coffer.ReconcileReport
-	Retries    coffer.RunReport
-	Webhooks   coffer.DispatchReport
+	// Retries sums the RunDue passes (Deferred: the last pass's).
+	Retries coffer.RunReport
+	// Webhooks sums the DispatchDue passes.
+	Webhooks coffer.DispatchReport
 	// IdempotencyExpired counts the HTTP idempotency records deleted
 	// because their retention ended.
 	IdempotencyExpired int
