@@ -58,6 +58,10 @@ type tx struct {
 	// customers holds the ids of the customers whose advisory lock
 	// (customerlock.go) this transaction has taken by id.
 	customers map[string]bool
+	// hosted: the transaction is a savepoint inside a transaction the
+	// host application holds (hosttx.go): it begins with SAVEPOINT, ends
+	// with RELEASE or ROLLBACK TO, and never commits.
+	hosted bool
 }
 
 func newTx(ctx context.Context, s *Store, conn *pgx.Conn, readOnly bool) *tx {
@@ -106,7 +110,11 @@ func (t *tx) fail(err error) error {
 func (t *tx) pending() []queued {
 	var out []queued
 	if !t.begun {
-		out = append(out, queued{sql: beginSQL(t.readOnly)})
+		begin := beginSQL(t.readOnly)
+		if t.hosted {
+			begin = savepointSQL
+		}
+		out = append(out, queued{sql: begin})
 		t.begun = true
 	}
 	out = append(out, t.q...)
@@ -249,12 +257,16 @@ func (t *tx) commit() error {
 	if !t.begun && len(t.q) == 0 {
 		return nil
 	}
-	_, err := t.roundTrip("commit")
+	end, idle := "commit", byte('I')
+	if t.hosted {
+		end, idle = releaseSQL, 'T' // still in the host's transaction
+	}
+	_, err := t.roundTrip(end)
 	if err != nil {
 		t.rollback()
 		return err
 	}
-	if t.conn.PgConn().TxStatus() != 'I' {
+	if t.conn.PgConn().TxStatus() != idle {
 		// COMMIT of a failed transaction answers ROLLBACK without an error.
 		t.rollback()
 		return errors.New("postgres: transaction rolled back at commit")
@@ -272,6 +284,10 @@ func (t *tx) rollback() {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), 5*time.Second)
 	defer cancel()
+	if t.hosted {
+		t.rollbackSavepoint(ctx)
+		return
+	}
 	_, _ = t.conn.Exec(ctx, "rollback")
 }
 
