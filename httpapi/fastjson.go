@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // jsonAppender is an answer type with a hand-written encoding for a hot
@@ -67,4 +69,138 @@ func appendJSONTime(b []byte, t time.Time, ok bool) ([]byte, bool) {
 	b = append(b, '"')
 	b = t.AppendFormat(b, time.RFC3339Nano)
 	return append(b, '"'), ok
+}
+
+// decodeFast decodes the common shape of a ledger-entry body without
+// reflection: one flat object whose keys are the field names exactly as
+// written in the struct tags, each at most once, amount an integer, the
+// others strings without escapes. It reports false for anything else (a
+// null, an escape, another key or spelling, a nested value, a syntax
+// error), leaving in for decodeJSON to fill from scratch with its answers
+// and errors. When it reports true, in is what decodeJSON decodes
+// (fastjson_test.go compares the two).
+func (in *ledgerEntryCreate) decodeFast(body []byte) bool {
+	var seen uint8
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		return false
+	}
+	i = skipSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return false // {}: the required fields are missing; decodeJSON answers
+	}
+	for {
+		key, j, ok := scanPlainString(body, i)
+		if !ok {
+			return false
+		}
+		i = skipSpace(body, j)
+		if i >= len(body) || body[i] != ':' {
+			return false
+		}
+		i = skipSpace(body, i+1)
+		var bit uint8
+		if key == "amount" {
+			n, j, ok := scanInt(body, i)
+			if !ok {
+				return false
+			}
+			in.Amount, i, bit = Int64{V: n, Set: true}, j, 1
+		} else {
+			s, j, ok := scanPlainString(body, i)
+			if !ok {
+				return false
+			}
+			i = j
+			switch key {
+			case "currency":
+				in.Currency, bit = s, 2
+			case "entry_type":
+				in.EntryType, bit = s, 4
+			case "idempotency_key":
+				in.IdempotencyKey, bit = &s, 8
+			case "reason":
+				in.Reason, bit = &s, 16
+			case "reference_id":
+				in.ReferenceID, bit = &s, 32
+			default:
+				return false
+			}
+		}
+		if seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		i = skipSpace(body, i)
+		if i >= len(body) {
+			return false
+		}
+		if body[i] == '}' {
+			return skipSpace(body, i+1) == len(body)
+		}
+		if body[i] != ',' {
+			return false
+		}
+		i = skipSpace(body, i+1)
+	}
+}
+
+// skipSpace skips JSON whitespace from i.
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanPlainString reads a JSON string at i that has no escapes and no
+// control characters, and is valid UTF-8; it returns the string and the
+// index after its closing quote.
+func scanPlainString(b []byte, i int) (string, int, bool) {
+	if i >= len(b) || b[i] != '"' {
+		return "", 0, false
+	}
+	ascii := true
+	for j := i + 1; j < len(b); j++ {
+		switch c := b[j]; {
+		case c == '"':
+			s := b[i+1 : j]
+			if !ascii && !utf8.Valid(s) {
+				return "", 0, false
+			}
+			return string(s), j + 1, true
+		case c == '\\' || c < 0x20:
+			return "", 0, false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	return "", 0, false
+}
+
+// scanInt reads a JSON integer (no fraction, no exponent, no leading zero)
+// within int64 at i, followed by a byte that cannot continue a number.
+func scanInt(b []byte, i int) (int64, int, bool) {
+	j := i
+	if j < len(b) && b[j] == '-' {
+		j++
+	}
+	d := j
+	for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+		j++
+	}
+	if j == d || j-d > 19 || (b[d] == '0' && j > d+1) || (j < len(b) && (b[j] == '.' || b[j] == 'e' || b[j] == 'E')) {
+		return 0, 0, false
+	}
+	var u uint64 // 19 digits fit
+	for _, c := range b[d:j] {
+		u = u*10 + uint64(c-'0')
+	}
+	switch {
+	case d == i && u <= math.MaxInt64:
+		return int64(u), j, true
+	case d > i && u <= 1<<63:
+		return -int64(u), j, true // -(1<<63) wraps to MinInt64, as it should
+	}
+	return 0, 0, false
 }

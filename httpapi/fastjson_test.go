@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"net/http/httptest"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -136,4 +137,63 @@ func TestWriteJSONAppenderAndFallback(t *testing.T) {
 			}
 		}
 	}
+}
+
+// checkDecodeFast asserts that when decodeFast takes body, decodeJSON
+// decodes it without error into the same value.
+func checkDecodeFast(t *testing.T, body string) bool {
+	t.Helper()
+	var fast ledgerEntryCreate
+	if !fast.decodeFast([]byte(body)) {
+		return false
+	}
+	var slow ledgerEntryCreate
+	if err := decodeJSON([]byte(body), &slow); err != nil {
+		t.Fatalf("decodeFast took %q, which decodeJSON refuses: %v", body, err)
+	}
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("decodeFast(%q) = %+v, decodeJSON = %+v", body, fast, slow)
+	}
+	return true
+}
+
+// TestLedgerEntryDecodeFastEqualsDecodeJSON: the ledger-entry body's
+// fast decoding gives decodeJSON's value, and leaves everything it does
+// not handle exactly (nulls, escapes, other keys, duplicates, numbers
+// beyond int64, syntax errors) to decodeJSON.
+func TestLedgerEntryDecodeFastEqualsDecodeJSON(t *testing.T) {
+	taken := []string{
+		`{"amount":1,"currency":"USD","entry_type":"credit","reason":"bench","idempotency_key":"k_1"}`,
+		" {\n\t\"amount\" : -9223372036854775808 , \"currency\":\"INR\"}\r\n",
+		`{"amount":9223372036854775807}`, `{"amount":0}`, `{"amount":-0}`,
+		`{"currency":"","entry_type":"debit","reference_id":"ref é ✓","reason":""}`,
+		`{"entry_type":"credit"}`,
+	}
+	for _, b := range taken {
+		if !checkDecodeFast(t, b) {
+			t.Errorf("decodeFast declined %q", b)
+		}
+	}
+	declined := []string{
+		``, `{}`, ` `, `null`, `[]`, `{"amount":1`, `{"amount":1}x`, `{"amount":1}{}`, `{"amount":1,}`, `{,}`,
+		`{"amount":01}`, `{"amount":1.0}`, `{"amount":1e3}`, `{"amount":9223372036854775808}`, `{"amount":-9223372036854775809}`,
+		`{"amount":12345678901234567890}`, `{"amount":"1"}`, `{"amount":null}`, `{"amount":-}`, `{"amount":+1}`,
+		`{"Amount":1}`, `{"amount":1,"amount":2}`, `{"currency":"USD","currency":"EUR"}`, `{"other":"x"}`,
+		`{"currency":"U\u0053D"}`, `{"currency":"a\"b"}`, "{\"currency\":\"a\tb\"}", "{\"currency\":\"\xff\"}",
+		`{"reason":null}`, `{"reason":1}`, `{"reason":{"a":1}}`, `{"reason":"a"`, `{"reason" "a"}`, `{amount:1}`,
+	}
+	for _, b := range declined {
+		if checkDecodeFast(t, b) {
+			t.Errorf("decodeFast took %q, which it must leave to decodeJSON", b)
+		}
+	}
+}
+
+// FuzzLedgerEntryDecodeFast: whatever decodeFast takes, decodeJSON
+// decodes to the same value.
+func FuzzLedgerEntryDecodeFast(f *testing.F) {
+	f.Add(`{"amount":1,"currency":"USD","entry_type":"credit","reason":"bench","idempotency_key":"k_1"}`)
+	f.Add(`{"amount":-12,"reference_id":"r","currency":"INR"}`)
+	f.Add(` {"entry_type" : "debit" } `)
+	f.Fuzz(func(t *testing.T, body string) { checkDecodeFast(t, body) })
 }
