@@ -24,7 +24,9 @@ import (
 )
 
 // The ledger-entry benchmarks compare a ledger entry posted over HTTP (a
-// real net/http server on 127.0.0.1, keep-alive clients) with the same
+// real net/http server on 127.0.0.1 serving the Handler as `coffer serve`
+// does, authenticating with an API key of the Engine's; keep-alive clients,
+// see benchConn) with the same
 // entry made by Engine.CreateEntry directly, on the bbolt store opened
 // exactly as `coffer serve` opens it (bolt.ServeOptions: every entry
 // fsynced; concurrent writers share fsyncs), with 1 and 64 concurrent
@@ -138,7 +140,12 @@ func newLedgerBench(b *testing.B, overHTTP bool, clients int) *ledgerBench {
 	}
 	lb := &ledgerBench{clients: clients}
 	if overHTTP {
-		h, err := New(eng, WithAuthenticator(testAuth))
+		// The Engine's own API keys, as `coffer serve` authenticates.
+		key, err := eng.CreateAPIKey(ctx, coffer.APIKeyParams{Name: "bench"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		h, err := New(eng)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -146,7 +153,7 @@ func newLedgerBench(b *testing.B, overHTTP bool, clients int) *ledgerBench {
 		b.Cleanup(srv.Close)
 		conns := make([]*benchConn, clients)
 		for i := range conns {
-			bc, err := dialBench(srv.Listener.Addr().String(), "/customers/"+ids[i]+"/wallets/ledger-entries", opKey)
+			bc, err := dialBench(srv.Listener.Addr().String(), "/customers/"+ids[i]+"/wallets/ledger-entries", key.Secret)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -157,8 +157,12 @@ func (h *Handler) encode(status int, v any) (int, []byte) {
 // writeBody writes an encoded answer (a nil body: none).
 func writeBody(w http.ResponseWriter, status int, b []byte) {
 	if b != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		// Both values in one allocation; each slice is capped so that an
+		// Add to one cannot write into the other.
+		v := make([]string, 2)
+		v[0], v[1] = "application/json", strconv.Itoa(len(b))
+		h := w.Header()
+		h["Content-Type"], h["Content-Length"] = v[0:1:1], v[1:2:2]
 	}
 	w.WriteHeader(status)
 	if b != nil {
