@@ -80,6 +80,10 @@ func appendJSONTime(b []byte, t time.Time, ok bool) ([]byte, bool) {
 // and errors. When it reports true, in is what decodeJSON decodes
 // (fastjson_test.go compares the two).
 func (in *ledgerEntryCreate) decodeFast(body []byte) bool {
+	// The strings are cut from one copy of the body, and the optional ones
+	// point into one array: two allocations, not one per field.
+	var text string
+	var opt *[3]string
 	var seen uint8
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
@@ -90,39 +94,50 @@ func (in *ledgerEntryCreate) decodeFast(body []byte) bool {
 		return false // {}: the required fields are missing; decodeJSON answers
 	}
 	for {
-		key, j, ok := scanPlainString(body, i)
+		k0, k1, ok := scanPlainString(body, i)
 		if !ok {
 			return false
 		}
-		i = skipSpace(body, j)
+		key := body[k0:k1] // compared without a conversion
+		i = skipSpace(body, k1+1)
 		if i >= len(body) || body[i] != ':' {
 			return false
 		}
 		i = skipSpace(body, i+1)
 		var bit uint8
-		if key == "amount" {
+		if string(key) == "amount" {
 			n, j, ok := scanInt(body, i)
 			if !ok {
 				return false
 			}
 			in.Amount, i, bit = Int64{V: n, Set: true}, j, 1
 		} else {
-			s, j, ok := scanPlainString(body, i)
+			v0, v1, ok := scanPlainString(body, i)
 			if !ok {
 				return false
 			}
-			i = j
-			switch key {
+			i = v1 + 1
+			if text == "" {
+				text = string(body)
+			}
+			v := text[v0:v1]
+			if opt == nil && string(key) != "currency" && string(key) != "entry_type" {
+				opt = new([3]string)
+			}
+			switch string(key) {
 			case "currency":
-				in.Currency, bit = s, 2
+				in.Currency, bit = v, 2
 			case "entry_type":
-				in.EntryType, bit = s, 4
+				in.EntryType, bit = v, 4
 			case "idempotency_key":
-				in.IdempotencyKey, bit = &s, 8
+				opt[0] = v
+				in.IdempotencyKey, bit = &opt[0], 8
 			case "reason":
-				in.Reason, bit = &s, 16
+				opt[1] = v
+				in.Reason, bit = &opt[1], 16
 			case "reference_id":
-				in.ReferenceID, bit = &s, 32
+				opt[2] = v
+				in.ReferenceID, bit = &opt[2], 32
 			default:
 				return false
 			}
@@ -154,28 +169,27 @@ func skipSpace(b []byte, i int) int {
 }
 
 // scanPlainString reads a JSON string at i that has no escapes and no
-// control characters, and is valid UTF-8; it returns the string and the
-// index after its closing quote.
-func scanPlainString(b []byte, i int) (string, int, bool) {
+// control characters, and is valid UTF-8; it returns where its text starts
+// and where it ends (the index of the closing quote).
+func scanPlainString(b []byte, i int) (int, int, bool) {
 	if i >= len(b) || b[i] != '"' {
-		return "", 0, false
+		return 0, 0, false
 	}
 	ascii := true
 	for j := i + 1; j < len(b); j++ {
 		switch c := b[j]; {
 		case c == '"':
-			s := b[i+1 : j]
-			if !ascii && !utf8.Valid(s) {
-				return "", 0, false
+			if !ascii && !utf8.Valid(b[i+1:j]) {
+				return 0, 0, false
 			}
-			return string(s), j + 1, true
+			return i + 1, j, true
 		case c == '\\' || c < 0x20:
-			return "", 0, false
+			return 0, 0, false
 		case c >= 0x80:
 			ascii = false
 		}
 	}
-	return "", 0, false
+	return 0, 0, false
 }
 
 // scanInt reads a JSON integer (no fraction, no exponent, no leading zero)
