@@ -112,6 +112,8 @@ func (h *Handler) revokeAPIKey(c *call) (any, error) {
 		return nil, err
 	}
 	k, err := h.eng.RevokeAPIKey(c.ctx(), id)
+	// Forget the key even on an error: the revocation may have committed.
+	h.keys.forget(id)
 	if err != nil {
 		return nil, err
 	}

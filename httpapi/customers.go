@@ -415,8 +415,15 @@ func (h *Handler) createLedgerEntry(c *call) (any, error) {
 	}
 	cu := customer.Customer{ID: id, CreatedAt: created}
 	var in ledgerEntryCreate
-	if err := c.decode(&in); err != nil {
+	body, err := c.body()
+	if err != nil {
 		return nil, err
+	}
+	if !in.decodeFast(body) {
+		in = ledgerEntryCreate{}
+		if err := decodeJSON(body, &in); err != nil {
+			return nil, err
+		}
 	}
 	if !in.Amount.Set {
 		return nil, invalidParam("amount", "amount is required (minor units)")

@@ -83,7 +83,8 @@ func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 }
 
 // writeJSON encodes v with status (0 = 200). An empty value writes no body.
-// It writes what encode returns, through a pooled buffer.
+// It writes what encode returns, through a pooled buffer (a jsonAppender
+// appends itself to it, without reflection).
 func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	if status == 0 {
 		status = http.StatusOK
@@ -91,6 +92,19 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 	if _, ok := v.(empty); ok {
 		writeBody(w, status, nil)
 		return
+	}
+	if a, ok := v.(jsonAppender); ok {
+		p := appendBufs.Get().(*[]byte)
+		if b, ok := a.appendJSON((*p)[:0]); ok {
+			b = append(b, '\n')
+			writeBody(w, status, b) // the ResponseWriter copies it
+			if cap(b) <= maxPooledAnswer {
+				*p = b
+				appendBufs.Put(p)
+			}
+			return
+		}
+		appendBufs.Put(p)
 	}
 	buf := answerBufs.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -111,6 +125,9 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 // (a long list) is left to the GC.
 var answerBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// appendBufs are writeJSON's buffers for a jsonAppender.
+var appendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+
 const maxPooledAnswer = 64 << 10
 
 const encodeFailure = `{"code":"INTERNAL_ERROR","message":"internal error"}` + "\n"
@@ -124,6 +141,11 @@ func (h *Handler) encode(status int, v any) (int, []byte) {
 	if _, ok := v.(empty); ok {
 		return status, nil
 	}
+	if a, ok := v.(jsonAppender); ok {
+		if b, ok := a.appendJSON(nil); ok {
+			return status, append(b, '\n')
+		}
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		h.log.Error("httpapi: encode response", "error", err.Error())
@@ -135,8 +157,12 @@ func (h *Handler) encode(status int, v any) (int, []byte) {
 // writeBody writes an encoded answer (a nil body: none).
 func writeBody(w http.ResponseWriter, status int, b []byte) {
 	if b != nil {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+		// Both values in one allocation; each slice is capped so that an
+		// Add to one cannot write into the other.
+		v := make([]string, 2)
+		v[0], v[1] = "application/json", strconv.Itoa(len(b))
+		h := w.Header()
+		h["Content-Type"], h["Content-Length"] = v[0:1:1], v[1:2:2]
 	}
 	w.WriteHeader(status)
 	if b != nil {

@@ -140,6 +140,8 @@ type Handler struct {
 	now          func() time.Time
 	// created is the CreatedAt of customers createLedgerEntry has read.
 	created createdCache
+	// keys are the API keys engineAuth verified (auth.go).
+	keys keyCache
 }
 
 // New returns the HTTP API over eng. Mount it at the root or under a
@@ -357,8 +359,23 @@ func (h *Handler) authenticate(r *http.Request) (Principal, error) {
 
 type principalKey struct{}
 
+// principalCtx carries a request's principal: one allocation, where
+// context.WithValue takes two (the context and the boxed Principal).
+type principalCtx struct {
+	context.Context
+	p Principal
+}
+
+// Value answers principalKey{} with the principal.
+func (c *principalCtx) Value(key any) any {
+	if key == (principalKey{}) {
+		return c.p
+	}
+	return c.Context.Value(key)
+}
+
 func withPrincipal(ctx context.Context, p Principal) context.Context {
-	return context.WithValue(ctx, principalKey{}, p)
+	return &principalCtx{Context: ctx, p: p}
 }
 
 // PrincipalFrom returns the principal of a request served by the Handler
