@@ -541,8 +541,6 @@ func (t *tx) Product(id string) (subscription.Product, error) {
 
 // ---- subscriptions ----
 
-var decodeSubscription = decodeAs[subscription.Subscription]("subscription")
-
 func subscriptionKeys(s subscription.Subscription, seq uint64) []ikey {
 	return append(subscriptionListKeys(s, seq), listKey(bSubCustomer, scope(s.CustomerID), seq))
 }
@@ -552,7 +550,7 @@ func (t *tx) InsertSubscription(s subscription.Subscription) error {
 	if err != nil {
 		return err
 	}
-	v, err := encodeJSON(s)
+	v, err := encodeSubscription(s)
 	if err != nil {
 		return err
 	}
@@ -564,7 +562,7 @@ func (t *tx) Subscription(id string) (subscription.Subscription, error) {
 }
 
 func (t *tx) UpdateSubscription(s subscription.Subscription) error {
-	v, err := encodeJSON(s)
+	v, err := encodeSubscription(s)
 	if err != nil {
 		return err
 	}
