@@ -64,12 +64,11 @@ func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargePara
 	if err := checkKey(subscription.ErrInvalid, "product_currency", p.ProductCurrency); err != nil {
 		return subscription.Payment{}, err
 	}
-	sub, err := e.Subscription(ctx, subscriptionID)
-	if err != nil {
-		return subscription.Payment{}, err
-	}
-	in := charge.Input{SubscriptionID: sub.ID, Amount: *p.ProductPrice, Currency: sub.Currency, Description: sub.Description,
-		FeesInclusive: sub.FeesInclusive, Metadata: sub.Metadata, IdempotencyKey: p.IdempotencyKey}
+	// The subscription's defaults (currency, description, fees flag,
+	// metadata) are filled in the reserving transaction, from the
+	// subscription it reads and locks: no read of its own before it.
+	in := charge.Input{SubscriptionID: subscriptionID, Amount: *p.ProductPrice, Description: p.ProductDescription,
+		Metadata: p.Metadata, IdempotencyKey: p.IdempotencyKey, SubscriptionDefaults: true}
 	if p.ProductCurrency != "" {
 		c, err := e.currencies.Check(p.ProductCurrency)
 		if err != nil {
@@ -77,14 +76,8 @@ func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargePara
 		}
 		in.Currency = c.Code
 	}
-	if p.ProductDescription != "" {
-		in.Description = p.ProductDescription
-	}
 	if p.AdaptiveCurrencyFeesInclusive != nil {
-		in.FeesInclusive = *p.AdaptiveCurrencyFeesInclusive
-	}
-	if p.Metadata != nil {
-		in.Metadata = p.Metadata
+		in.FeesInclusive, in.FeesInclusiveSet = *p.AdaptiveCurrencyFeesInclusive, true
 	}
 	return e.charges.Charge(ctx, in)
 }

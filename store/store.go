@@ -223,8 +223,9 @@ type EventDataCopier interface {
 // the idempotency lookup folded in. When another entry already holds e's
 // (customer, idempotency key), it returns that entry with taken == true,
 // writes nothing and leaves the transaction usable (a store whose failed
-// insert aborts its transaction, as PostgreSQL's does, must not offer it).
-// Otherwise it is InsertEntry.
+// insert aborts its transaction must not offer it; PostgreSQL's INSERT ...
+// ON CONFLICT DO NOTHING does not abort, so it does). Otherwise it is
+// InsertEntry.
 type EntryKeyInserter interface {
 	InsertEntryOrExisting(e ledger.Entry) (existing ledger.Entry, taken bool, err error)
 }

@@ -197,6 +197,34 @@ type Input struct {
 	// AllowOnHold lets the charge collect an overdue payment of a
 	// subscription on hold (CollectOverdue); success reactivates it.
 	AllowOnHold bool
+	// SubscriptionDefaults fills what the caller left unset from the
+	// subscription, as the reserving transaction reads (and locks) it, so
+	// the charge needs no read of its own before that transaction:
+	// Currency "", Description "" and Metadata nil take the
+	// subscription's, and FeesInclusive too unless FeesInclusiveSet.
+	SubscriptionDefaults bool
+	FeesInclusiveSet     bool
+}
+
+// withDefaults returns in with the fields SubscriptionDefaults fills taken
+// from sub.
+func (in Input) withDefaults(sub subscription.Subscription) Input {
+	if !in.SubscriptionDefaults {
+		return in
+	}
+	if in.Currency == "" {
+		in.Currency = sub.Currency
+	}
+	if in.Description == "" {
+		in.Description = sub.Description
+	}
+	if !in.FeesInclusiveSet {
+		in.FeesInclusive = sub.FeesInclusive
+	}
+	if in.Metadata == nil {
+		in.Metadata = sub.Metadata
+	}
+	return in
 }
 
 // Fingerprint identifies the request's content (amount, currency,

@@ -23,7 +23,7 @@ import (
 // is not an error: the payment is failed with its decline code. If the
 // processor's answer is lost, the payment is returned pending and
 // Reconcile settles it.
-func (s *Service) Charge(ctx context.Context, in Input) (subscription.Payment, error) {
+func (s *Service) Charge(ctx context.Context, req Input) (subscription.Payment, error) {
 	proc := s.c.Processor
 	if proc == nil {
 		return subscription.Payment{}, ErrNoProcessor
@@ -36,6 +36,7 @@ func (s *Service) Charge(ctx context.Context, in Input) (subscription.Payment, e
 	err := s.update(ctx, func(tx store.Tx) error {
 		var err error
 		pay, done = subscription.Payment{}, false
+		in := req
 		if in.SubscriptionID == "" {
 			// A one-time payment: no subscription, the payment method given.
 			if _, err := billing.Customer(tx, in.CustomerID); err != nil {
@@ -45,48 +46,34 @@ func (s *Service) Charge(ctx context.Context, in Input) (subscription.Payment, e
 		} else if sub, err = billing.Subscription(tx, in.SubscriptionID); err != nil {
 			return err
 		}
-		if in.IdempotencyKey != "" {
-			prev, err := tx.PaymentByKey(sub.CustomerID, in.IdempotencyKey)
-			if err == nil {
-				if prev.Fingerprint != in.Fingerprint() {
-					return fmt.Errorf("%w: key %s", subscription.ErrIdempotencyConflict, text.Quote(in.IdempotencyKey))
-				}
-				pay, done = prev, true
-				return nil
-			}
-			if !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-		}
-		if err := sub.CanCharge(); err != nil && !(in.AllowOnHold && sub.Status == subscription.StatusOnHold) {
+		in = in.withDefaults(sub)
+		var inserted bool
+		pay, done, inserted, err = s.reserveCharge(tx, sub, in)
+		if err == nil || inserted || in.IdempotencyKey == "" {
 			return err
 		}
-		var debt subscription.Payment
-		if in.RetryOf != "" {
-			// The debt is claimed in the transaction that reserves the
-			// charge, so concurrent collectors of one debt serialize
-			// here and only one reaches the processor.
-			if debt, err = claimDebt(tx, in); err != nil {
-				return err
-			}
-		}
-		pay, err = s.reserve(tx, sub, in)
-		if err != nil {
+		// The idempotency lookup is folded into the payment's insert: a
+		// fresh key (the common case) costs no lookup. When the charge
+		// failed before its payment was stored (the key taken, or any
+		// earlier refusal), a taken key answers as a lookup up front
+		// would have: the original payment, or a conflict.
+		prev, lerr := tx.PaymentByKey(sub.CustomerID, in.IdempotencyKey)
+		switch {
+		case errors.Is(lerr, store.ErrNotFound):
 			return err
+		case lerr != nil:
+			return lerr
+		case prev.Fingerprint != in.Fingerprint():
+			return fmt.Errorf("%w: key %s", subscription.ErrIdempotencyConflict, text.Quote(in.IdempotencyKey))
 		}
-		if in.RetryOf != "" {
-			debt.CollectingBy, debt.UpdatedAt = pay.ID, pay.CreatedAt
-			if err := tx.UpdatePayment(debt); err != nil {
-				return err
-			}
-		}
-		if pay.ProcessorAmount == 0 {
-			done = true
-			// The debt was claimed in this transaction: no surplus.
-			return s.settle(tx, &pay, processor.Charge{Status: processor.ChargeSucceeded}, new(*subscription.Refund))
-		}
-		return nil
+		pay, done = prev, true
+		// Roll back what this attempt wrote before it found the key
+		// taken (a hold on the wallet).
+		return errReplayed
 	})
+	if errors.Is(err, errReplayed) {
+		return pay, nil
+	}
 	if err != nil || done {
 		return pay, err
 	}
@@ -109,6 +96,46 @@ func (s *Service) Charge(ctx context.Context, in Input) (subscription.Payment, e
 	// The processor has acted: record it even if the caller gave up
 	// meanwhile, rather than leave it to Reconcile.
 	return s.finish(context.WithoutCancel(ctx), pay.ID, ch, false)
+}
+
+// errReplayed ends a reserving transaction that found its idempotency key
+// taken: what it wrote is rolled back and the original payment returned.
+var errReplayed = errors.New("charge: idempotency key replayed")
+
+// reserveCharge runs the checks and writes of the reserving transaction
+// for sub: the charge must be allowed, the debt it collects claimed, the
+// payment reserved (and, when the wallet covers all of it, settled at
+// once: done). inserted reports that the payment was stored, so a later
+// failure is not an idempotency question.
+func (s *Service) reserveCharge(tx store.Tx, sub subscription.Subscription, in Input) (pay subscription.Payment, done, inserted bool, err error) {
+	if err := sub.CanCharge(); err != nil && !(in.AllowOnHold && sub.Status == subscription.StatusOnHold) {
+		return pay, false, false, err
+	}
+	var debt subscription.Payment
+	if in.RetryOf != "" {
+		// The debt is claimed in the transaction that reserves the
+		// charge, so concurrent collectors of one debt serialize
+		// here and only one reaches the processor.
+		if debt, err = claimDebt(tx, in); err != nil {
+			return pay, false, false, err
+		}
+	}
+	pay, err = s.reserve(tx, sub, in)
+	if err != nil {
+		return pay, false, false, err
+	}
+	if in.RetryOf != "" {
+		debt.CollectingBy, debt.UpdatedAt = pay.ID, pay.CreatedAt
+		if err := tx.UpdatePayment(debt); err != nil {
+			return pay, false, true, err
+		}
+	}
+	if pay.ProcessorAmount == 0 {
+		// The debt was claimed in this transaction: no surplus.
+		err = s.settle(tx, &pay, processor.Charge{Status: processor.ChargeSucceeded}, new(*subscription.Refund))
+		return pay, true, true, err
+	}
+	return pay, false, true, nil
 }
 
 // reserve records a pending payment and holds the wallet part of it.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/apikey"
+	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/store"
@@ -102,6 +103,26 @@ func (e *encoder) time(t time.Time) {
 	e.b = binary.AppendUvarint(e.b, uint64(t.Nanosecond()))
 }
 
+// zeroableTime writes a time that is often the zero time (a deadline not
+// set) as one byte when it is.
+func (e *encoder) zeroableTime(t time.Time) {
+	if t.IsZero() {
+		e.b = append(e.b, 0)
+		return
+	}
+	e.b = append(e.b, 1)
+	e.time(t)
+}
+
+// meta writes a metadata map: its size, then each key and value.
+func (e *encoder) meta(m map[string]string) {
+	e.b = binary.AppendUvarint(e.b, uint64(len(m)))
+	for k, v := range m {
+		e.str(k)
+		e.str(v)
+	}
+}
+
 // decoder reads what encoder wrote. Every value it returns is a copy: the
 // input is bbolt memory, valid only inside the transaction.
 type decoder struct {
@@ -180,6 +201,32 @@ func (d *decoder) time() time.Time {
 		return time.Time{}
 	}
 	return time.Unix(sec, int64(nsec)).UTC()
+}
+
+func (d *decoder) zeroableTime() time.Time {
+	if !d.bool() {
+		return time.Time{}
+	}
+	return d.time()
+}
+
+// meta reads what encoder.meta wrote. As the JSON form did (omitempty),
+// an empty map reads back nil.
+func (d *decoder) meta() map[string]string {
+	n := d.uvarint()
+	if n == 0 {
+		return nil
+	}
+	if n > uint64(len(d.b)) { // each pair takes two bytes at least
+		d.fail()
+		return nil
+	}
+	m := make(map[string]string, n)
+	for range n {
+		k := d.str()
+		m[k] = d.str()
+	}
+	return m
 }
 
 func (d *decoder) done(what string) error {
@@ -370,12 +417,97 @@ func decodeJSON(v []byte, dst any, what string) error {
 	return nil
 }
 
+// Payments are written in the binary format (the charge path reads and
+// writes each one twice per charge, and JSON cost most of its CPU);
+// payments written as JSON by earlier releases still read back.
 func encodePayment(p subscription.Payment) ([]byte, error) {
-	return encodeJSON(paymentJSON{Payment: p, StoredFingerprint: p.Fingerprint, StoredCollectingBy: p.CollectingBy,
-		StoredCallUntil: p.CallUntil, StoredHoldID: p.HoldID})
+	n := 96 + len(p.ID) + len(p.CustomerID) + len(p.SubscriptionID) + len(p.PaymentMethod) + len(p.ProcessorID) +
+		len(p.HoldID) + len(p.IdempotencyKey) + len(p.Fingerprint) + len(p.Description) + len(p.RetryOf) +
+		len(p.SettledBy) + len(p.CollectingBy) + len(p.DeclineCode)
+	for k, v := range p.Metadata {
+		n += len(k) + len(v) + 4
+	}
+	enc := encoder{b: make([]byte, 0, n)}
+	enc.b = append(enc.b, formatBinary)
+	enc.str(p.ID)
+	enc.str(p.CustomerID)
+	enc.str(p.SubscriptionID)
+	enc.str(string(p.Kind))
+	enc.int(p.Amount)
+	enc.str(p.Currency)
+	enc.int(p.WalletAmount)
+	enc.int(p.ProcessorAmount)
+	enc.int(p.RefundedAmount)
+	enc.int(p.WalletRefunded)
+	enc.int(p.ProcessorRefunded)
+	enc.str(string(p.Status))
+	enc.str(p.DeclineCode)
+	enc.str(p.PaymentMethod)
+	enc.str(p.ProcessorID)
+	enc.str(p.HoldID)
+	enc.str(p.IdempotencyKey)
+	enc.str(p.Fingerprint)
+	enc.str(p.Description)
+	enc.bool(p.FeesInclusive)
+	enc.meta(p.Metadata)
+	enc.int(int64(p.RetryAttempt))
+	enc.str(p.RetryOf)
+	enc.str(p.SettledBy)
+	enc.zeroableTime(p.NextRetryAt)
+	enc.time(p.CreatedAt)
+	enc.time(p.UpdatedAt)
+	enc.str(p.CollectingBy)
+	enc.zeroableTime(p.CallUntil)
+	return enc.b, nil
 }
 
 func decodePayment(v []byte) (subscription.Payment, error) {
+	if len(v) > 0 && v[0] == formatJSON {
+		return decodePaymentJSON(v)
+	}
+	d, err := newDecoder(v, formatBinary, "payment")
+	if err != nil {
+		return subscription.Payment{}, err
+	}
+	var p subscription.Payment
+	p.ID = d.str()
+	p.CustomerID = d.str()
+	p.SubscriptionID = d.str()
+	p.Kind = subscription.Kind(d.str())
+	p.Amount = d.int()
+	p.Currency = d.str()
+	p.WalletAmount = d.int()
+	p.ProcessorAmount = d.int()
+	p.RefundedAmount = d.int()
+	p.WalletRefunded = d.int()
+	p.ProcessorRefunded = d.int()
+	p.Status = subscription.PaymentStatus(d.str())
+	p.DeclineCode = d.str()
+	p.PaymentMethod = d.str()
+	p.ProcessorID = d.str()
+	p.HoldID = d.str()
+	p.IdempotencyKey = d.str()
+	p.Fingerprint = d.str()
+	p.Description = d.str()
+	p.FeesInclusive = d.bool()
+	p.Metadata = d.meta()
+	p.RetryAttempt = int(d.int())
+	p.RetryOf = d.str()
+	p.SettledBy = d.str()
+	p.NextRetryAt = d.zeroableTime()
+	p.CreatedAt = d.time()
+	p.UpdatedAt = d.time()
+	p.CollectingBy = d.str()
+	p.CallUntil = d.zeroableTime()
+	if err := d.done("payment"); err != nil {
+		return subscription.Payment{}, err
+	}
+	return p, nil
+}
+
+// decodePaymentJSON reads a payment written by a release before the
+// binary payment format.
+func decodePaymentJSON(v []byte) (subscription.Payment, error) {
 	var w paymentJSON
 	if err := decodeJSON(v, &w, "payment"); err != nil {
 		return subscription.Payment{}, err
@@ -504,4 +636,89 @@ func decodeAs[T any](what string) func([]byte) (T, error) {
 		}
 		return r, nil
 	}
+}
+
+// Subscriptions are written in the binary format too (a charge reads one
+// twice and rewrites it); subscriptions written as JSON still read back.
+func encodeSubscription(s subscription.Subscription) ([]byte, error) {
+	n := 96 + len(s.ID) + len(s.CustomerID) + len(s.ProductID) + len(s.PaymentMethod) + len(s.MandateID) +
+		len(s.PaymentLink) + len(s.ReturnURL) + len(s.Description) + len(s.DeclineCode)
+	for k, v := range s.Metadata {
+		n += len(k) + len(v) + 4
+	}
+	enc := encoder{b: make([]byte, 0, n)}
+	enc.b = append(enc.b, formatBinary)
+	enc.str(s.ID)
+	enc.str(s.CustomerID)
+	enc.str(s.ProductID)
+	enc.int(int64(s.Quantity))
+	enc.str(string(s.Status))
+	enc.str(s.PaymentMethod)
+	enc.str(s.MandateID)
+	enc.zeroableTime(s.MandateAuthorizedAt)
+	enc.str(s.PaymentLink)
+	enc.str(s.ReturnURL)
+	enc.bool(s.BillingAddress != nil)
+	if a := s.BillingAddress; a != nil {
+		enc.str(a.Line1)
+		enc.str(a.Line2)
+		enc.str(a.City)
+		enc.str(a.State)
+		enc.str(a.PostalCode)
+		enc.str(a.Country)
+	}
+	enc.int(s.Price)
+	enc.str(s.Currency)
+	enc.str(s.Description)
+	enc.bool(s.FeesInclusive)
+	enc.bool(s.MandateOnly)
+	enc.meta(s.Metadata)
+	enc.str(s.DeclineCode)
+	enc.zeroableTime(s.LastPaymentAt)
+	enc.time(s.CreatedAt)
+	enc.time(s.UpdatedAt)
+	enc.zeroableTime(s.CancelledAt)
+	return enc.b, nil
+}
+
+var decodeSubscriptionJSON = decodeAs[subscription.Subscription]("subscription")
+
+func decodeSubscription(v []byte) (subscription.Subscription, error) {
+	if len(v) > 0 && v[0] == formatJSON {
+		return decodeSubscriptionJSON(v)
+	}
+	d, err := newDecoder(v, formatBinary, "subscription")
+	if err != nil {
+		return subscription.Subscription{}, err
+	}
+	var s subscription.Subscription
+	s.ID = d.str()
+	s.CustomerID = d.str()
+	s.ProductID = d.str()
+	s.Quantity = int(d.int())
+	s.Status = subscription.Status(d.str())
+	s.PaymentMethod = d.str()
+	s.MandateID = d.str()
+	s.MandateAuthorizedAt = d.zeroableTime()
+	s.PaymentLink = d.str()
+	s.ReturnURL = d.str()
+	if d.bool() {
+		s.BillingAddress = &customer.Address{Line1: d.str(), Line2: d.str(), City: d.str(), State: d.str(),
+			PostalCode: d.str(), Country: d.str()}
+	}
+	s.Price = d.int()
+	s.Currency = d.str()
+	s.Description = d.str()
+	s.FeesInclusive = d.bool()
+	s.MandateOnly = d.bool()
+	s.Metadata = d.meta()
+	s.DeclineCode = d.str()
+	s.LastPaymentAt = d.zeroableTime()
+	s.CreatedAt = d.time()
+	s.UpdatedAt = d.time()
+	s.CancelledAt = d.zeroableTime()
+	if err := d.done("subscription"); err != nil {
+		return subscription.Subscription{}, err
+	}
+	return s, nil
 }

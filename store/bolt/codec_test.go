@@ -107,7 +107,8 @@ func TestCodecsKeepEveryField(t *testing.T) {
 	roundTrip(t, "customer", plainJSON[customer.Customer], decodeCustomer)
 	roundTrip(t, "hold", plainJSON[ledger.Hold], decodeHold)
 	roundTrip(t, "product", plainJSON[subscription.Product], decodeProduct)
-	roundTrip(t, "subscription", plainJSON[subscription.Subscription], decodeSubscription)
+	roundTrip(t, "subscription", encodeSubscription, decodeSubscription)
+	roundTrip(t, "subscription as JSON", plainJSON[subscription.Subscription], decodeSubscription)
 	roundTrip(t, "attempt", encodeAttempt, decodeAttempt)
 	roundTrip(t, "endpoint", encodeEndpoint, decodeEndpoint)
 	roundTrip(t, "delivery", encodeDelivery, decodeDelivery)
@@ -170,4 +171,37 @@ func TestLeaseOwnersOfOlderRecordsReadBack(t *testing.T) {
 	p, err := decodePayment(old(`{"id":"pay_1","hold_id":"hold_9"}`))
 	require.NoError(t, err)
 	require.Equal(t, "hold_9", p.HoldID)
+}
+
+// TestJSONPaymentsReadBack: a payment written in the JSON format (every
+// release before the binary one) reads back as the binary format does.
+func TestJSONPaymentsReadBack(t *testing.T) {
+	want := filled[subscription.Payment]()
+	old, err := encodeJSON(paymentJSON{Payment: want, StoredFingerprint: want.Fingerprint,
+		StoredCollectingBy: want.CollectingBy, StoredCallUntil: want.CallUntil, StoredHoldID: want.HoldID})
+	require.NoError(t, err)
+	got, err := decodePayment(old)
+	require.NoError(t, err)
+	require.Equal(t, want, got)
+	v, err := encodePayment(want)
+	require.NoError(t, err)
+	require.Equal(t, formatBinary, v[0])
+	require.Less(t, len(v), len(old), "the binary form is the smaller")
+}
+
+// TestJSONSubscriptionsReadBack: subscriptions written as JSON (before the
+// binary format) read back, with and without a billing address.
+func TestJSONSubscriptionsReadBack(t *testing.T) {
+	for _, want := range []subscription.Subscription{filled[subscription.Subscription](), {ID: "sub_1", Status: "active"}} {
+		old, err := encodeJSON(want)
+		require.NoError(t, err)
+		got, err := decodeSubscription(old)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		v, err := encodeSubscription(want)
+		require.NoError(t, err)
+		got, err = decodeSubscription(v)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
 }

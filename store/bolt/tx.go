@@ -456,6 +456,71 @@ func (t *tx) InsertEntry(e ledger.Entry) error {
 	return t.insert(kEntries, e.ID, seq, encodeEntry(e), entryKeys(e, seq))
 }
 
+// InsertEntryOrExisting is InsertEntry returning the entry that already
+// holds e's idempotency key instead of an error (store.EntryKeyInserter):
+// a fresh key costs no ErrNotFound error value (EntryByKey builds one for
+// every miss). Nothing is written when the key is taken.
+func (t *tx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
+	if err := t.writable(); err != nil {
+		return ledger.Entry{}, false, err
+	}
+	var keys [2]ikey
+	if e.IdempotencyKey != "" {
+		uk := uniqueKey(bWallets, walletKey(e.CustomerID, tagEntryKey, e.IdempotencyKey))
+		if v := t.b(bWallets).Get(uk.key); v != nil {
+			seq, err := decodeSeq(v)
+			if err != nil {
+				return ledger.Entry{}, false, err
+			}
+			rec := t.b(kEntries.primary).Get(seqKey(seq))
+			if rec == nil {
+				return ledger.Entry{}, false, errDangling(kEntries, seq)
+			}
+			prev, err := decodeEntry(rec)
+			return prev, err == nil, err
+		}
+		keys[1] = uk
+	}
+	seq, err := t.nextSeq(kEntries, e.ID)
+	if err != nil {
+		return ledger.Entry{}, false, err
+	}
+	keys[0] = listKey(bWallets, walletKey(e.CustomerID, tagEntries, e.Currency), seq)
+	ks := keys[:1]
+	if e.IdempotencyKey != "" {
+		// Checked free above; insert checks it again (one more Get).
+		ks = keys[:2]
+	}
+	return ledger.Entry{}, false, t.insert(kEntries, e.ID, seq, encodeEntry(e), ks)
+}
+
+// FindEntryByKey is EntryByKey without an error value for a miss
+// (store.EntryKeyFinder).
+func (t *tx) FindEntryByKey(customerID, idempotencyKey string) (ledger.Entry, bool, error) {
+	if idempotencyKey == "" {
+		return ledger.Entry{}, false, nil
+	}
+	v := t.b(bWallets).Get(walletKey(customerID, tagEntryKey, idempotencyKey))
+	if v == nil {
+		return ledger.Entry{}, false, nil
+	}
+	seq, err := decodeSeq(v)
+	if err != nil {
+		return ledger.Entry{}, false, err
+	}
+	rec := t.b(kEntries.primary).Get(seqKey(seq))
+	if rec == nil {
+		return ledger.Entry{}, false, errDangling(kEntries, seq)
+	}
+	e, err := decodeEntry(rec)
+	return e, err == nil, err
+}
+
+var (
+	_ store.EntryKeyInserter = (*tx)(nil)
+	_ store.EntryKeyFinder   = (*tx)(nil)
+)
+
 func (t *tx) Entry(id string) (ledger.Entry, error) {
 	return get(t, kEntries, id, decodeEntry)
 }
@@ -541,8 +606,6 @@ func (t *tx) Product(id string) (subscription.Product, error) {
 
 // ---- subscriptions ----
 
-var decodeSubscription = decodeAs[subscription.Subscription]("subscription")
-
 func subscriptionKeys(s subscription.Subscription, seq uint64) []ikey {
 	return append(subscriptionListKeys(s, seq), listKey(bSubCustomer, scope(s.CustomerID), seq))
 }
@@ -552,7 +615,7 @@ func (t *tx) InsertSubscription(s subscription.Subscription) error {
 	if err != nil {
 		return err
 	}
-	v, err := encodeJSON(s)
+	v, err := encodeSubscription(s)
 	if err != nil {
 		return err
 	}
@@ -564,7 +627,7 @@ func (t *tx) Subscription(id string) (subscription.Subscription, error) {
 }
 
 func (t *tx) UpdateSubscription(s subscription.Subscription) error {
-	v, err := encodeJSON(s)
+	v, err := encodeSubscription(s)
 	if err != nil {
 		return err
 	}

@@ -124,8 +124,13 @@ func (t *tx) Subscription(id string) (subscription.Subscription, error) {
 	err := t.getOne("subscription", id, t.lock(getSubscription), []any{id}, func(r pgx.Rows) error {
 		return scanSubscription(r, &s)
 	})
+	t.noteRead(subKey(id), err)
 	return s, err
 }
+
+func subKey(id string) string { return "s\x00" + id }
+
+func paymentKey(id string) string { return "pay\x00" + id }
 
 // UpdateSubscription replaces a stored subscription.
 func (t *tx) UpdateSubscription(s subscription.Subscription) error {
@@ -136,7 +141,7 @@ func (t *tx) UpdateSubscription(s subscription.Subscription) error {
 	if err != nil {
 		return err
 	}
-	return t.update("subscription", s.ID, updateSubscription, args)
+	return t.updateLocked(subKey(s.ID), "subscription", s.ID, updateSubscription, args)
 }
 
 // ListSubscriptions lists a customer's subscriptions (every customer's for
@@ -229,6 +234,7 @@ func (t *tx) Payment(id string) (subscription.Payment, error) {
 	err := t.getOne("payment", id, t.lock(getPayment), []any{id}, func(r pgx.Rows) error {
 		return scanPayment(r, &p)
 	})
+	t.noteRead(paymentKey(id), err)
 	return p, err
 }
 
@@ -241,6 +247,9 @@ func (t *tx) PaymentByKey(customerID, key string) (subscription.Payment, error) 
 	}
 	err := t.getOne("payment with key", key, t.lock(getPaymentByKey), []any{customerID, key},
 		func(r pgx.Rows) error { return scanPayment(r, &p) })
+	if err == nil {
+		t.noteRead(paymentKey(p.ID), nil)
+	}
 	return p, err
 }
 
@@ -253,7 +262,7 @@ func (t *tx) UpdatePayment(p subscription.Payment) error {
 	if err != nil {
 		return err
 	}
-	return t.update("payment", p.ID, updatePayment, args)
+	return t.updateLocked(paymentKey(p.ID), "payment", p.ID, updatePayment, args)
 }
 
 // ListPayments lists payments newest first, through the (customer_id, seq)

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
@@ -113,6 +114,30 @@ func (t *tx) InsertEntry(e ledger.Entry) error {
 	}
 	return nil
 }
+
+// InsertEntryOrExisting is InsertEntry with the idempotency lookup folded
+// in (store.EntryKeyInserter): the insert is ON CONFLICT DO NOTHING, which
+// leaves the transaction usable, so only when it inserts nothing is the
+// key looked up, and a fresh key costs no lookup at all. Under READ
+// COMMITTED the insert waits for a concurrent transaction holding the same
+// key; once that one commits, the lookup (a new statement, a new snapshot)
+// sees its entry.
+func (t *tx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
+	err := t.InsertEntry(e)
+	if err == nil || !errors.Is(err, store.ErrDuplicate) || e.IdempotencyKey == "" {
+		return ledger.Entry{}, false, err
+	}
+	prev, ferr := t.EntryByKey(e.CustomerID, e.IdempotencyKey)
+	switch {
+	case ferr == nil:
+		return prev, true, nil
+	case errors.Is(ferr, store.ErrNotFound):
+		return ledger.Entry{}, false, err // the id was taken, not the key
+	}
+	return ledger.Entry{}, false, ferr
+}
+
+var _ store.EntryKeyInserter = (*tx)(nil)
 
 // Entry reads an entry.
 func (t *tx) Entry(id string) (ledger.Entry, error) {

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -22,7 +23,7 @@ var (
 
 const (
 	insertEvent = `INSERT INTO events (id, type, customer_id, data, created_at, dispatched)
-		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING`
+		VALUES ($1, $2, $3, $4, $5, $6)`
 	eventsAfter    = `SELECT ` + eventCols + ` FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`
 	markDispatched = `UPDATE events SET dispatched = true WHERE id = $1`
 )
@@ -43,10 +44,14 @@ func (t *tx) InsertEvent(e webhook.Event) error {
 	}
 	var data []byte
 	if e.Data != nil {
-		data = []byte(e.Data)
+		// A copy: the queued statement reads its arguments only when it
+		// is sent, and the caller may reuse its buffer at once.
+		data = bytes.Clone(e.Data)
 	}
-	return t.insert("event", e.ID, insertEvent,
-		[]any{e.ID, e.Type, e.CustomerID, data, timeArg(e.CreatedAt), e.Dispatched})
+	// Queued: a plain INSERT whose only possible failure (a taken id,
+	// store.ErrDuplicate) aborts the transaction and is reported by the
+	// next statement sent or by COMMIT, so Update returns it.
+	return t.queue(insertEvent, e.ID, e.Type, e.CustomerID, data, timeArg(e.CreatedAt), e.Dispatched)
 }
 
 // Event reads (in Update: locks) an event.

@@ -61,13 +61,20 @@ type Stats struct {
 	// CustomerLocks counts the per-customer advisory locks taken (the
 	// "one lock order" of the package documentation).
 	CustomerLocks int64
+	// RoundTrips counts the messages the store's transactions sent and
+	// waited on: each statement sent alone, each pipelined group of them
+	// (BEGIN and queued writes go in front of the next statement) and
+	// each COMMIT or ROLLBACK is one. It does not count the pool's own
+	// traffic (connecting, health checks) nor the one-time preparation of
+	// a statement on a connection that has not run it yet.
+	RoundTrips int64
 }
 
 // counters are Stats as they are updated.
 type counters struct {
 	transactions, views, attempts, retries      atomic.Int64
 	deadlocks, serialization, conflicts, gaveUp atomic.Int64
-	customerLocks                               atomic.Int64
+	customerLocks, roundTrips                   atomic.Int64
 }
 
 // Stats returns the store's transaction counts so far; for example,
@@ -78,6 +85,7 @@ func (s *Store) Stats() Stats {
 		Transactions: c.transactions.Load(), Views: c.views.Load(), Attempts: c.attempts.Load(),
 		Retries: c.retries.Load(), Deadlocks: c.deadlocks.Load(), SerializationFailures: c.serialization.Load(),
 		Conflicts: c.conflicts.Load(), GaveUp: c.gaveUp.Load(), CustomerLocks: c.customerLocks.Load(),
+		RoundTrips: c.roundTrips.Load(),
 	}
 }
 

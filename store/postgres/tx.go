@@ -138,6 +138,7 @@ func (t *tx) query(sql string, args []any, each func(pgx.Rows) error) error {
 		return err
 	}
 	before := t.pending()
+	t.s.stats.roundTrips.Add(1)
 	if len(before) == 0 {
 		rows, err := t.conn.Query(t.ctx, sql, args...)
 		if err != nil {
@@ -200,6 +201,7 @@ func (t *tx) execAny(sql string, args ...any) (pgconn.CommandTag, error) {
 // roundTrip sends what is queued and sql.
 func (t *tx) roundTrip(sql string, args ...any) (pgconn.CommandTag, error) {
 	before := t.pending()
+	t.s.stats.roundTrips.Add(1)
 	if len(before) == 0 {
 		tag, err := t.conn.Exec(t.ctx, sql, args...)
 		if err != nil {
@@ -288,6 +290,7 @@ func (t *tx) rollback() {
 		t.rollbackSavepoint(ctx)
 		return
 	}
+	t.s.stats.roundTrips.Add(1)
 	_, _ = t.conn.Exec(ctx, "rollback")
 }
 
@@ -412,6 +415,18 @@ func (t *tx) update(what, id, sql string, args []any) error {
 		return fmt.Errorf("%w: %s %q", store.ErrNotFound, what, id)
 	}
 	return nil
+}
+
+// updateLocked is update for a record that is never deleted: when this
+// transaction has read (and so locked) it, the row is there until commit
+// and the UPDATE can only fail (a constraint), so it is queued and sent in
+// front of the next statement or with COMMIT instead of costing a round
+// trip of its own. Otherwise it is update.
+func (t *tx) updateLocked(key, what, id, sql string, args []any) error {
+	if t.seen[key] {
+		return t.queue(sql, args...)
+	}
+	return t.update(what, id, sql, args)
 }
 
 // listAll collects every row of a query.
