@@ -181,6 +181,7 @@ var errorCodes = []errorCode{
 	{ErrInvalidEndpoint, KindInvalid, "invalid_endpoint"},
 	{retry.ErrInvalidPolicy, KindInvalid, "invalid_retry_policy"},
 	{customer.ErrInvalid, KindInvalid, "invalid_customer"},
+	{ErrProcessorInHostTx, KindInvalid, "processor_in_host_tx"},
 	{ledger.ErrInvalid, KindInvalid, "invalid_entry"},
 	{subscription.ErrInvalid, KindInvalid, "invalid_request"},
 	{ErrInvalid, KindInvalid, "invalid_request"},

@@ -123,7 +123,7 @@ func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
 //
 // The idempotency key is looked up before anything is read when the store
 // cannot fold the lookup into the insert. When it can
-// (store.EntryKeyInserter: the memory store), the key is checked by the
+// (store.EntryKeyInserter: every bundled store, memory, bbolt and PostgreSQL), the key is checked by the
 // insert itself, and on every earlier failure (a debit beyond the balance,
 // an unknown customer): the answer is the same, a replay or a conflict
 // whenever the key is taken, one lookup fewer on the common path.
