@@ -66,6 +66,7 @@ SELECT id FROM kept`
 	importRest = `
 INSERT INTO customer_tokens (tok, seq)
 	SELECT t.tok, c.seq FROM imp_tokens t JOIN imp_created c ON c.id = t.customer_id
+	ORDER BY t.tok, c.seq
 	ON CONFLICT DO NOTHING;
 INSERT INTO wallet_balances (` + balanceCols + `)
 	SELECT b.customer_id, b.currency, b.amount, b.held, b.low_threshold, b.low, b.updated_at
