@@ -159,26 +159,15 @@ func (e *Engine) ImportCustomers(ctx context.Context, p ImportParams, rows iter.
 			pending = importReport{}
 			return nil
 		}
-		var got importReport
-		err := e.importUpdate(ctx, func(tx store.Tx) error {
-			got = importReport{}
-			for i := range batch {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-				created, entries, err := e.importRow(tx, &batch[i])
-				if err != nil {
-					return fmt.Errorf("import: row %d: %w", batch[i].row, err)
-				}
-				if created {
-					got.imported++
-					got.entries += entries
-				} else {
-					got.existing++
-				}
+		recs := make([]store.ImportRecord, len(batch))
+		for i := range batch {
+			rec, err := e.importRecord(&batch[i])
+			if err != nil {
+				return fmt.Errorf("import: row %d: %w", batch[i].row, err)
 			}
-			return nil
-		})
+			recs[i] = rec
+		}
+		got, err := e.importBatch(ctx, batch, recs)
 		if err != nil {
 			return err
 		}
@@ -256,19 +245,57 @@ type bulkStore interface {
 	Bulk(ctx context.Context, fn func(store.Tx) error) error
 }
 
-// importUpdate is e.update through the store's Bulk when it has one.
-func (e *Engine) importUpdate(ctx context.Context, fn func(store.Tx) error) error {
+// importBatch writes a batch in one transaction: through the store's
+// bulk path when it has one (store.RecordImporter: PostgreSQL's COPY),
+// else row by row in its Bulk transaction (bbolt) or in e.update.
+func (e *Engine) importBatch(ctx context.Context, batch []importItem, recs []store.ImportRecord) (importReport, error) {
+	var got importReport
+	count := func(created bool, rec *store.ImportRecord) {
+		if created {
+			got.imported++
+			got.entries += len(rec.Entries)
+		} else {
+			got.existing++
+		}
+	}
+	if ri, ok := e.store.(store.RecordImporter); ok {
+		if err := ctx.Err(); err != nil {
+			return got, err
+		}
+		created, err := ri.ImportRecords(ctx, recs)
+		if err != nil {
+			return got, err
+		}
+		for i := range recs {
+			count(created[i], &recs[i])
+		}
+		return got, nil
+	}
+	fn := func(tx store.Tx) error {
+		got = importReport{}
+		for i := range recs {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			created, err := e.importRow(tx, &recs[i])
+			if err != nil {
+				return fmt.Errorf("import: row %d: %w", batch[i].row, err)
+			}
+			count(created, &recs[i])
+		}
+		return nil
+	}
 	b, ok := e.store.(bulkStore)
 	if !ok {
-		return e.update(ctx, fn)
+		return got, e.update(ctx, fn)
 	}
 	var err error
 	for range 3 {
 		if err = b.Bulk(ctx, fn); !errors.Is(err, store.ErrDuplicate) {
-			return err
+			return got, err
 		}
 	}
-	return err
+	return got, err
 }
 
 type importReport struct {
@@ -316,73 +343,82 @@ func (e *Engine) prepareImport(n int, row ImportRow, reason string) (importItem,
 	return it, nil
 }
 
-// importRow writes one validated row in tx, unless its DID is stored: the
+// importRecord is everything importing a validated row writes: the
 // customer, its wallet (a balance in every enabled currency), the opening
-// entries, and the events CreateCustomer and CreateEntry emit.
-func (e *Engine) importRow(tx store.Tx, it *importItem) (created bool, entries int, err error) {
-	switch _, err := tx.CustomerByDID(it.c.DID); {
-	case err == nil:
-		return false, 0, nil
-	case !errors.Is(err, store.ErrNotFound):
-		return false, 0, err
-	}
+// entries, and the events CreateCustomer and CreateEntry emit, in their
+// order.
+func (e *Engine) importRecord(it *importItem) (store.ImportRecord, error) {
 	c := it.c
-	if err := tx.InsertCustomer(c); err != nil {
-		// store.ErrDuplicate: a concurrent writer took the DID since the
-		// lookup; e.update runs the batch again, and the row is Existing.
-		return false, 0, err
-	}
+	rec := store.ImportRecord{Customer: c}
 	for _, code := range e.currencies.Codes() {
 		if hasCurrency(it.reqs, code) {
-			continue // putBalance below stores it
+			continue // the opening entry's balance below
 		}
-		if err := tx.PutBalance(wallet.Balance{CustomerID: c.ID, Currency: code, UpdatedAt: c.CreatedAt}); err != nil {
-			return false, 0, err
-		}
+		rec.Balances = append(rec.Balances, wallet.Balance{CustomerID: c.ID, Currency: code, UpdatedAt: c.CreatedAt})
 	}
 	raw, err := json.Marshal(c)
 	if err != nil {
-		return false, 0, err
+		return rec, err
 	}
-	if err := e.importEvent(tx, EventCustomerCreated, c.ID, raw); err != nil {
-		return false, 0, err
-	}
+	rec.Events = append(rec.Events, e.importEvent(EventCustomerCreated, c.ID, raw))
 	for _, req := range it.reqs {
 		b := wallet.Balance{CustomerID: c.ID, Currency: req.Currency, UpdatedAt: c.CreatedAt}
 		entry, after, err := ledger.Post(b, req, importID("le"), e.clock.Now())
 		if err != nil {
-			return false, 0, err
-		}
-		if err := tx.InsertEntry(entry); err != nil {
-			return false, 0, err
+			return rec, err
 		}
 		// putBalance's rules for a fresh wallet (no threshold of its own,
 		// not low yet), with importEvent's ids.
 		threshold := e.lowBalance[after.Currency]
 		after.Low = threshold > 0 && after.Available() < threshold
-		if err := tx.PutBalance(after); err != nil {
-			return false, 0, err
-		}
-		if err := e.importEvent(tx, EventBalanceChanged, c.ID, eventjson.BalanceChanged(&entry, &after)); err != nil {
-			return false, 0, err
-		}
+		rec.Entries = append(rec.Entries, entry)
+		rec.Balances = append(rec.Balances, after)
+		rec.Events = append(rec.Events, e.importEvent(EventBalanceChanged, c.ID, eventjson.BalanceChanged(&entry, &after)))
 		if after.Low {
 			raw, err := json.Marshal(BalanceLow{Balance: after, Threshold: threshold})
 			if err != nil {
-				return false, 0, err
+				return rec, err
 			}
-			if err := e.importEvent(tx, EventBalanceLow, c.ID, raw); err != nil {
-				return false, 0, err
-			}
+			rec.Events = append(rec.Events, e.importEvent(EventBalanceLow, c.ID, raw))
 		}
-		entries++
 	}
-	return true, entries, nil
+	return rec, nil
 }
 
-// importEvent is emitRaw with an importID.
-func (e *Engine) importEvent(tx store.Outbox, typ, customerID string, raw []byte) error {
-	return tx.InsertEvent(webhook.Event{ID: importID("evt"), Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now()})
+// importRow writes one row's record in tx, unless its DID is stored.
+func (e *Engine) importRow(tx store.Tx, rec *store.ImportRecord) (created bool, err error) {
+	switch _, err := tx.CustomerByDID(rec.Customer.DID); {
+	case err == nil:
+		return false, nil
+	case !errors.Is(err, store.ErrNotFound):
+		return false, err
+	}
+	if err := tx.InsertCustomer(rec.Customer); err != nil {
+		// store.ErrDuplicate: a concurrent writer took the DID since the
+		// lookup; e.update runs the batch again, and the row is Existing.
+		return false, err
+	}
+	for _, b := range rec.Balances {
+		if err := tx.PutBalance(b); err != nil {
+			return false, err
+		}
+	}
+	for _, en := range rec.Entries {
+		if err := tx.InsertEntry(en); err != nil {
+			return false, err
+		}
+	}
+	for _, ev := range rec.Events {
+		if err := tx.InsertEvent(ev); err != nil {
+			return false, err
+		}
+	}
+	return true, nil
+}
+
+// importEvent is emitRaw's event with an importID.
+func (e *Engine) importEvent(typ, customerID string, raw []byte) webhook.Event {
+	return webhook.Event{ID: importID("evt"), Type: typ, CustomerID: customerID, Data: raw, CreatedAt: e.clock.Now()}
 }
 
 // importID is an id shaped as newID's (prefix_ and 32 hex digits) from a

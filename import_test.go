@@ -331,3 +331,162 @@ func TestImportedCustomersAreSearchable(t *testing.T) {
 		require.Len(t, all.Data, 30)
 	})
 }
+
+// crashAt fails the n-th batch transaction (from 1) of an import after its
+// writes and before its commit, through whichever path the store's import
+// takes: the bulk path (store.RecordImporter, PostgreSQL's COPY: the batch
+// is sent with one entry the database rejects, after the customers are
+// inserted), bbolt's Bulk, or Update. Nothing of that batch commits, as in
+// a crash.
+func crashAt(s store.Store, n int64) store.Store {
+	c := &crashCounter{n: n}
+	switch inner := s.(type) {
+	case store.RecordImporter:
+		return &crashImporter{Store: s, inner: inner, c: c}
+	case bulkStore:
+		return &crashBulk{Store: s, inner: inner, c: c}
+	default:
+		return &crashUpdate{Store: s, c: c}
+	}
+}
+
+type crashCounter struct{ n, calls int64 }
+
+func (c *crashCounter) hit() bool { c.calls++; return c.calls == c.n }
+
+type crashImporter struct {
+	store.Store
+	inner store.RecordImporter
+	c     *crashCounter
+}
+
+func (s *crashImporter) ImportRecords(ctx context.Context, recs []store.ImportRecord) ([]bool, error) {
+	if s.c.hit() {
+		recs = slices.Clone(recs)
+		last := &recs[len(recs)-1]
+		last.Entries = slices.Clone(last.Entries)
+		last.Entries[0].Amount = 0 // ledger_entries: CHECK (amount > 0)
+	}
+	return s.inner.ImportRecords(ctx, recs)
+}
+
+type crashBulk struct {
+	store.Store
+	inner bulkStore
+	c     *crashCounter
+}
+
+func (s *crashBulk) Bulk(ctx context.Context, fn func(store.Tx) error) error {
+	crash := s.c.hit()
+	return s.inner.Bulk(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil || !crash {
+			return err
+		}
+		return errInjected
+	})
+}
+
+type crashUpdate struct {
+	store.Store
+	c *crashCounter
+}
+
+func (s *crashUpdate) Update(ctx context.Context, fn func(store.Tx) error) error {
+	crash := s.c.hit()
+	return s.Store.Update(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil || !crash {
+			return err
+		}
+		return errInjected
+	})
+}
+
+// An import stopped after N batches (its context cancelled, or its next
+// batch failing at the end of its transaction, through each store's own
+// import path) leaves exactly those N batches; running the same rows again
+// completes it with no row, entry or event twice.
+func TestImportResumeAfterBatches(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		rows := importRows(40, nil)
+		ref := newEnv(t, newStore)
+		_, err := ref.ImportCustomers(ref.ctx, ImportParams{BatchSize: 6}, seqOf(rows))
+		require.NoError(t, err)
+		want := ref.importState()
+		require.Len(t, want.balances, 40)
+
+		v := newEnv(t, newStore)
+		// Stop after 3 batches: the context is cancelled as the third
+		// commits.
+		ctx, cancel := context.WithCancel(v.ctx)
+		rep, err := v.ImportCustomers(ctx, ImportParams{BatchSize: 6, OnBatch: func(r ImportReport) {
+			if r.Batches == 3 {
+				cancel()
+			}
+		}}, seqOf(rows))
+		require.ErrorIs(t, err, context.Canceled)
+		assert.Equal(t, 3, rep.Batches)
+		assert.Equal(t, 18, rep.Imported)
+		assert.Equal(t, 18, rep.LastRow)
+		assert.Len(t, v.importState().balances, 18)
+
+		// Resume, crashing in the fifth batch of this run (rows 25-30):
+		// rows 1-18 exist (three batches), 19-24 commit, the crashed
+		// batch leaves nothing.
+		crashing, err := New(crashAt(v.store, 5), WithClock(v.clock), WithProcessor(v.proc))
+		require.NoError(t, err)
+		rep, err = crashing.ImportCustomers(v.ctx, ImportParams{BatchSize: 6}, seqOf(rows))
+		require.Error(t, err)
+		assert.Equal(t, 4, rep.Batches)
+		assert.Equal(t, 18, rep.Existing)
+		assert.Equal(t, 6, rep.Imported)
+		assert.Equal(t, 24, rep.LastRow)
+		assert.Len(t, v.importState().balances, 24)
+
+		// Resume: every row once, the same end state as the clean import.
+		rep, err = v.ImportCustomers(v.ctx, ImportParams{BatchSize: 6}, seqOf(rows))
+		require.NoError(t, err)
+		assert.Equal(t, 24, rep.Existing)
+		assert.Equal(t, 16, rep.Imported)
+		assert.Equal(t, 16+5, rep.Entries) // USD for each, INR for 27, 30, 33, 36, 39
+		assert.Equal(t, want, v.importState())
+	})
+}
+
+// Idempotent per row: a file that has grown (new rows between and after
+// the imported ones) imports the new rows only and changes nothing of the
+// others: no second entry, no second event.
+func TestImportIdempotentPerRow(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		v := newEnv(t, newStore)
+		all := importRows(30, nil)
+		var odd []ImportRow
+		for i, r := range all {
+			if i%2 == 0 {
+				odd = append(odd, r) // ext-1, ext-3, ...
+			}
+		}
+		rep, err := v.ImportCustomers(v.ctx, ImportParams{BatchSize: 4}, seqOf(odd))
+		require.NoError(t, err)
+		require.Equal(t, 15, rep.Imported)
+		before := v.importState()
+
+		rep, err = v.ImportCustomers(v.ctx, ImportParams{BatchSize: 4}, seqOf(all))
+		require.NoError(t, err)
+		assert.Equal(t, 15, rep.Existing)
+		assert.Equal(t, 15, rep.Imported)
+		after := v.importState()
+		for did, bs := range before.balances {
+			assert.Equal(t, bs, after.balances[did], did)
+			assert.Equal(t, before.entries[did], after.entries[did], did)
+		}
+		assert.Len(t, after.balances, 30)
+		assert.Equal(t, 30, after.events[EventCustomerCreated])
+		assert.Equal(t, rep.Entries+before.events[EventBalanceChanged], after.events[EventBalanceChanged])
+
+		// Once more: nothing changes at all.
+		rep, err = v.ImportCustomers(v.ctx, ImportParams{BatchSize: 7}, seqOf(all))
+		require.NoError(t, err)
+		assert.Equal(t, ImportReport{Rows: 30, Existing: 30, Batches: 5, LastRow: 30}, withoutErrors(rep))
+		assert.Equal(t, after, v.importState())
+	})
+}

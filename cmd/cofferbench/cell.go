@@ -18,6 +18,9 @@ const (
 	pathCharge = "charge"
 	// pathMixed has no raw substrate: it measures coffer alone.
 	pathMixed = "mixed"
+	// pathHTTP is CreateEntry through the HTTP API; its raw side is
+	// Engine.CreateEntry (http.go).
+	pathHTTP = "http"
 )
 
 // cell is one row of the table.
@@ -63,13 +66,28 @@ func runCell(ctx context.Context, cfg config, c cell, dir string, pg *pgEnv, siz
 	// Setup (opening, migrating, seeding) is bounded too.
 	setup, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	cof, err := newCofferContender(setup, cfg, c, dir, pg)
+	cc := c
+	if c.path == pathHTTP {
+		cc.path = pathEntry // the same seeded wallets and operation
+	}
+	cof, err := newCofferContender(setup, cfg, cc, dir, pg)
 	if err != nil {
 		r.note = "coffer setup: " + err.Error()
 		return r
 	}
+	var first contender = cof
 	var raw contender
 	switch {
+	case c.path == pathHTTP:
+		var hc *httpContender
+		if hc, err = newHTTPContender(cof, c.writers); err != nil {
+			cof.close()
+			r.note = "http setup: " + err.Error()
+			return r
+		}
+		first = hc
+		raw, err = newCofferContender(setup, cfg, cc, dir, pg)
+		notes = append(notes, "raw = Engine.CreateEntry on its own store")
 	case c.path == pathMixed:
 	case c.store == "bolt":
 		raw, err = newRawBolt(c, dir, sizes[c.path])
@@ -86,7 +104,7 @@ func runCell(ctx context.Context, cfg config, c cell, dir string, pg *pgEnv, siz
 		err     error
 	}
 	var tallies [2]tally
-	contenders := [2]contender{cof, raw}
+	contenders := [2]contender{first, raw}
 	per := cfg.duration / time.Duration(cfg.rounds)
 	for round := 0; round < cfg.rounds; round++ {
 		for k := 0; k < 2; k++ {

@@ -20,6 +20,13 @@
 //     nothing left to refund) count as operations done. It has no raw
 //     substrate; with one hot wallet it is the lock-order stress of one
 //     customer's rows. For PostgreSQL the note gives the store's retries.
+//   - http: the entry path's CreateEntry POSTed to the HTTP API (httpapi on a
+//     net/http server on 127.0.0.1, a keep-alive connection per writer); its
+//     raw column is Engine.CreateEntry on a store of its own (http.go).
+//
+// With -scale N, a scale section follows the table: list, search and
+// ledger-page latencies on N customers loaded with ImportCustomers, the
+// fixtures cached between runs (scale.go).
 //
 // The raw substrate runs in the same invocation, on a fresh file or schema
 // of its own, under the same concurrency:
@@ -43,6 +50,7 @@
 //	COFFER_POSTGRES_DSN=postgres://... go run ./cmd/cofferbench   # + postgres
 //	go run ./cmd/cofferbench -duration 5s -md      # Markdown for the README
 //	go run ./cmd/cofferbench -search 100000,1000000  # customer search scale rows (search.go)
+//	go run ./cmd/cofferbench -md -scale 1000000 > table.md   # the README table, with the scale section
 package main
 
 import (
@@ -52,10 +60,13 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/cofferhq/coffer"
 )
 
 // config is the parsed command line.
@@ -70,6 +81,11 @@ type config struct {
 	dsn      string
 	pgConns  int
 	dir      string
+
+	scale        int    // -scale: customers of the scale section (scale.go); 0: none
+	scaleEntries int    // -scaleentries: entries of its big ledger
+	scaleBatch   int    // -scalebatch: ImportCustomers batch size
+	cache        string // -cache: directory of cached bolt fixtures
 
 	searchSizes []int // -search: customer counts of the search scale rows (search.go)
 	searchBatch int
@@ -102,7 +118,7 @@ func parseFlags(args []string) (config, error) {
 	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "measured time per cell and contender")
 	fs.IntVar(&cfg.rounds, "rounds", 2, "alternating coffer/raw rounds the duration is split into")
 	fs.StringVar(&stores, "stores", "memory,bolt,postgres", "stores to measure (postgres needs -dsn or COFFER_POSTGRES_DSN)")
-	fs.StringVar(&paths, "paths", "entry,charge,mixed", "paths to measure: entry (CreateEntry), charge (Charge), mixed (Charge, Refund, CreateEntry)")
+	fs.StringVar(&paths, "paths", "entry,charge,mixed,http", "paths to measure: entry (CreateEntry), charge (Charge), mixed (Charge, Refund, CreateEntry), http (ledger entry POSTs to the HTTP API vs Engine.CreateEntry)")
 	fs.StringVar(&writers, "writers", "1,64", "concurrent writers")
 	fs.StringVar(&wallet, "wallets", "1,10000", "wallet spread: 1 is one hot wallet")
 	fs.BoolVar(&cfg.md, "md", false, "print a Markdown table")
@@ -111,6 +127,10 @@ func parseFlags(args []string) (config, error) {
 	fs.StringVar(&cfg.dir, "dir", "", "directory for the bolt files (default: a new temporary directory)")
 	fs.StringVar(&searchSizes, "search", "", "instead of the write table, time customer search and the email filter at these customer counts (e.g. 100000,1000000)")
 	fs.IntVar(&cfg.searchBatch, "searchbatch", 5000, "customers inserted per transaction when building a -search store")
+	fs.IntVar(&cfg.scale, "scale", 0, "after the write table, the scale section: list, search and ledger pages on this many imported customers (e.g. 1000000; fixtures cached)")
+	fs.IntVar(&cfg.scaleEntries, "scaleentries", 100000, "entries of the scale section's big ledger (at most max(-scale, 1000))")
+	fs.IntVar(&cfg.scaleBatch, "scalebatch", 20000, "ImportCustomers batch size when building a scale fixture")
+	fs.StringVar(&cfg.cache, "cache", defaultCache(), "directory of the cached bolt scale fixtures")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -132,7 +152,7 @@ func parseFlags(args []string) (config, error) {
 	}
 	cfg.paths = splitList(paths)
 	for _, p := range cfg.paths {
-		if p != pathEntry && p != pathCharge && p != pathMixed {
+		if p != pathEntry && p != pathCharge && p != pathMixed && p != pathHTTP {
 			return cfg, fmt.Errorf("unknown path %q", p)
 		}
 	}
@@ -141,6 +161,9 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.wallets, err = intList(wallet); err != nil {
 		return cfg, fmt.Errorf("-wallets: %w", err)
+	}
+	if cfg.scale < 0 || cfg.scaleEntries < 1 || cfg.scaleBatch < 1 || cfg.scaleBatch > coffer.MaxImportBatch {
+		return cfg, fmt.Errorf("-scale must be >= 0, -scaleentries positive, -scalebatch 1..%d", coffer.MaxImportBatch)
 	}
 	if searchSizes != "" {
 		if cfg.searchSizes, err = intList(searchSizes); err != nil {
@@ -236,8 +259,30 @@ func run(ctx context.Context, cfg config) error {
 			}
 		}
 	}
-	printTable(os.Stdout, cfg.md, rows)
+	if len(rows) > 0 {
+		printTable(os.Stdout, cfg.md, rows)
+	}
+	if cfg.scale > 0 {
+		srows, err := runScale(ctx, cfg, pg, stores)
+		if err != nil {
+			return err
+		}
+		fmt.Println()
+		if cfg.md {
+			fmt.Printf("Scale: %d customers imported with ImportCustomers (one USD opening balance each), %d runs per query, through the Engine:\n\n", cfg.scale, 200)
+		}
+		printScale(cfg.md, srows)
+	}
 	return nil
+}
+
+// defaultCache is where scale fixtures are kept between runs.
+func defaultCache() string {
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "cofferbench")
 }
 
 func contains(list []string, s string) bool {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,15 +23,34 @@ type machine struct {
 	goVer    string
 	load     string
 	postgres string
+	modules  string // bbolt and pgx versions, from the build info
 }
 
 func describeMachine(ctx context.Context, pg *pgEnv) machine {
 	m := machine{cpus: runtime.NumCPU(), platform: runtime.GOOS + "/" + runtime.GOARCH, goVer: runtime.Version(),
-		model: cpuModel(), load: loadAvg()}
+		model: cpuModel(), load: loadAvg(), modules: moduleVersions()}
 	if pg != nil {
 		m.postgres = "PostgreSQL " + pg.version
 	}
 	return m
+}
+
+// moduleVersions names the store libraries this binary was built with.
+func moduleVersions() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	var out []string
+	for _, d := range bi.Deps {
+		switch d.Path {
+		case "go.etcd.io/bbolt":
+			out = append(out, "bbolt "+d.Version)
+		case "github.com/jackc/pgx/v5":
+			out = append(out, "pgx "+d.Version)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // cpuModel reads the first "model name" of /proc/cpuinfo (Linux).
@@ -70,6 +90,9 @@ func printHeader(w io.Writer, cfg config, m machine, sizes map[string]recordSize
 		fmt.Fprintf(w, ", load average %s at start", m.load)
 	}
 	fmt.Fprintln(w)
+	if m.modules != "" {
+		fmt.Fprintf(w, "stores: memory, %s\n", m.modules)
+	}
 	if m.postgres != "" {
 		fmt.Fprintf(w, "postgres: %s, pool of %d connections for coffer and for raw pgx\n", m.postgres, cfg.pgConns)
 	}
@@ -80,6 +103,8 @@ func printHeader(w io.Writer, cfg config, m machine, sizes map[string]recordSize
 	fmt.Fprintln(w, "        pending-payment tx, processor.NewTest call, settling tx (the processor path)")
 	fmt.Fprintln(w, "mixed:  35% Charge (wallet first), 25% Refund of a recent payment, 40% CreateEntry (credit or debit) per wallet;")
 	fmt.Fprintln(w, "        typed refusals count as done; no raw substrate")
+	fmt.Fprintln(w, "http:   the entry POSTed to the HTTP API (httpapi on a 127.0.0.1 net/http server, keep-alive, one connection")
+	fmt.Fprintln(w, "        per writer); its raw column is Engine.CreateEntry on a store of its own, so coffer/raw is HTTP/Engine")
 	if sz, ok := sizes[pathEntry]; ok {
 		fmt.Fprintf(w, "raw bolt puts per op: entry %d B + balance %d B + event %d B; charge: payment %d B, then payment %d B + event %d B + subscription %d B\n",
 			sz.entry, sz.balance, sz.entryEvent, sz.payment, sz.payment, sz.chargeEvent, sz.subscription)

@@ -12,13 +12,25 @@ import (
 )
 
 // Bulk runs fn in one read-write transaction, as Update does, for a large
-// batch of inserts (coffer.Engine.ImportCustomers). It differs in one way:
-// the list-index keys fn's inserts write (the lists bucket, where many
-// scopes grow side by side) are put in key order when fn returns, not one
-// by one. bbolt splits a page only at commit, so thousands of inserts into
-// the middle of one in-memory page move its tail every time: sorted, each
-// page is filled once. Reads of those list indexes in fn do not see the
-// transaction's own inserts yet; everything else reads as in Update.
+// batch of inserts (coffer.Engine.ImportCustomers). It differs in two ways.
+//
+// The list-index keys fn's inserts write (every non-unique index: the lists
+// bucket, the email and search indexes, a wallet's entry list) are put per
+// bucket, in key order, when fn returns, not one by one. bbolt splits a page
+// only at commit, so thousands of inserts into one in-memory node move its
+// tail every time: when two growing ranges share a node (the search tokens
+// "example" and "ext", a list scope and the next), each insert into the
+// first moves every key added to the second so far, and a batch costs the
+// square of its size. Sorted, each node is filled once, front to back.
+//
+// Buckets whose keys only grow in a bulk import (the id indexes: imported
+// records get time-ordered ids; a bucket whose sorted batch lands after its
+// last key) are split nearly full (appendFillPercent) instead of half full,
+// so the file holds fewer, fuller pages.
+//
+// Reads of the non-unique indexes in fn do not see the transaction's own
+// inserts yet; unique indexes (a DID, an idempotency key) and records by
+// id read as in Update.
 func (s *Store) Bulk(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -27,7 +39,14 @@ func (s *Store) Bulk(ctx context.Context, fn func(store.Tx) error) error {
 		return store.ErrClosed
 	}
 	return mapErr(s.db.Update(func(btx *bbolt.Tx) error {
-		t := &tx{btx: btx, bulk: &bulkKeys{}}
+		for _, k := range []kind{kCustomers, kEntries, kEvents} {
+			if b := btx.Bucket(k.ids); b != nil {
+				// The bucket instance lives as long as btx, so the
+				// setting holds for every put of this transaction.
+				b.FillPercent = appendFillPercent
+			}
+		}
+		t := &tx{btx: btx, bulk: &bulkKeys{byBucket: map[string]*bulkBucket{}}}
 		defer t.finish()
 		if err := fn(t); err != nil {
 			return err
@@ -36,25 +55,52 @@ func (s *Store) Bulk(ctx context.Context, fn func(store.Tx) error) error {
 	}))
 }
 
-// bulkKeys buffers the list-index keys of a Bulk transaction.
-type bulkKeys struct{ keys [][]byte }
+// bulkKeys buffers the non-unique index keys of a Bulk transaction, per
+// bucket.
+type bulkKeys struct {
+	byBucket map[string]*bulkBucket
+	order    []*bulkBucket
+}
 
+type bulkBucket struct {
+	name []byte
+	keys [][]byte
+}
+
+// take buffers a non-unique index key and reports that it did.
 func (b *bulkKeys) take(ik ikey) bool {
-	if !bytes.Equal(ik.bucket, bLists) {
-		return false
+	bb := b.byBucket[string(ik.bucket)]
+	if bb == nil {
+		bb = &bulkBucket{name: ik.bucket}
+		b.byBucket[string(ik.bucket)] = bb
+		b.order = append(b.order, bb)
 	}
-	b.keys = append(b.keys, ik.key)
+	bb.keys = append(bb.keys, ik.key)
 	return true
 }
 
+// flush puts the buffered keys, bucket by bucket, in key order.
 func (b *bulkKeys) flush(btx *bbolt.Tx) error {
-	slices.SortFunc(b.keys, bytes.Compare)
-	bk := btx.Bucket(bLists)
-	for _, k := range b.keys {
-		if err := bk.Put(k, []byte{}); err != nil {
-			return fmt.Errorf("bolt: %w", err)
+	for _, bb := range b.order {
+		if len(bb.keys) == 0 {
+			continue
 		}
+		slices.SortFunc(bb.keys, bytes.Compare)
+		bk := btx.Bucket(bb.name)
+		if bk == nil {
+			return fmt.Errorf("bolt: bucket %q missing", bb.name)
+		}
+		if last, _ := bk.Cursor().Last(); last == nil || bytes.Compare(last, bb.keys[0]) < 0 {
+			// The whole batch appends: fill the new pages.
+			bk.FillPercent = appendFillPercent
+		}
+		for _, k := range bb.keys {
+			if err := bk.Put(k, []byte{}); err != nil {
+				return fmt.Errorf("bolt: %w", err)
+			}
+		}
+		bb.keys = nil
 	}
-	b.keys = nil
+	b.byBucket, b.order = nil, nil
 	return nil
 }
