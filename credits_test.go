@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -596,4 +598,23 @@ func TestExpiringCreditsErrors(t *testing.T) {
 	require.Zero(t, sum.Balance.Amount)
 	require.Empty(t, sum.Grants)
 	require.False(t, errors.Is(err, ErrInvalid))
+}
+
+// TestCreditExpiredDocExample: the payload of docs/webhook-events.md
+// decodes into CreditExpired, field for field.
+func TestCreditExpiredDocExample(t *testing.T) {
+	doc, err := os.ReadFile("docs/webhook-events.md")
+	require.NoError(t, err)
+	s := string(doc)
+	i := strings.Index(s, "## `wallet.credit_expired`")
+	require.GreaterOrEqual(t, i, 0)
+	s = s[i:]
+	start := strings.Index(s, "```json\n") + len("```json\n")
+	end := strings.Index(s[start:], "```")
+	var d CreditExpired
+	decodeStrict(t, []byte(s[start:start+end]), &d)
+	require.Equal(t, ledger.RefExpiry, d.Entry.Reference.Type)
+	require.Equal(t, d.Grant.ID, d.Entry.Reference.ID)
+	require.Equal(t, d.Grant.Expired, d.Entry.Amount)
+	require.Equal(t, d.Entry.BalanceAfter, d.Balance.Amount)
 }
