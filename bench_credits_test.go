@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -142,17 +143,23 @@ func BenchmarkCreditsOverhead(b *testing.B) {
 			const rounds = 10
 			per := max(b.N/(2*rounds), 1)
 			var ratios []float64
+			var mallocs [2]uint64
+			var ms runtime.MemStats
 			n := 0
 			b.ResetTimer()
 			for range rounds {
 				var d [2]time.Duration
 				for k, e := range []*Engine{aware, blind} {
+					runtime.ReadMemStats(&ms)
+					m0 := ms.Mallocs
 					start := time.Now()
 					for range per {
 						post(e, n)
 						n++
 					}
 					d[k] = time.Since(start)
+					runtime.ReadMemStats(&ms)
+					mallocs[k] += ms.Mallocs - m0
 				}
 				ratios = append(ratios, d[1].Seconds()/d[0].Seconds())
 			}
@@ -160,6 +167,8 @@ func BenchmarkCreditsOverhead(b *testing.B) {
 			b.ReportMetric(ratios[len(ratios)/2], "grants/blind")
 			b.ReportMetric(ratios[0], "min_ratio")
 			b.ReportMetric(ratios[len(ratios)-1], "max_ratio")
+			b.ReportMetric(float64(mallocs[0])/float64(rounds*per), "grants_allocs/entry")
+			b.ReportMetric(float64(mallocs[1])/float64(rounds*per), "blind_allocs/entry")
 		})
 	}
 }
