@@ -110,6 +110,13 @@ func (w engineWallet) PutBalance(tx interface {
 	return w.e.putBalance(tx, b, entry)
 }
 
+func (w engineWallet) PutHold(tx store.Tx, b wallet.Balance, h ledger.Hold) error {
+	if err := tx.PutHold(h); err != nil {
+		return err
+	}
+	return w.e.holdGrants(tx, b, h)
+}
+
 func (w engineWallet) Post(tx store.Tx, customerID string, req ledger.Request) error {
 	_, err := w.e.post(tx, customerID, req)
 	return err

@@ -19,3 +19,13 @@ type BalanceLow struct {
 	Balance   wallet.Balance `json:"balance"`
 	Threshold int64          `json:"threshold"`
 }
+
+// CreditExpired is the data of a wallet.credit_expired event: the grant
+// after the expiry (Expired counts what expired), the "Expired credit"
+// debit entry (reference type expiry, id the grant's) and the balance after
+// it.
+type CreditExpired struct {
+	Grant   ledger.Grant   `json:"grant"`
+	Entry   ledger.Entry   `json:"entry"`
+	Balance wallet.Balance `json:"balance"`
+}

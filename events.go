@@ -67,8 +67,13 @@ func EventTypes() []string {
 		EventBalanceChanged, EventBalanceLow, EventSubscriptionPending, EventSubscriptionActive,
 		EventSubscriptionUpdated, EventSubscriptionFailed, EventSubscriptionOnHold, EventSubscriptionCancelled,
 		EventPaymentSucceeded, EventPaymentFailed, EventRefundSucceeded, EventRefundFailed, EventRetryScheduled,
-		EventRetryUpcoming, EventPaymentDuplicateRefunded,
+		EventRetryUpcoming, EventPaymentDuplicateRefunded, EventCreditExpired,
 	}
 	slices.Sort(out)
 	return out
 }
+
+// EventCreditExpired: the unconsumed remainder of a credit grant reached its
+// expiry and was debited ("Expired credit"); its data is a CreditExpired.
+// The debit's wallet.balance_changed event is written with it.
+const EventCreditExpired = "wallet.credit_expired"

@@ -84,11 +84,11 @@ func checkStatuses(statuses []subscription.PaymentStatus) error {
 // caller's key with one of them could take a key coffer needs later (a
 // charge keyed "retry:<attempt id>" made before the attempt ran would make
 // the attempt fail forever), so callers may not use them.
-var reservedKeyPrefixes = [...]string{"retry:", "initial:", "duplicate:", "hold:", "refund:", "late:"}
+var reservedKeyPrefixes = [...]string{"retry:", "initial:", "duplicate:", "hold:", "refund:", "late:", "expire:"}
 
 // errReservedKey is the problem of a caller's key that starts with a
 // reserved prefix.
-var errReservedKey = errors.New("starts with a prefix coffer reserves for its own keys (retry:, initial:, duplicate:, hold:, refund:, late:)")
+var errReservedKey = errors.New("starts with a prefix coffer reserves for its own keys (retry:, initial:, duplicate:, hold:, refund:, late:, expire:)")
 
 // checkIdempotencyKey is checkID for a caller's idempotency key, which also
 // may not start with a prefix coffer reserves (reservedKeyPrefixes).

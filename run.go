@@ -35,6 +35,7 @@ func WithErrorHandler(h func(error)) Option {
 //   - the retry scheduler, reconciliation and retention: Reconcile, RunDue
 //     and Prune every RetryOptions.PollInterval (WithRetryOptions,
 //     WithRetention);
+//   - credit expiry: ExpireCredits every RetryOptions.PollInterval;
 //   - the webhook dispatcher, with the engine's WebhookOptions
 //     (WithWebhookOptions), which also DispatchDue uses: attempts in flight
 //     when ctx ends finish and are recorded;
@@ -61,9 +62,12 @@ func (e *Engine) Run(ctx context.Context) error {
 	scheduler := maintenance.Loop{ServiceName: "scheduler", Interval: e.retry.PollInterval, Passes: []func(context.Context) error{
 		e.reconcilePass, e.retryPass, e.prunePass,
 	}}
+	credits := maintenance.Loop{ServiceName: "credits", Interval: e.retry.PollInterval, Passes: []func(context.Context) error{
+		e.expirePass,
+	}}
 	e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: background workers started",
 		slog.Duration("retry_poll", e.retry.PollInterval), slog.String("retry_owner", e.retry.Owner))
-	runner.Run(ctx, dispatcher, scheduler)
+	runner.Run(ctx, dispatcher, scheduler, credits)
 	return ctx.Err()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/eventjson"
@@ -41,11 +42,22 @@ type EntryParams struct {
 	// ReferenceID optionally links the entry to a record of the caller's
 	// (an order id); its reference type stays manual.
 	ReferenceID string `json:"reference_id,omitempty"`
+	// CreditKind, Priority and ExpiresAt are a credit's terms (credits.go):
+	// paid (default) or granted, consumed by priority (lower first,
+	// default 0), then earliest expiry, then age; its unconsumed remainder
+	// expires at ExpiresAt (zero: never). Only a credit may carry them.
+	CreditKind ledger.CreditKind `json:"credit_kind,omitempty"`
+	Priority   int               `json:"priority,omitempty"`
+	ExpiresAt  time.Time         `json:"expires_at,omitzero"`
 }
 
 func (p EntryParams) request() ledger.Request {
-	return ledger.Request{Amount: p.Amount, Currency: p.Currency, Type: p.Type, Reason: p.Reason,
+	req := ledger.Request{Amount: p.Amount, Currency: p.Currency, Type: p.Type, Reason: p.Reason,
 		IdempotencyKey: p.IdempotencyKey, Reference: ledger.Reference{Type: ledger.RefManual, ID: p.ReferenceID}}
+	if p.CreditKind != "" || p.Priority != 0 || !p.ExpiresAt.IsZero() {
+		req.Credit = &ledger.CreditTerms{Kind: p.CreditKind, Priority: p.Priority, ExpiresAt: p.ExpiresAt}
+	}
+	return req
 }
 
 // CreateEntry credits or debits a customer's wallet. The entry, the new
@@ -116,6 +128,9 @@ func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
 	if req.Reference.Type == "" {
 		req.Reference.Type = ledger.RefManual
 	}
+	if err := e.checkCredit(&req); err != nil {
+		return req, err
+	}
 	return req, req.Validate()
 }
 
@@ -142,7 +157,7 @@ func (e *Engine) postWith(tx store.Tx, customerID string, req ledger.Request, id
 			return res, err
 		}
 	}
-	b, err := e.balanceForUpdate(tx, customerID, req.Currency)
+	b, cw, err := e.balanceGrantsForUpdate(tx, customerID, req.Currency)
 	if err != nil {
 		return e.replayOr(fold, tx, customerID, req, err)
 	}
@@ -169,6 +184,11 @@ func (e *Engine) postWith(tx store.Tx, customerID string, req ledger.Request, id
 			}
 		}
 		return EntryResult{}, err
+	}
+	if cw.tracks() || req.Credit != nil {
+		if err := e.trackEntry(tx, cw, b, &entry, req); err != nil {
+			return EntryResult{}, err
+		}
 	}
 	if err := e.putBalanceEvent(tx, after, &entry, ids.event); err != nil {
 		return EntryResult{}, err

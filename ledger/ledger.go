@@ -76,6 +76,10 @@ type Request struct {
 	Reason         string    `json:"reason,omitempty"`
 	IdempotencyKey string    `json:"idempotency_key,omitempty"`
 	Reference      Reference `json:"reference"`
+	// Credit, on a credit, are its terms (kind, priority, expiry): see
+	// CreditTerms. nil (or plain terms) is a plain paid credit. The engine
+	// checks the expiry against its clock.
+	Credit *CreditTerms `json:"credit,omitempty"`
 }
 
 // Validate checks the request's own fields (the currency is checked by the
@@ -102,6 +106,9 @@ func (r Request) Validate() error {
 	if _, err := money.Lookup(r.Currency); err != nil {
 		return err
 	}
+	if r.Credit != nil && !r.Credit.Plain() && r.Type != Credit {
+		return fmt.Errorf("%w: only a credit carries credit terms", ErrInvalidCredit)
+	}
 	return nil
 }
 
@@ -117,6 +124,9 @@ func (r Request) Fingerprint() string {
 	for _, s := range [...]string{r.Currency, string(r.Type), r.Reason, string(r.Reference.Type), r.Reference.ID} {
 		buf = binary.BigEndian.AppendUint64(buf, uint64(len(s)))
 		buf = append(buf, s...)
+	}
+	if r.Credit != nil {
+		buf = r.Credit.appendFingerprint(buf)
 	}
 	sum := sha256.Sum256(buf)
 	var out [32]byte
@@ -142,8 +152,8 @@ type Entry struct {
 
 // internalKeyPrefixes start the idempotency keys coffer gives the entries
 // it posts itself (a captured hold, the wallet part of a refund, a late
-// success): they are its bookkeeping, not the caller's.
-var internalKeyPrefixes = [...]string{"hold:", "refund:", "late:"}
+// success, an expired credit): they are its bookkeeping, not the caller's.
+var internalKeyPrefixes = [...]string{"hold:", "refund:", "late:", "expire:"}
 
 // IsInternalKey reports whether an entry's idempotency key is one coffer
 // set itself. Such keys are never in an entry's JSON, and callers may not

@@ -70,7 +70,10 @@ func run() error {
 		return err
 	}
 	if _, err := eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 5_00, Currency: "USD", Type: ledger.Credit,
-		Reason: "Welcome bonus", IdempotencyKey: "welcome-" + c.ID}); err != nil {
+		Reason: "Welcome bonus", IdempotencyKey: "welcome-" + c.ID,
+		// The welcome bonus is granted credit that expires in 30 days
+		// (examples/credits shows expiry and the consumption order).
+		CreditKind: ledger.KindGranted, ExpiresAt: time.Now().Add(30 * 24 * time.Hour)}); err != nil {
 		return err
 	}
 	prod, err := eng.CreateProduct(ctx, coffer.ProductParams{Name: "Coffee beans", Description: "Beans on demand", Price: 12_00, Currency: "USD"})

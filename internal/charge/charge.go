@@ -97,6 +97,10 @@ type Wallet interface {
 	}, b wallet.Balance, entry *ledger.Entry) error
 	// Post applies one ledger request (idempotent by its key).
 	Post(tx store.Tx, customerID string, req ledger.Request) error
+	// PutHold stores a hold placed, captured or released on balance b (the
+	// balance before the change), with what it does to the wallet's credit
+	// grants.
+	PutHold(tx store.Tx, b wallet.Balance, h ledger.Hold) error
 }
 
 // Config configures a Service. Store, Clock, Billing, Wallet and Emit are

@@ -164,7 +164,7 @@ func (s *Service) reserve(tx store.Tx, sub subscription.Subscription, in Input) 
 		if err != nil {
 			return pay, err
 		}
-		if err := tx.PutHold(h); err != nil {
+		if err := s.c.Wallet.PutHold(tx, b, h); err != nil {
 			return pay, err
 		}
 		if err := s.c.Wallet.PutBalance(tx, after, nil); err != nil {
@@ -231,7 +231,7 @@ func (s *Service) captureHold(tx store.Tx, holdID, reason string) error {
 	if err := tx.InsertEntry(entry); err != nil {
 		return err
 	}
-	if err := tx.PutHold(h); err != nil {
+	if err := s.c.Wallet.PutHold(tx, b, h); err != nil {
 		return err
 	}
 	return s.c.Wallet.PutBalance(tx, after, &entry)
@@ -250,7 +250,7 @@ func (s *Service) releaseHold(tx store.Tx, holdID string) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.PutHold(h); err != nil {
+	if err := s.c.Wallet.PutHold(tx, b, h); err != nil {
 		return err
 	}
 	return s.c.Wallet.PutBalance(tx, after, nil)

@@ -125,6 +125,8 @@ type Store struct {
 	keys keyTable  // API keys (keys.go)
 	idem idemTable // HTTP idempotency records (keys.go)
 
+	credits creditTable // credit grants and allocations (grants.go)
+
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log
 }
