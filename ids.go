@@ -90,16 +90,27 @@ var reservedKeyPrefixes = [...]string{"retry:", "initial:", "duplicate:", "hold:
 // reserved prefix.
 var errReservedKey = errors.New("starts with a prefix coffer reserves for its own keys (retry:, initial:, duplicate:, hold:, refund:, late:, expire:)")
 
+// IsEngineKey reports whether an idempotency key is one coffer gave a
+// record it made itself (it starts with a reserved prefix: "retry:",
+// "hold:", "refund:", ...). Callers can never use such a key, so an API
+// that shows records may hide it: it is the engine's, not the caller's.
+func IsEngineKey(key string) bool {
+	for _, p := range reservedKeyPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // checkIdempotencyKey is checkID for a caller's idempotency key, which also
 // may not start with a prefix coffer reserves (reservedKeyPrefixes).
 func checkIdempotencyKey(invalid error, key string) error {
 	if err := checkID(invalid, "idempotency_key", key); err != nil {
 		return err
 	}
-	for _, p := range reservedKeyPrefixes {
-		if strings.HasPrefix(key, p) {
-			return &ParamError{Param: "idempotency_key", Err: invalid, Problem: errReservedKey}
-		}
+	if IsEngineKey(key) {
+		return &ParamError{Param: "idempotency_key", Err: invalid, Problem: errReservedKey}
 	}
 	return nil
 }

@@ -348,3 +348,19 @@ func TestMalformedWebhookIDs(t *testing.T) {
 		}
 	})
 }
+
+func TestIsEngineKey(t *testing.T) {
+	for _, p := range reservedKeyPrefixes {
+		if !IsEngineKey(p + "x") {
+			t.Errorf("IsEngineKey(%q) = false", p+"x")
+		}
+		if checkIdempotencyKey(ErrInvalid, p+"x") == nil {
+			t.Errorf("a caller's key %q was accepted", p+"x")
+		}
+	}
+	for _, k := range []string{"order-1", "Retry:1", "x-retry:1", ""} {
+		if IsEngineKey(k) {
+			t.Errorf("IsEngineKey(%q) = true", k)
+		}
+	}
+}

@@ -545,12 +545,10 @@ func (h *Handler) entryOut(e ledger.Entry) LedgerEntry {
 }
 
 // publicKey hides the idempotency keys coffer makes for itself (hold:,
-// retry:, ...): only a caller's own key is shown.
+// retry:, expire:, ...: coffer.IsEngineKey): only a caller's own key is shown.
 func publicKey(k string) string {
-	for _, p := range []string{"hold:", "retry:", "initial:", "duplicate:", "refund:", "late:"} {
-		if strings.HasPrefix(k, p) {
-			return ""
-		}
+	if coffer.IsEngineKey(k) {
+		return ""
 	}
 	return k
 }

@@ -20,6 +20,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/clock"
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/otelcoffer"
@@ -286,4 +287,36 @@ func TestWrapStoreKeepsBulk(t *testing.T) {
 	require.NoError(t, bs.Bulk(context.Background(), func(store.Tx) error { return nil }))
 	_, ok = otelcoffer.WrapStore(memory.New(), otelcoffer.Options{}).(bulker)
 	require.False(t, ok)
+}
+
+// TestWrapStoreKeepsOptionalTx: a wrapped store keeps what the adapter's
+// Tx offers beyond store.Tx, so the Engine takes the same paths (credit
+// grants above all: without them credit terms would be refused).
+func TestWrapStoreKeepsOptionalTx(t *testing.T) {
+	s := otelcoffer.WrapStore(memory.New(), otelcoffer.Options{})
+	require.NoError(t, s.View(context.Background(), func(tx store.Tx) error {
+		_, grants := tx.(store.CreditGrants)
+		_, finder := tx.(store.EntryKeyFinder)
+		_, inserter := tx.(store.EntryKeyInserter)
+		require.True(t, grants, "credit grants lost")
+		require.True(t, finder && inserter)
+		return nil
+	}))
+}
+
+// TestWrappedEngineTracksGrants: credit terms work through a wrapped store.
+func TestWrappedEngineTracksGrants(t *testing.T) {
+	clk := clock.NewTest(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	v := newEnv(t, coffer.WithClock(clk))
+	c := v.customer(t)
+	_, err := v.eng.CreateEntry(v.ctx, c.ID, coffer.EntryParams{Amount: 5_00, Currency: "USD", Type: ledger.Credit,
+		Reason: "bonus", CreditKind: ledger.KindGranted, ExpiresAt: clk.Now().Add(time.Hour)})
+	require.NoError(t, err)
+	clk.Advance(2 * time.Hour)
+	n, err := v.eng.ExpireCredits(v.ctx)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	b, err := v.eng.Balance(v.ctx, c.ID, "USD")
+	require.NoError(t, err)
+	require.Equal(t, int64(0), b.Amount)
 }

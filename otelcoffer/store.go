@@ -2,6 +2,7 @@ package otelcoffer
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -71,7 +72,7 @@ func (w *obsStore) run(ctx context.Context, kind string, txFn func(context.Conte
 		// An adapter may run fn again after a conflict: only the writes
 		// of the last run commit.
 		rec = &writes{}
-		return fn(&obsTx{Tx: tx, w: rec})
+		return fn(wrapTx(tx, rec))
 	})
 	elapsed := time.Since(start).Seconds()
 	outcome := "ok"
@@ -116,10 +117,70 @@ func (r *writes) flush(ctx context.Context, in *instruments) {
 }
 
 // obsTx records the writes it passes on; everything else is the
-// adapter's Tx.
+// adapter's Tx. It keeps the adapter's optional fast paths
+// (store.EntryKeyFinder, store.EntryKeyInserter, store.EventDataCopier:
+// answered from the adapter's plain methods when it lacks them, which is
+// what the Engine would do itself) and, through obsGrantsTx, its credit
+// grants: a wrapped store tracks grants exactly when the adapter does.
 type obsTx struct {
 	store.Tx
 	w *writes
+}
+
+// obsGrantsTx is obsTx over an adapter Tx that keeps credit grants.
+type obsGrantsTx struct {
+	*obsTx
+	store.CreditGrants
+}
+
+func wrapTx(tx store.Tx, w *writes) store.Tx {
+	o := &obsTx{Tx: tx, w: w}
+	if g, ok := tx.(store.CreditGrants); ok {
+		return obsGrantsTx{obsTx: o, CreditGrants: g}
+	}
+	return o
+}
+
+// FindEntryByKey is the adapter's, or EntryByKey with a miss as found == false.
+func (t *obsTx) FindEntryByKey(customerID, key string) (ledger.Entry, bool, error) {
+	if f, ok := t.Tx.(store.EntryKeyFinder); ok {
+		return f.FindEntryByKey(customerID, key)
+	}
+	e, err := t.Tx.EntryByKey(customerID, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return ledger.Entry{}, false, nil
+	}
+	return e, err == nil, err
+}
+
+// InsertEntryOrExisting is the adapter's, or a lookup and then InsertEntry.
+func (t *obsTx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
+	var (
+		existing ledger.Entry
+		taken    bool
+		err      error
+	)
+	if ins, ok := t.Tx.(store.EntryKeyInserter); ok {
+		existing, taken, err = ins.InsertEntryOrExisting(e)
+	} else {
+		if e.IdempotencyKey != "" {
+			existing, taken, err = t.FindEntryByKey(e.CustomerID, e.IdempotencyKey)
+			if err != nil || taken {
+				return existing, taken, err
+			}
+		}
+		err = t.Tx.InsertEntry(e)
+	}
+	if err == nil && !taken {
+		t.w.entries = append(t.w.entries, e)
+	}
+	return existing, taken, err
+}
+
+// CopiesEventData is the adapter's answer (false when it gives none).
+func (t *obsTx) CopiesEventData() bool {
+	c, ok := t.Tx.(store.EventDataCopier)
+	return ok && c.CopiesEventData()
 }
 
 func (t *obsTx) InsertEntry(e ledger.Entry) error {
