@@ -1,0 +1,163 @@
+package dashboard_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cofferhq/coffer/customer"
+)
+
+// A refused refund is shown inside its dialog, open, with the values typed,
+// the stable code and what to do; nothing is refunded.
+func TestRefundErrorsInDialog(t *testing.T) {
+	e := newEnv(t, 0)
+	c := e.client()
+	c.signIn(e.opSecret)
+	base := "/dashboard/customers/" + e.ada.ID
+	a := c.get(base)
+	pid := e.adaPay.ID
+	key := regexp.MustCompile(`name="idempotency_key" value="([^"]*-` + pid + `)"`).FindStringSubmatch(a.body)[1]
+	post := base + "/payments/" + pid + "/refund"
+	form := func(kv ...string) url.Values {
+		f := url.Values{"csrf": {csrf(t, a.body)}, "idempotency_key": {key}, "amount": {"100.00"}, "destination": {"wallet"},
+			"reason": {"goodwill"}, "confirm": {"1"}}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i+1] == "" {
+				f.Del(kv[i])
+			} else {
+				f.Set(kv[i], kv[i+1])
+			}
+		}
+		return f
+	}
+	inDialog := func(a answer, code string) {
+		t.Helper()
+		require.Equal(t, http.StatusUnprocessableEntity, a.status, a.body)
+		require.Contains(t, a.body, `<details class="dialog" id="refund-`+pid+`" open>`)
+		i := strings.Index(a.body, `id="refund-error-`+pid+`"`)
+		require.Positive(t, i, "the error is in the dialog")
+		require.Less(t, strings.Index(a.body, `id="refund-`+pid+`"`), i)
+		require.Contains(t, a.body, "Error code <code>"+code+"</code>")
+		require.Contains(t, a.body, "<strong>What to do:</strong>")
+		require.Contains(t, a.body, `aria-describedby="refund-error-`+pid+`"`)
+		require.Contains(t, a.body, `<h2 id="payments">`, "the customer page around it, not an error page")
+	}
+
+	// More than the refundable part: the Engine refuses it.
+	r := c.post(post, form())
+	inDialog(r, "invalid_refund_amount")
+	require.Contains(t, r.body, "more than the refundable part of the payment (45.00 USD)")
+	require.Contains(t, r.body, `value="100.00"`, "the amount typed is kept")
+	require.Contains(t, r.body, `value="goodwill"`)
+	require.Contains(t, r.body, `value="wallet" checked`)
+	require.Contains(t, r.body, `value="`+key+`"`, "the same idempotency key")
+
+	// A malformed amount, and no confirmation tick.
+	inDialog(c.post(post, form("amount", "ten")), "malformed_amount")
+	r = c.post(post, form("amount", "5.00", "confirm", ""))
+	inDialog(r, "confirmation_required")
+	require.Contains(t, r.body, `value="5.00"`)
+
+	p, err := e.eng.Payment(e.ctx, pid)
+	require.NoError(t, err)
+	require.Zero(t, p.RefundedAmount, "nothing refunded by refused forms")
+
+	// The processor refuses a refund to the card: recorded as failed,
+	// shown in the dialog, and the form gets a fresh key.
+	e.refuseRefunds.Store(true)
+	r = c.post(post, form("amount", "20.00", "destination", "payment_method"))
+	inDialog(r, "refund_failed")
+	require.Contains(t, r.body, "The payment processor refused the refund")
+	require.NotContains(t, r.body, "refused by the test", "the processor's text stays in the log")
+	require.NotContains(t, r.body, `value="`+key+`"`)
+	fresh := regexp.MustCompile(`name="idempotency_key" value="([^"]*-` + pid + `)"`).FindStringSubmatch(r.body)[1]
+	p, err = e.eng.Payment(e.ctx, pid)
+	require.NoError(t, err)
+	require.Zero(t, p.RefundedAmount)
+
+	// Once the processor accepts, the fresh key refunds.
+	e.refuseRefunds.Store(false)
+	r = c.post(post, form("amount", "20.00", "destination", "payment_method", "idempotency_key", fresh))
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	require.Contains(t, r.header.Get("Location"), "notice=refunded")
+	p, err = e.eng.Payment(e.ctx, pid)
+	require.NoError(t, err)
+	require.EqualValues(t, 2000, p.RefundedAmount)
+
+	// An unreachable processor: the refund stays pending, and the notice
+	// says so.
+	e.proc.SetUnavailable(true)
+	a = c.get(base)
+	key = regexp.MustCompile(`name="idempotency_key" value="([^"]*-` + pid + `)"`).FindStringSubmatch(a.body)[1]
+	r = c.post(post, form("amount", "1.00", "destination", "payment_method"))
+	require.Equal(t, http.StatusSeeOther, r.status, r.body)
+	require.Contains(t, c.get(r.header.Get("Location")).body, "the processor has not answered yet")
+}
+
+var (
+	tagRe    = regexp.MustCompile(`(?s)<[^>]*>`)
+	amountRe = regexp.MustCompile(`\d+\.\d{2}\b`)
+	timeRe   = regexp.MustCompile(`<time [^>]*>`)
+	utcRe    = regexp.MustCompile(`\d{4}-\d{2}-\d{2} \d{2}:\d{2}( UTC)?`)
+)
+
+// Every page: every amount has its currency, every time is a <time>
+// with its instant in datetime and title, and in UTC.
+func TestAmountsAndTimesOnEveryPage(t *testing.T) {
+	e := newEnv(t, 0)
+	c := e.client()
+	c.signIn(e.opSecret)
+	ep := e.failingEndpoint()
+	base := "/dashboard/customers/" + e.ada.ID
+	pages := []string{"/dashboard/customers", base, base + "?tab=subscriptions", base + "?tab=wallet",
+		"/dashboard/payments", "/dashboard/retries", "/dashboard/webhooks", "/dashboard/webhooks/" + ep,
+		"/dashboard/events", "/dashboard/keys"}
+	seen := 0
+	for _, p := range pages {
+		a := c.get(p)
+		require.Equal(t, http.StatusOK, a.status, p)
+		text := tagRe.ReplaceAllString(a.body, " ")
+		for _, m := range amountRe.FindAllStringIndex(text, -1) {
+			after := text[m[1]:min(len(text), m[1]+4)]
+			require.Regexp(t, `^ [A-Z]{3}`, after, "%s: amount %q without its currency", p, text[max(0, m[0]-30):m[1]+4])
+		}
+		for _, m := range utcRe.FindAllString(text, -1) {
+			require.True(t, strings.HasSuffix(m, " UTC"), "%s: time %q not marked UTC", p, m)
+		}
+		tags := timeRe.FindAllString(a.body, -1)
+		seen += len(tags)
+		for _, tag := range tags {
+			require.Regexp(t, `datetime="\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z" title="\d{4}-`, tag, p)
+		}
+	}
+	require.Greater(t, seen, 20)
+}
+
+// Empty states say what to do; a search with no match too.
+func TestEmptyStates(t *testing.T) {
+	e := newEnv(t, 0)
+	c := e.client()
+	c.signIn(e.opSecret)
+	nc, err := e.eng.CreateCustomer(e.ctx, customer.Params{Name: new("Nobody Yet")})
+	require.NoError(t, err)
+	for p, want := range map[string]string{
+		"/dashboard/customers?search=zzzqqq":                               "No customer matches “zzzqqq”. Try part of a name",
+		"/dashboard/customers/" + nc.ID:                                    "No payments yet.",
+		"/dashboard/customers/" + nc.ID + "?tab=subscriptions":             "No active subscription.",
+		"/dashboard/customers/" + nc.ID + "?tab=wallet":                    "No ledger entries yet. Use",
+		"/dashboard/payments?status=pending":                               "Show every status",
+		"/dashboard/retries":                                               "The dunning queue is empty",
+		"/dashboard/webhooks":                                              "No webhook endpoint yet",
+		"/dashboard/events?type=refund.failed":                             "No events of type refund.failed",
+		"/dashboard/customers?starting_after=" + url.QueryEscape(e.ada.ID): "No customers on this page",
+	} {
+		a := c.get(p)
+		require.Equal(t, http.StatusOK, a.status, p)
+		require.Contains(t, a.body, want, p)
+	}
+}
