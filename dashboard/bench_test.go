@@ -151,7 +151,7 @@ func fixtureCustomer(i int) customer.Customer {
 }
 
 func boltFixture(ctx context.Context, st *bolt.Store, n int) error {
-	const batch = 20_000
+	const batch = 2_000 // small: bbolt splits pages only at commit, and the token index takes random-order keys
 	for lo := 0; lo < n; lo += batch {
 		err := st.Bulk(ctx, func(tx store.Tx) error {
 			for i := lo; i < min(lo+batch, n); i++ {

@@ -22,8 +22,12 @@
   if (problem) {
     var field = document.querySelector('[aria-describedby="' + problem.id + '"]');
     if (!field) problem.setAttribute("tabindex", "-1");
-    problem.scrollIntoView({ block: "center" });
-    (field || problem).focus({ preventScroll: true });
+    var bring = function () {
+      problem.scrollIntoView({ block: "center" });
+      (field || problem).focus({ preventScroll: true });
+    };
+    if (document.readyState === "complete") bring();
+    else window.addEventListener("load", bring);
   }
 
   // 3. Loading state: a submitted form says it is working and cannot be
