@@ -1,15 +1,24 @@
 package dashboard_test
 
 import (
+	"context"
+	"errors"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/dashboard"
+	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/store/memory"
 )
 
 // A refused refund is shown inside its dialog, open, with the values typed,
@@ -160,4 +169,67 @@ func TestEmptyStates(t *testing.T) {
 		require.Equal(t, http.StatusOK, a.status, p)
 		require.Contains(t, a.body, want, p)
 	}
+}
+
+// flakyStore fails every transaction while fail is set, with an error text
+// that must not reach a page.
+type flakyStore struct {
+	store.Store
+	fail *atomic.Bool
+}
+
+var errDisk = errors.New("disk on fire: password=hunter2")
+
+func (s flakyStore) View(ctx context.Context, fn func(store.Tx) error) error {
+	if s.fail.Load() {
+		return errDisk
+	}
+	return s.Store.View(ctx, fn)
+}
+
+func (s flakyStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if s.fail.Load() {
+		return errDisk
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// A store failure is a short page that says what to do, with nothing of
+// the error's text, on every page and form.
+func TestStoreErrorPage(t *testing.T) {
+	fail := new(atomic.Bool)
+	eng, err := coffer.New(flakyStore{memory.New(), fail}, coffer.WithoutProcessor(), coffer.WithCurrencies("USD"))
+	require.NoError(t, err)
+	t.Cleanup(func() { eng.Close() })
+	var logs strings.Builder
+	h, err := dashboard.New(eng, dashboard.Options{Secret: []byte(strings.Repeat("s", 32)),
+		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, ctx: context.Background(), eng: eng}
+	k, err := eng.CreateAPIKey(e.ctx, coffer.APIKeyParams{Name: "op"})
+	require.NoError(t, err)
+	c := e.client()
+	a := c.signIn(k.Secret)
+	require.Equal(t, http.StatusSeeOther, a.status)
+	tok := csrf(t, c.get("/dashboard/customers").body)
+	fail.Store(true)
+	check := func(a answer, what string) {
+		t.Helper()
+		require.Equal(t, http.StatusInternalServerError, a.status, what)
+		require.Contains(t, a.body, "Something went wrong", what)
+		require.Contains(t, a.body, "Try again; if it keeps failing, check the server log.", what)
+		require.NotContains(t, a.body, "hunter2", what)
+		require.NotContains(t, a.body, "disk on fire", what)
+		require.NotContains(t, a.body, "goroutine", what)
+	}
+	for _, p := range []string{"/dashboard/customers", "/dashboard/customers/cus_x", "/dashboard/payments",
+		"/dashboard/webhooks", "/dashboard/events", "/dashboard/keys"} {
+		check(c.get(p), p)
+	}
+	check(c.post("/dashboard/webhooks", url.Values{"csrf": {tok}, "url": {"https://x.example/h"}, "idempotency_key": {"k"}}), "create endpoint")
+	require.Contains(t, logs.String(), "disk on fire", "the cause is in the server log")
+	fail.Store(false)
+	require.Equal(t, http.StatusOK, c.get("/dashboard/customers").status, "the session survives the outage")
 }
