@@ -43,6 +43,9 @@ type customersData struct {
 	Next      string // URL of the older page, "" on the last
 	Report    string // URL of the CSV export of this filter
 	Portal    bool
+	// Partial: a search page cut short by the store's read budget (every
+	// term is common); Next continues it.
+	Partial bool
 }
 
 // shownColumns reads the column choice cookie (every column by default).
@@ -133,6 +136,12 @@ func (h *Handler) customers(q *req) {
 		}
 	} else if lp.EndingBefore != "" || lp.StartingAfter != "" {
 		d.Prev = h.customersURL(search, limit, "", "")
+	}
+	if search != "" && lp.EndingBefore == "" && l.HasMore && l.NextCursor != "" {
+		// A search page whose read budget ran out is short (even empty):
+		// it continues from the last customer read, not the last shown.
+		d.Next = h.customersURL(search, limit, "starting_after", l.NextCursor)
+		d.Partial = len(l.Data) < limit
 	}
 	rep := url.Values{}
 	if search != "" {

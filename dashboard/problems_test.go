@@ -3,6 +3,8 @@ package dashboard_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"html"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -232,4 +235,47 @@ func TestStoreErrorPage(t *testing.T) {
 	require.Contains(t, logs.String(), "disk on fire", "the cause is in the server log")
 	fail.Store(false)
 	require.Equal(t, http.StatusOK, c.get("/dashboard/customers").status, "the session survives the outage")
+}
+
+// A search of common words whose page runs out of its read budget says so
+// and continues from where it stopped.
+func TestSearchPartialPage(t *testing.T) {
+	st := memory.New()
+	ctx := context.Background()
+	now := time.Now().UTC()
+	n := store.DefaultSearchScan + 1
+	require.NoError(t, st.Update(ctx, func(tx store.Tx) error {
+		for i := range 2 * n {
+			name := "Common Alpha"
+			if i >= n { // newer: read first
+				name = "Common Beta"
+			}
+			if err := tx.InsertCustomer(customer.Customer{ID: fmt.Sprintf("cus_p%06d", i), Name: name,
+				CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	eng, err := coffer.New(st, coffer.WithoutProcessor(), coffer.WithCurrencies("USD"))
+	require.NoError(t, err)
+	t.Cleanup(func() { eng.Close() })
+	h, err := dashboard.New(eng, dashboard.Options{Secret: []byte(strings.Repeat("s", 32))})
+	require.NoError(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, ctx: ctx, eng: eng}
+	k, err := eng.CreateAPIKey(ctx, coffer.APIKeyParams{Name: "op"})
+	require.NoError(t, err)
+	c := e.client()
+	c.signIn(k.Secret)
+	a := c.get("/dashboard/customers?search=common+alpha")
+	require.Equal(t, http.StatusOK, a.status)
+	require.Contains(t, a.body, "No match among the customers searched so far")
+	require.NotContains(t, a.body, "No customer matches")
+	next := regexp.MustCompile(`href="([^"]+)" rel="next"`).FindStringSubmatch(a.body)
+	require.NotNil(t, next, "a link to search on")
+	a = c.get(html.UnescapeString(next[1]))
+	require.Equal(t, http.StatusOK, a.status)
+	require.Contains(t, a.body, "Common Alpha", "the next page finds them")
 }
