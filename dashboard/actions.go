@@ -43,14 +43,26 @@ func (h *Handler) ownSubscription(q *req) (subscription.Subscription, bool) {
 }
 
 // parseAmount reads a decimal amount of currency code ("12.50") in minor
-// units, > 0.
-func parseAmount(s, code string) (int64, bool) {
-	cur, err := money.Lookup(strings.ToUpper(strings.TrimSpace(code)))
+// units, > 0; a refusal is a problem with the code of money's error.
+func parseAmount(s, code string) (int64, problem) {
+	code = strings.ToUpper(strings.TrimSpace(code))
+	cur, err := money.Lookup(code)
 	if err != nil {
-		return 0, false
+		return 0, local("unknown_currency", "There is no currency "+strconv.Quote(code)+".")
 	}
-	n, err := money.ParseMinor(strings.TrimSpace(s), cur)
-	return n, err == nil && n > 0
+	s = strings.TrimSpace(s)
+	n, err := money.ParseMinor(s, cur)
+	switch {
+	case s == "":
+		return 0, local("invalid_amount", "Enter an amount greater than zero in "+code+", such as 12.50.")
+	case err != nil:
+		pr := explain(err)
+		pr.Message = "The amount " + strconv.Quote(s) + " is not a valid " + code + " amount."
+		return 0, pr
+	case n <= 0:
+		return 0, local("invalid_amount", "Enter an amount greater than zero in "+code+", such as 12.50.")
+	}
+	return n, problem{}
 }
 
 func (h *Handler) charge(q *req) {
@@ -60,30 +72,30 @@ func (h *Handler) charge(q *req) {
 	}
 	f := q.r.PostForm
 	form := "charge-" + s.ID
-	fail := func(msg string) {
-		h.customerPage(q, s.CustomerID, "subscriptions", http.StatusUnprocessableEntity, form, msg)
+	fail := func(pr problem) {
+		h.customerPage(q, s.CustomerID, "subscriptions", http.StatusUnprocessableEntity, form, pr)
 	}
 	cur := strings.ToUpper(strings.TrimSpace(f.Get("currency")))
 	if cur == "" {
 		cur = s.Currency
 	}
-	amt, ok := parseAmount(f.Get("amount"), cur)
-	if !ok {
-		fail("Enter an amount greater than zero in " + cur + ", such as 12.50.")
+	amt, pr := parseAmount(f.Get("amount"), cur)
+	if pr.Code != "" {
+		fail(pr)
 		return
 	}
 	if f.Get("idempotency_key") == "" {
-		fail("The form has no idempotency key; reload the page and try again.")
+		fail(local(codeNoKey, "The form has no idempotency key."))
 		return
 	}
 	p, err := h.eng.Charge(q.r.Context(), s.ID, coffer.ChargeParams{ProductPrice: &amt, ProductCurrency: cur,
 		ProductDescription: strings.TrimSpace(f.Get("description")), IdempotencyKey: f.Get("idempotency_key")})
 	if err != nil {
-		if coffer.HTTPStatus(err) >= 500 {
+		if internal(err) {
 			h.serverError(q.w, q.r, err)
 			return
 		}
-		fail("The charge was refused: " + err.Error())
+		fail(explain(err))
 		return
 	}
 	notice := "charged"
@@ -103,11 +115,15 @@ func (h *Handler) cancel(q *req) {
 	}
 	if q.r.PostForm.Get("confirm") == "" {
 		h.customerPage(q, s.CustomerID, "subscriptions", http.StatusUnprocessableEntity, "cancel-"+s.ID,
-			"Tick “I confirm the cancellation” to cancel the subscription.")
+			local(codeConfirm, "Tick “I confirm the cancellation” to cancel the subscription."))
 		return
 	}
 	if _, err := h.eng.CancelSubscription(q.r.Context(), s.ID); err != nil {
-		h.engineError(q, err)
+		if internal(err) {
+			h.serverError(q.w, q.r, err)
+			return
+		}
+		h.customerPage(q, s.CustomerID, "subscriptions", http.StatusUnprocessableEntity, "cancel-"+s.ID, explain(err))
 		return
 	}
 	http.Redirect(q.w, q.r, h.customerURL(s.CustomerID, "subscriptions", "cancelled"), http.StatusSeeOther)
@@ -121,40 +137,42 @@ func (h *Handler) entry(q *req) {
 		return
 	}
 	f := q.r.PostForm
-	fail := func(msg string) {
-		h.customerPage(q, c.ID, "wallet", http.StatusUnprocessableEntity, "entry", msg)
+	fail := func(pr problem) {
+		h.customerPage(q, c.ID, "wallet", http.StatusUnprocessableEntity, "entry", pr)
 	}
 	cur := strings.ToUpper(strings.TrimSpace(f.Get("currency")))
 	typ := ledger.Type(f.Get("type"))
 	if typ != ledger.Credit && typ != ledger.Debit {
-		fail("Choose credit (add money) or debit (take money).")
+		fail(local("invalid_entry_type", "Choose credit (add money) or debit (take money)."))
 		return
 	}
-	amt, ok := parseAmount(f.Get("amount"), cur)
-	if !ok {
-		fail("Enter an amount greater than zero in " + cur + ", such as 12.50.")
+	amt, pr := parseAmount(f.Get("amount"), cur)
+	if pr.Code != "" {
+		fail(pr)
 		return
 	}
 	reason := strings.TrimSpace(f.Get("reason"))
 	if reason == "" {
-		fail("Give a reason: it is kept in the ledger.")
+		fail(local("invalid_reason", "Give a reason: it is kept in the ledger."))
 		return
 	}
 	if f.Get("idempotency_key") == "" {
-		fail("The form has no idempotency key; reload the page and try again.")
+		fail(local(codeNoKey, "The form has no idempotency key."))
 		return
 	}
 	_, err = h.eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: amt, Currency: cur, Type: typ, Reason: reason,
 		IdempotencyKey: f.Get("idempotency_key")})
 	switch {
 	case errors.Is(err, wallet.ErrInsufficientFunds):
-		fail("Insufficient funds: the wallet does not hold " + money.Format(amt, cur) + " " + cur + " available to debit.")
+		pr := explain(err)
+		pr.Message = "Insufficient funds: the wallet does not hold " + money.Format(amt, cur) + " " + cur + " available to debit."
+		fail(pr)
 		return
-	case err != nil && coffer.HTTPStatus(err) >= 500:
+	case err != nil && internal(err):
 		h.serverError(q.w, q.r, err)
 		return
 	case err != nil:
-		fail("The entry was refused: " + err.Error())
+		fail(explain(err))
 		return
 	}
 	http.Redirect(q.w, q.r, h.customerURL(c.ID, "wallet", "entry"), http.StatusSeeOther)
@@ -173,17 +191,18 @@ func (h *Handler) collect(q *req) {
 	key := q.r.PostForm.Get("idempotency_key")
 	if key == "" {
 		h.customerPage(q, pay.CustomerID, "payments", http.StatusUnprocessableEntity, "collect-"+pay.ID,
-			"The form has no idempotency key; reload the page and try again.")
+			local(codeNoKey, "The form has no idempotency key."))
 		return
 	}
 	np, err := h.eng.CollectOverdue(ctx, pay.ID, coffer.CollectOverdueParams{IdempotencyKey: key})
 	if err != nil {
-		if coffer.HTTPStatus(err) >= 500 {
+		if internal(err) {
 			h.serverError(q.w, q.r, err)
 			return
 		}
-		h.customerPage(q, pay.CustomerID, "payments", http.StatusUnprocessableEntity, "collect-"+pay.ID,
-			"Not collected: "+err.Error())
+		pr := explain(err)
+		pr.Message = "Not collected: " + pr.Message
+		h.customerPage(q, pay.CustomerID, "payments", http.StatusUnprocessableEntity, "collect-"+pay.ID, pr)
 		return
 	}
 	notice := "collected"

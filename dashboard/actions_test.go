@@ -51,10 +51,13 @@ func TestChargeNow(t *testing.T) {
 	require.Len(t, e.payments(e.ada.ID), 1)
 
 	// Bad input: shown inside the open dialog with the values sent.
-	for _, amt := range []string{"", "abc", "-3", "0", "1.234"} {
+	for amt, code := range map[string]string{"": "invalid_amount", "abc": "malformed_amount", "-3": "invalid_amount",
+		"0": "invalid_amount", "1.234": "amount_precision"} {
 		a = c.post(charge, url.Values{"csrf": {tok}, "amount": {amt}, "description": {"March"}, "idempotency_key": {key}})
 		require.Equal(t, http.StatusUnprocessableEntity, a.status, amt)
-		require.Contains(t, a.body, "Enter an amount greater than zero in USD")
+		require.Contains(t, a.body, `id="charge-error-`+e.adaSub.ID+`"`, amt)
+		require.Contains(t, a.body, "Error code <code>"+code+"</code>", amt)
+		require.Contains(t, a.body, "<strong>What to do:</strong>", amt)
 		require.Contains(t, a.body, `<details class="dialog" open><summary>Charge now</summary>`)
 		require.Contains(t, a.body, `value="March"`)
 		require.Contains(t, a.body, `value="`+key+`"`, "the form keeps its idempotency key")
@@ -63,7 +66,7 @@ func TestChargeNow(t *testing.T) {
 	require.Equal(t, http.StatusUnprocessableEntity, a.status)
 	a = c.post(charge, url.Values{"csrf": {tok}, "amount": {"5"}, "currency": {"GBP"}, "idempotency_key": {key}})
 	require.Equal(t, http.StatusUnprocessableEntity, a.status, "the engine refuses a currency it is not configured for")
-	require.Contains(t, a.body, "The charge was refused")
+	require.Contains(t, a.body, "Error code <code>currency_not_enabled</code>")
 	require.Len(t, e.payments(e.ada.ID), 1)
 
 	// Another customer's subscription through Ada's URL: not found.
@@ -174,11 +177,11 @@ func TestWalletEntryAndChart(t *testing.T) {
 		form url.Values
 		msg  string
 	}{
-		{url.Values{"amount": {"abc"}, "currency": {"USD"}, "type": {"credit"}, "reason": {"r"}}, "Enter an amount"},
-		{url.Values{"amount": {"5"}, "currency": {"XYZ"}, "type": {"credit"}, "reason": {"r"}}, "Enter an amount"},
+		{url.Values{"amount": {"abc"}, "currency": {"USD"}, "type": {"credit"}, "reason": {"r"}}, "<code>malformed_amount</code>"},
+		{url.Values{"amount": {"5"}, "currency": {"XYZ"}, "type": {"credit"}, "reason": {"r"}}, "<code>unknown_currency</code>"},
 		{url.Values{"amount": {"5"}, "currency": {"USD"}, "type": {"gift"}, "reason": {"r"}}, "Choose credit"},
 		{url.Values{"amount": {"5"}, "currency": {"USD"}, "type": {"credit"}, "reason": {" "}}, "Give a reason"},
-		{url.Values{"amount": {"5"}, "currency": {"GBP"}, "type": {"credit"}, "reason": {"r"}}, "The entry was refused"},
+		{url.Values{"amount": {"5"}, "currency": {"GBP"}, "type": {"credit"}, "reason": {"r"}}, "<code>currency_not_enabled</code>"},
 	}
 	for _, b := range bad {
 		b.form.Set("csrf", tok)
@@ -193,7 +196,8 @@ func TestWalletEntryAndChart(t *testing.T) {
 	a = c.post(post, url.Values{"csrf": {tok}, "amount": {"1000"}, "currency": {"USD"}, "type": {"debit"},
 		"reason": {"too much"}, "idempotency_key": {key}})
 	require.Equal(t, http.StatusUnprocessableEntity, a.status)
-	require.Contains(t, a.body, `<p class="error" role="alert" id="entry-error">Insufficient funds`)
+	require.Contains(t, a.body, "<div class=\"error problem\" role=\"alert\" id=\"entry-error\">\n<p>Insufficient funds")
+	require.Contains(t, a.body, "Error code <code>insufficient_funds</code>")
 	require.Contains(t, a.body, `value="too much"`)
 	require.Contains(t, a.body, `value="debit" checked`)
 	require.Contains(t, a.body, `<h2 id="ledger">`, "the page around the form is the customer page, not an error page")

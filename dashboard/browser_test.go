@@ -107,15 +107,38 @@ func TestBrowser(t *testing.T) {
 	require.Contains(t, text, "Ada Lovelace")
 	require.NotContains(t, text, "Bob")
 
-	// Open Ada and refund 10.00 of her payment to the wallet.
-	run("refund",
+	eval := func(js string) string {
+		t.Helper()
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+		require.NoError(t, err, js)
+		return v
+	}
+
+	// Open Ada; a refund of more than the payment is refused inside the
+	// dialog, which stays open with what was typed; then 10.00 of it to
+	// the wallet.
+	run("refused refund",
 		chromedp.Click(`//tbody//a[contains(., "Ada Lovelace")]`),
 		chromedp.WaitVisible(chromedp.ID(`about`)),
 		chromedp.Click(chromedp.CSS(`details.dialog summary`)),
-		chromedp.SendKeys(chromedp.ID(`amount-`+e.adaPay.ID), "10.00"),
+		chromedp.SendKeys(chromedp.ID(`amount-`+e.adaPay.ID), "100.00"),
 		chromedp.Click(chromedp.CSS(`input[name=destination][value=wallet]`)),
 		chromedp.SendKeys(chromedp.ID(`reason-`+e.adaPay.ID), "goodwill"),
 		chromedp.Click(chromedp.CSS(`input[name=confirm]`)),
+		chromedp.Click(`//button[contains(., "Refund payment")]`),
+		chromedp.WaitVisible(chromedp.ID(`refund-error-`+e.adaPay.ID)),
+		shot("dashboard-refund-error.png"),
+	)
+	text = textOf(chromedp.CSS(`#refund-error-` + e.adaPay.ID))
+	require.Contains(t, text, "more than the refundable part of the payment (45.00 USD)")
+	require.Contains(t, text, "invalid_refund_amount")
+	require.Contains(t, text, "What to do:")
+	require.Equal(t, "true", eval(`String(document.getElementById("refund-`+e.adaPay.ID+`").open)`), "the dialog is open")
+	require.Equal(t, "100.00", eval(`document.getElementById("amount-`+e.adaPay.ID+`").value`), "what was typed is kept")
+	require.Equal(t, "amount-"+e.adaPay.ID, eval(`document.activeElement.id`), "the field the error is about has the focus")
+	run("refund",
+		chromedp.Clear(chromedp.ID(`amount-`+e.adaPay.ID)),
+		chromedp.SendKeys(chromedp.ID(`amount-`+e.adaPay.ID), "10.00"),
 		chromedp.Click(`//button[contains(., "Refund payment")]`),
 		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
 		shot("dashboard-customer.png"),
@@ -127,15 +150,14 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1000, p.RefundedAmount)
 
+	// Times are UTC on the page, the operator's local time on hover.
+	require.Contains(t, eval(`document.querySelector("time[datetime]").textContent`), " UTC")
+	require.Contains(t, eval(`document.querySelector("time[datetime]").title`), "(your time)")
+	require.Equal(t, "1", eval(`document.querySelector("time[datetime]").dataset.local`))
+
 	// The wallet tab: the refund is in the chart; credit 25.00 and see the
 	// ledger and the chart change; a debit beyond the balance is refused
 	// inside the form.
-	eval := func(js string) string {
-		t.Helper()
-		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
-		require.NoError(t, err, js)
-		return v
-	}
 	run("wallet tab",
 		chromedp.Click(`//nav[contains(@class, "tabs")]//a[contains(., "Wallet")]`),
 		chromedp.WaitVisible(chromedp.ID(`trend-usd-cap`)),
@@ -206,6 +228,30 @@ func TestBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//td[contains(., "browser test")]`),
 	)
 	require.NotContains(t, eval(`document.documentElement.outerHTML`), secret)
+
+	// Webhooks: add an endpoint; its secret is shown once, then masked.
+	run("create endpoint",
+		chromedp.Click(`//nav[@aria-label="Main"]//a[contains(., "Webhooks")]`),
+		chromedp.Click(`//summary[contains(., "Add an endpoint")]`),
+		chromedp.WaitVisible(chromedp.ID(`endpoint-url`)),
+		chromedp.SendKeys(chromedp.ID(`endpoint-url`), "https://hooks.example/coffer"),
+		chromedp.SendKeys(chromedp.ID(`endpoint-desc`), "shop backend"),
+		chromedp.Click(chromedp.CSS(`input[name=event_type][value="payment.succeeded"]`)),
+		chromedp.SendKeys(chromedp.ID(`endpoint-patterns`), "refund.*"),
+		chromedp.Click(`//button[contains(., "Add endpoint")]`),
+		chromedp.WaitVisible(chromedp.ID(`secret`)),
+	)
+	whsec := eval(`document.getElementById("secret").value`)
+	require.True(t, strings.HasPrefix(whsec, "whsec_"), whsec)
+	run("endpoint page",
+		chromedp.Click(`//a[contains(., "Go to the endpoint")]`),
+		chromedp.WaitVisible(chromedp.ID(`deliveries`)),
+		shot("dashboard-webhook.png"),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	require.Contains(t, text, "payment.succeeded")
+	require.Contains(t, text, "refund.*")
+	require.NotContains(t, eval(`document.documentElement.outerHTML`), whsec)
 
 	// The portal: a signed link, the name changed, the subscription cancelled.
 	link := base + "/portal/session/" + e.signer.Sign(e.ada.ID, "", time.Now())

@@ -43,6 +43,9 @@ type customersData struct {
 	Next      string // URL of the older page, "" on the last
 	Report    string // URL of the CSV export of this filter
 	Portal    bool
+	// Partial: a search page cut short by the store's read budget (every
+	// term is common); Next continues it.
+	Partial bool
 }
 
 // shownColumns reads the column choice cookie (every column by default).
@@ -134,6 +137,12 @@ func (h *Handler) customers(q *req) {
 	} else if lp.EndingBefore != "" || lp.StartingAfter != "" {
 		d.Prev = h.customersURL(search, limit, "", "")
 	}
+	if search != "" && lp.EndingBefore == "" && l.HasMore && l.NextCursor != "" {
+		// A search page whose read budget ran out is short (even empty):
+		// it continues from the last customer read, not the last shown.
+		d.Next = h.customersURL(search, limit, "starting_after", l.NextCursor)
+		d.Partial = len(l.Data) < limit
+	}
 	rep := url.Values{}
 	if search != "" {
 		rep.Set("search", search)
@@ -152,17 +161,20 @@ func (h *Handler) customers(q *req) {
 
 // notices are the messages a redirect may ask a page to show.
 var notices = map[string]string{
-	"columns":       "Column choice saved for this browser.",
-	"refunded":      "Refund created.",
-	"charged":       "Charge made: the payment succeeded.",
-	"declined":      "Charge made, but it was declined: the payment failed (the retry policy decides what happens next).",
-	"pending":       "Charge made: the processor has not answered yet; the payment is pending.",
-	"cancelled":     "Subscription cancelled.",
-	"entry":         "Wallet entry recorded.",
-	"collected":     "Overdue charge collected.",
-	"redelivered":   "Delivery queued again: the dispatcher sends it with a fresh backoff schedule.",
-	"revoked":       "API key revoked: requests with its secret are refused from now on.",
-	"not_collected": "The overdue charge was tried again and failed; it is still overdue.",
+	"columns":           "Column choice saved for this browser.",
+	"refunded":          "Refund created.",
+	"refund_pending":    "Refund recorded, but the processor has not answered yet: it stays pending and is sent again until it does.",
+	"charged":           "Charge made: the payment succeeded.",
+	"declined":          "Charge made, but it was declined: the payment failed (the retry policy decides what happens next).",
+	"pending":           "Charge made: the processor has not answered yet; the payment is pending.",
+	"cancelled":         "Subscription cancelled.",
+	"entry":             "Wallet entry recorded.",
+	"collected":         "Overdue charge collected.",
+	"redelivered":       "Delivery queued again: the dispatcher sends it with a fresh backoff schedule.",
+	"endpoint_disabled": "Endpoint disabled: its pending deliveries are dead letters, and new events are not queued for it.",
+	"endpoint_enabled":  "Endpoint enabled: events from now on are delivered; redeliver the dead letters it missed.",
+	"revoked":           "API key revoked: requests with its secret are refused from now on.",
+	"not_collected":     "The overdue charge was tried again and failed; it is still overdue.",
 }
 
 func (h *Handler) columns(q *req) {
@@ -245,22 +257,26 @@ type customerData struct {
 	Currencies []string // the currencies the wallet form offers
 	Charts     []chart
 	// Form is the form a refused POST re-renders ("charge-<sub id>",
-	// "entry"), with its message and the values sent.
-	Form      string
-	FormError string
-	Sent      url.Values
+	// "cancel-<sub id>", "refund-<payment id>", "collect-<payment id>",
+	// "entry"), with its problem and the values sent.
+	Form    string
+	Problem problem
+	Sent    url.Values
+	// Cursor is the page's starting_after (forms post back to the same
+	// page, so a refused form is on it).
+	Cursor string
 }
 
 var tabs = []string{"payments", "subscriptions", "wallet"}
 
 func (h *Handler) customer(q *req) {
 	tab := q.r.URL.Query().Get("tab")
-	h.customerPage(q, q.r.PathValue("id"), tab, http.StatusOK, "", "")
+	h.customerPage(q, q.r.PathValue("id"), tab, http.StatusOK, "", problem{})
 }
 
-// customerPage renders a customer's tab; form and formErr, when set,
-// re-render a refused form inside the page with its values.
-func (h *Handler) customerPage(q *req, id, tab string, status int, form, formErr string) {
+// customerPage renders a customer's tab; form and pr, when set, re-render
+// a refused form inside the page, open, with its values and problem.
+func (h *Handler) customerPage(q *req, id, tab string, status int, form string, pr problem) {
 	ctx := q.r.Context()
 	c, err := h.eng.Customer(ctx, id)
 	if err != nil {
@@ -273,19 +289,27 @@ func (h *Handler) customerPage(q *req, id, tab string, status int, form, formErr
 	}
 	nonce := session.Nonce()
 	d := customerData{Customer: c, Tab: tab, Portal: h.o.PortalLink != nil, RefundKey: "dashboard-refund-" + nonce,
-		FormKey: "dashboard-" + nonce, Form: form, FormError: formErr}
+		FormKey: "dashboard-" + nonce, Form: form, Problem: pr}
 	if form != "" {
 		d.Sent = q.r.PostForm
+		if pr.Code == codeRefundBad {
+			// That key now names the failed refund: a new attempt needs
+			// a new one.
+			d.Sent = url.Values{}
+			for k, v := range q.r.PostForm {
+				if k != "idempotency_key" {
+					d.Sent[k] = v
+				}
+			}
+		}
 	}
 	if d.Overdue, err = h.eng.Overdue(ctx, c.ID); err != nil {
 		h.engineError(q, err)
 		return
 	}
 	base := h.o.Prefix + "/customers/" + url.PathEscape(c.ID) + "?tab=" + tab + "&starting_after="
-	lp := coffer.ListParams{Limit: 20}
-	if form == "" {
-		lp.StartingAfter = qs.Get("starting_after")
-	}
+	lp := coffer.ListParams{Limit: 20, StartingAfter: qs.Get("starting_after")}
+	d.Cursor = lp.StartingAfter
 	switch tab {
 	case "payments":
 		l, err := h.eng.ListPayments(ctx, coffer.PaymentListParams{ListParams: lp, CustomerID: c.ID})
@@ -385,12 +409,11 @@ func (h *Handler) refund(q *req) {
 		return
 	}
 	f := q.r.PostForm
-	fail := func(msg string) {
-		h.render(q.w, http.StatusUnprocessableEntity, "error", page{Title: "Refund not made", CSRF: q.csrf, Nav: "customers",
-			Error: msg, Data: nil})
+	fail := func(pr problem) {
+		h.customerPage(q, c.ID, "payments", http.StatusUnprocessableEntity, "refund-"+pay.ID, pr)
 	}
 	if f.Get("confirm") == "" {
-		fail("Tick “I confirm this refund” to refund the payment.")
+		fail(local(codeConfirm, "Tick “I confirm this refund” to refund the payment."))
 		return
 	}
 	p := coffer.RefundParams{Reason: strings.TrimSpace(f.Get("reason")), IdempotencyKey: f.Get("idempotency_key")}
@@ -400,30 +423,45 @@ func (h *Handler) refund(q *req) {
 	case string(subscription.ToWallet):
 		p.Destination = subscription.ToWallet
 	default:
-		fail("Choose where the money goes: the card or the wallet.")
+		fail(local("invalid_request", "Choose where the money goes: the card or the wallet."))
 		return
 	}
 	if a := strings.TrimSpace(f.Get("amount")); a != "" {
-		cur, err := money.Lookup(pay.Currency)
-		if err == nil {
-			p.Amount, err = money.ParseMinor(a, cur)
-		}
-		if err != nil || p.Amount <= 0 {
-			fail("The amount " + a + " is not a valid " + pay.Currency + " amount (leave it empty to refund everything refundable).")
+		var pr problem
+		if p.Amount, pr = parseAmount(a, pay.Currency); pr.Code != "" {
+			pr.Hint += " Leave the amount empty to refund all that is refundable (" + money.Format(pay.Refundable(), pay.Currency) +
+				" " + pay.Currency + ")."
+			fail(pr)
 			return
 		}
 	}
 	if p.IdempotencyKey == "" {
-		fail("The form has no idempotency key; reload the page and try again.")
+		fail(local(codeNoKey, "The form has no idempotency key."))
 		return
 	}
-	if _, err := h.eng.Refund(ctx, pay.ID, p); err != nil {
-		if coffer.HTTPStatus(err) >= 500 {
-			h.serverError(q.w, q.r, err)
-			return
+	r, err := h.eng.Refund(ctx, pay.ID, p)
+	switch {
+	case err != nil && r.Status == subscription.RefundFailed && r.ID != "":
+		// The processor answered no: the refund is recorded as failed.
+		h.o.Logger.Warn("dashboard: refund refused by the processor", "refund_id", r.ID, "error", err.Error())
+		fail(local(codeRefundBad, "The payment processor refused the refund "+r.ID+" of "+
+			money.Format(r.Amount, r.Currency)+" "+r.Currency+"; it is recorded as failed."))
+		return
+	case err != nil && internal(err):
+		h.serverError(q.w, q.r, err)
+		return
+	case err != nil:
+		pr := explain(err)
+		if errors.Is(err, subscription.ErrInvalidRefund) {
+			pr.Message = "The refund is more than the refundable part of the payment (" +
+				money.Format(pay.Refundable(), pay.Currency) + " " + pay.Currency + ")."
 		}
-		fail("The refund was refused: " + err.Error())
+		fail(pr)
 		return
 	}
-	http.Redirect(q.w, q.r, h.o.Prefix+"/customers/"+url.PathEscape(c.ID)+"?tab=payments&notice=refunded", http.StatusSeeOther)
+	notice := "refunded"
+	if r.Status == subscription.RefundPending {
+		notice = "refund_pending"
+	}
+	http.Redirect(q.w, q.r, h.o.Prefix+"/customers/"+url.PathEscape(c.ID)+"?tab=payments&notice="+notice, http.StatusSeeOther)
 }

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,19 +45,35 @@ type env struct {
 	adaPay     subscription.Payment
 	bobPay     subscription.Payment
 	proc       *processor.Test
+	// refuseRefunds makes the processor refuse every refund.
+	refuseRefunds *atomic.Bool
+}
+
+// refusingProc is the test processor, refusing refunds while refuse is set.
+type refusingProc struct {
+	*processor.Test
+	refuse *atomic.Bool
+}
+
+func (p refusingProc) Refund(ctx context.Context, req processor.RefundRequest) (processor.Refund, error) {
+	if p.refuse.Load() {
+		return processor.Refund{}, fmt.Errorf("%w: refused by the test", processor.ErrNotRefundable)
+	}
+	return p.Test.Refund(ctx, req)
 }
 
 func newEnv(t *testing.T, fillers int) *env {
 	t.Helper()
 	ctx := context.Background()
 	proc := processor.NewTest(nil)
+	refuse := new(atomic.Bool)
 	// One webhook attempt, to loopback: a failing endpoint is dead-lettered
 	// by the first DispatchDue.
-	eng, err := coffer.New(memory.New(), coffer.WithProcessor(proc), coffer.WithCurrencies("USD", "EUR"),
+	eng, err := coffer.New(memory.New(), coffer.WithProcessor(refusingProc{proc, refuse}), coffer.WithCurrencies("USD", "EUR"),
 		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true, Backoff: webhook.Backoff{0}}))
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close() })
-	e := &env{t: t, ctx: ctx, eng: eng, signer: portaltoken.Random(), proc: proc}
+	e := &env{t: t, ctx: ctx, eng: eng, signer: portaltoken.Random(), proc: proc, refuseRefunds: refuse}
 	secret := []byte(strings.Repeat("s", 32))
 	mux := http.NewServeMux()
 	var base string
@@ -189,4 +206,17 @@ func idemKeys(body string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// failingEndpoint registers an endpoint on a closed loopback port and
+// dead-letters one delivery to it; it returns the endpoint id.
+func (e *env) failingEndpoint() string {
+	e.t.Helper()
+	ep, err := e.eng.CreateEndpoint(e.ctx, coffer.EndpointParams{URL: "http://127.0.0.1:1/hook"})
+	require.NoError(e.t, err)
+	_, err = e.eng.UpdateCustomer(e.ctx, e.ada.ID, customer.Params{Phone: new("+15550111")})
+	require.NoError(e.t, err)
+	_, err = e.eng.DispatchDue(e.ctx)
+	require.NoError(e.t, err)
+	return ep.ID
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/apikey"
@@ -148,49 +149,52 @@ func (h *Handler) retries(q *req) {
 
 // ---- webhooks
 
-func (h *Handler) webhooks(q *req) {
-	lp := cursors(q.r)
-	base := h.o.Prefix + "/webhooks"
-	l, err := h.eng.ListEndpoints(q.r.Context(), coffer.EndpointListParams{ListParams: lp})
-	if h.listError(q, err, base, url.Values{}) {
-		return
-	}
-	d := listPage[webhook.Endpoint]{Rows: l.Data}
-	d.Prev, d.Next = pager(base, url.Values{}, lp, l, func(e webhook.Endpoint) string { return e.ID })
-	h.render(q.w, http.StatusOK, "webhooks", page{Title: "Webhook endpoints", CSRF: q.csrf, Nav: "webhooks", Data: d})
-}
-
 var deliveryStatuses = []string{string(webhook.DeliveryPending), string(webhook.DeliveryClaimed),
 	string(webhook.DeliverySucceeded), string(webhook.DeliveryFailed)}
 
 type endpointData struct {
 	Endpoint webhook.Endpoint
 	listPage[webhook.Delivery]
+	Graces []struct {
+		Value string
+		Label string
+		D     time.Duration
+	}
+	// Form is the refused form ("state", "rotate", "redeliver-<id>").
+	Form    string
+	Problem problem
 }
 
 func (h *Handler) webhook(q *req) {
+	h.endpointPage(q, q.r.PathValue("id"), http.StatusOK, "", problem{})
+}
+
+// endpointPage renders an endpoint and its deliveries; form and pr, when
+// set, show a refused form's problem next to it.
+func (h *Handler) endpointPage(q *req, id string, status int, form string, pr problem) {
 	ctx := q.r.Context()
-	ep, err := h.eng.Endpoint(ctx, q.r.PathValue("id"))
+	ep, err := h.eng.Endpoint(ctx, id)
 	if err != nil {
 		h.engineError(q, err)
 		return
 	}
-	status := q.r.URL.Query().Get("status")
-	if status != "" && !slices.Contains(deliveryStatuses, status) {
+	dstatus := q.r.URL.Query().Get("status")
+	if dstatus != "" && !slices.Contains(deliveryStatuses, dstatus) {
 		h.render(q.w, http.StatusUnprocessableEntity, "error", page{Title: "Unknown status", CSRF: q.csrf, Nav: "webhooks",
-			Error: "There is no delivery status " + status + ". Choose one of: " + strings.Join(deliveryStatuses, ", ") + "."})
+			Error: "There is no delivery status " + dstatus + ". Choose one of: " + strings.Join(deliveryStatuses, ", ") + "."})
 		return
 	}
 	lp := cursors(q.r)
-	base, filter := h.o.Prefix+"/webhooks/"+url.PathEscape(ep.ID), url.Values{"status": {status}}
+	base, filter := h.o.Prefix+"/webhooks/"+url.PathEscape(ep.ID), url.Values{"status": {dstatus}}
 	l, err := h.eng.ListDeliveries(ctx, coffer.DeliveryListParams{ListParams: lp, EndpointID: ep.ID,
-		Status: webhook.DeliveryStatus(status)})
+		Status: webhook.DeliveryStatus(dstatus)})
 	if h.listError(q, err, base, filter) {
 		return
 	}
-	d := endpointData{Endpoint: ep, listPage: listPage[webhook.Delivery]{Rows: l.Data, Filter: status, Choices: deliveryStatuses}}
+	d := endpointData{Endpoint: ep, listPage: listPage[webhook.Delivery]{Rows: l.Data, Filter: dstatus, Choices: deliveryStatuses},
+		Graces: graces, Form: form, Problem: pr}
 	d.Prev, d.Next = pager(base, filter, lp, l, func(d webhook.Delivery) string { return d.ID })
-	h.render(q.w, http.StatusOK, "webhook", page{Title: "Endpoint " + ep.URL, CSRF: q.csrf, Nav: "webhooks", Data: d,
+	h.render(q.w, status, "webhook", page{Title: "Endpoint " + ep.URL, CSRF: q.csrf, Nav: "webhooks", Data: d,
 		Notice: notices[q.r.URL.Query().Get("notice")]})
 }
 
@@ -200,11 +204,16 @@ func (h *Handler) redeliver(q *req) {
 	if err == nil && d.EndpointID != q.r.PathValue("id") {
 		err = fmt.Errorf("%w: delivery %s", coffer.ErrDeliveryNotFound, d.ID)
 	}
-	if err == nil {
-		_, err = h.eng.Redeliver(ctx, d.ID)
-	}
 	if err != nil {
 		h.engineError(q, err)
+		return
+	}
+	if _, err = h.eng.Redeliver(ctx, d.ID); err != nil {
+		if internal(err) {
+			h.serverError(q.w, q.r, err)
+			return
+		}
+		h.endpointPage(q, d.EndpointID, coffer.HTTPStatus(err), "redeliver-"+d.ID, explain(err))
 		return
 	}
 	http.Redirect(q.w, q.r, h.o.Prefix+"/webhooks/"+url.PathEscape(d.EndpointID)+"?notice=redelivered", http.StatusSeeOther)
@@ -237,15 +246,15 @@ type keysData struct {
 	listPage[apikey.Key]
 	Self string // the id of the key this session signed in with
 	// The create form re-rendered after a refusal.
-	FormError string
-	Sent      url.Values
+	Problem problem
+	Sent    url.Values
 }
 
-func (h *Handler) keys(q *req) { h.keysPage(q, http.StatusOK, "") }
+func (h *Handler) keys(q *req) { h.keysPage(q, http.StatusOK, problem{}) }
 
-func (h *Handler) keysPage(q *req, status int, formErr string) {
+func (h *Handler) keysPage(q *req, status int, pr problem) {
 	lp := cursors(q.r)
-	if formErr != "" {
+	if pr.Code != "" {
 		lp = coffer.ListParams{Limit: opPageSize}
 	}
 	base := h.o.Prefix + "/keys"
@@ -253,8 +262,8 @@ func (h *Handler) keysPage(q *req, status int, formErr string) {
 	if h.listError(q, err, base, url.Values{}) {
 		return
 	}
-	d := keysData{listPage: listPage[apikey.Key]{Rows: l.Data}, Self: q.keyID, FormError: formErr}
-	if formErr != "" {
+	d := keysData{listPage: listPage[apikey.Key]{Rows: l.Data}, Self: q.keyID, Problem: pr}
+	if pr.Code != "" {
 		d.Sent = q.r.PostForm
 	}
 	d.Prev, d.Next = pager(base, url.Values{}, lp, l, func(k apikey.Key) string { return k.ID })
@@ -266,17 +275,19 @@ func (h *Handler) createKey(q *req) {
 	f := q.r.PostForm
 	name := strings.TrimSpace(f.Get("name"))
 	if name == "" {
-		h.keysPage(q, http.StatusUnprocessableEntity, "Give the key a name, so that you can tell it apart later.")
+		h.keysPage(q, http.StatusUnprocessableEntity, local("invalid_api_key_name", "Give the key a name, so that you can tell it apart later."))
 		return
 	}
 	k, err := h.eng.CreateAPIKey(q.r.Context(), coffer.APIKeyParams{Name: name, CustomerID: strings.TrimSpace(f.Get("customer_id")),
 		Livemode: f.Get("livemode") != ""})
 	if err != nil {
-		if coffer.HTTPStatus(err) >= 500 {
+		if internal(err) {
 			h.serverError(q.w, q.r, err)
 			return
 		}
-		h.keysPage(q, http.StatusUnprocessableEntity, "The key was not created: "+err.Error())
+		pr := explain(err)
+		pr.Message = "The key was not created: " + pr.Message
+		h.keysPage(q, http.StatusUnprocessableEntity, pr)
 		return
 	}
 	// The secret is in this answer only (the store keeps its hash); the

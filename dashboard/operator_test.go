@@ -199,7 +199,7 @@ func TestKeysPage(t *testing.T) {
 	require.Equal(t, http.StatusForbidden, c.post("/dashboard/keys", url.Values{"name": {"ci"}}).status)
 	a = c.post("/dashboard/keys", url.Values{"csrf": {tok}, "name": {"  "}})
 	require.Equal(t, http.StatusUnprocessableEntity, a.status)
-	require.Contains(t, a.body, `<p class="error" role="alert" id="key-error">Give the key a name`)
+	require.Contains(t, a.body, "<div class=\"error problem\" role=\"alert\" id=\"key-error\">\n<p>Give the key a name")
 	a = c.post("/dashboard/keys", url.Values{"csrf": {tok}, "name": {"ci"}, "customer_id": {"cus_nope"}})
 	require.Equal(t, http.StatusUnprocessableEntity, a.status)
 	require.Contains(t, a.body, "The key was not created")
