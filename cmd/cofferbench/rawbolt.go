@@ -27,10 +27,11 @@ type recordSizes struct {
 	payment, chargeEvent, subscription int
 }
 
-// bboltOptions are the options the coffer bolt adapter opens its file with:
-// fsync on every commit, freelist rebuilt on open instead of written.
+// bboltOptions are the options the coffer bolt adapter opens its file with
+// (bolt.Open's defaults): fsync on every commit, the freelist written with
+// each commit (so that Open reads one page, not the whole file).
 func bboltOptions() *bbolt.Options {
-	return &bbolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, NoStatistics: true}
+	return &bbolt.Options{Timeout: 5 * time.Second, NoFreelistSync: false, FreelistType: bbolt.FreelistMapType, NoStatistics: true}
 }
 
 // probeSizes runs a few operations of each path through coffer on a bolt

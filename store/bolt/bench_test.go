@@ -199,7 +199,8 @@ func BenchmarkRawBatchPut(b *testing.B) {
 	for _, sh := range benchShapes {
 		b.Run(fmt.Sprintf("writers=%d/wallets=%d", sh.writers, sh.wallets), func(b *testing.B) {
 			db, err := bbolt.Open(filepath.Join(b.TempDir(), "raw.db"), 0o600, &bbolt.Options{
-				NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, NoStatistics: true})
+				// The adapter's options (Open's defaults): the freelist synced.
+				NoFreelistSync: false, FreelistType: bbolt.FreelistMapType, NoStatistics: true})
 			if err != nil {
 				b.Fatal(err)
 			}
