@@ -52,3 +52,20 @@ func TestWalletEventDataTypes(t *testing.T) {
 		require.Equal(t, c.ID, low[0].Balance.CustomerID)
 	})
 }
+
+// TestListEventsAcceptsEveryEventType: the type filter of ListEvents knows
+// every type coffer writes (it kept a list of its own that lacked
+// payment.duplicate_refunded and wallet.credit_expired).
+func TestListEventsAcceptsEveryEventType(t *testing.T) {
+	v := newEnv(t, storeKinds["memory"])
+	for _, typ := range EventTypes() {
+		_, err := v.ListEvents(v.ctx, EventListParams{Type: typ})
+		if err != nil {
+			t.Errorf("ListEvents(type=%s): %v", typ, err)
+		}
+	}
+	_, err := v.ListEvents(v.ctx, EventListParams{Type: "payment.succeded"})
+	if err == nil {
+		t.Error("a misspelt type was accepted")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -139,23 +140,12 @@ func checkAttemptStatus(s retry.AttemptStatus) error {
 		subscription.ErrInvalid, text.Quote(string(s)))}
 }
 
-// eventTypes are the types the Engine emits (events.go).
-var eventTypes = []string{
-	EventCustomerCreated, EventCustomerUpdated, EventCustomerDelinquent, EventCustomerInGoodStand,
-	EventBalanceChanged, EventBalanceLow, EventSubscriptionPending, EventSubscriptionActive,
-	EventSubscriptionUpdated, EventSubscriptionFailed, EventSubscriptionOnHold, EventSubscriptionCancelled,
-	EventPaymentSucceeded, EventPaymentFailed, EventRefundSucceeded, EventRefundFailed, EventRetryScheduled,
-	EventRetryUpcoming,
-}
-
 func checkEventType(typ string) error {
 	if typ == "" {
 		return nil
 	}
-	for _, t := range eventTypes {
-		if t == typ {
-			return nil
-		}
+	if slices.Contains(EventTypes(), typ) {
+		return nil
 	}
 	return &customer.FieldError{Field: "type", Err: fmt.Errorf("%w: unknown event type %s",
 		webhook.ErrInvalidEventType, text.Quote(typ))}

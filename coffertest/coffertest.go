@@ -30,6 +30,7 @@ import (
 	"github.com/cofferhq/coffer/clock"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/retry"
+	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/store/memory"
 	"github.com/cofferhq/coffer/webhook"
 )
@@ -78,7 +79,7 @@ func New(t testing.TB, opts ...coffer.Option) *Env {
 // Report sums what Advance ran.
 type Report struct {
 	// Passes counts the passes made (each: Reconcile, RunDue,
-	// PruneExpiredIdempotency, DispatchDue).
+	// ExpireCredits, PruneExpiredIdempotency, DispatchDue).
 	Passes int
 	// Reconciled sums the Reconcile passes (Pending: the last pass's).
 	Reconciled coffer.ReconcileReport
@@ -86,6 +87,9 @@ type Report struct {
 	Retries coffer.RunReport
 	// Webhooks sums the DispatchDue passes.
 	Webhooks coffer.DispatchReport
+	// CreditsExpired counts the credit grants whose remainder expired
+	// (one "Expired credit" debit each).
+	CreditsExpired int
 	// IdempotencyExpired counts the HTTP idempotency records deleted
 	// because their retention ended.
 	IdempotencyExpired int
@@ -99,12 +103,14 @@ const maxPasses = 10_000
 // runs the due work as the deployment's background workers (Engine.Run)
 // would: reconciliation of payments whose outcome is unknown
 // (Engine.Reconcile), upcoming-retry notices and retry attempts of failed
-// payments (Engine.RunDue), expiry of HTTP idempotency records
+// payments (Engine.RunDue), expiry of credit grants (Engine.ExpireCredits),
+// expiry of HTTP idempotency records
 // (Engine.PruneExpiredIdempotency) and webhook deliveries, first attempts
 // and retries (Engine.DispatchDue).
 //
 // Work that falls due between now and now+d runs at its own time: the
-// clock stops at each retry attempt, notice and delivery retry in order
+// clock stops at each retry attempt, notice, credit expiry and delivery
+// retry in order
 // (as a scheduler that never sleeps through one would), and at each stop
 // the passes repeat until one finds nothing to do. Outbox retention
 // (Engine.Prune) is not run, so RequireEvent still sees old events; call
@@ -119,7 +125,7 @@ func (env *Env) Advance(t testing.TB, d time.Duration) Report {
 	var rep Report
 	env.settle(t, ctx, &rep)
 	for {
-		next, ok := env.nextDue(t, ctx)
+		next, ok := env.nextDue(t, ctx, target)
 		if !ok || next.After(target) || !next.After(env.Clock.Now()) {
 			// Nothing more before target; or work due now that the passes
 			// left (a concurrency cap): it runs again at target.
@@ -150,6 +156,11 @@ func (env *Env) settle(t testing.TB, ctx context.Context, rep *Report) {
 		if err != nil {
 			t.Fatalf("coffertest: RunDue: %v", err)
 		}
+		expired, err := eng.ExpireCredits(ctx)
+		if err != nil {
+			t.Fatalf("coffertest: ExpireCredits: %v", err)
+		}
+		rep.CreditsExpired += expired
 		idem, err := eng.PruneExpiredIdempotency(ctx)
 		if err != nil {
 			t.Fatalf("coffertest: PruneExpiredIdempotency: %v", err)
@@ -162,15 +173,16 @@ func (env *Env) settle(t testing.TB, ctx context.Context, rep *Report) {
 		addRun(&rep.Retries, run)
 		addDispatch(&rep.Webhooks, dis)
 		rep.IdempotencyExpired += idem
-		if rec.Payments+rec.Refunds+run.Notified+run.Attempted+run.Cancelled+dis.Events+dis.Attempted+dis.Dropped+idem == 0 {
+		if rec.Payments+rec.Refunds+run.Notified+run.Attempted+run.Cancelled+expired+dis.Events+dis.Attempted+dis.Dropped+idem == 0 {
 			return
 		}
 	}
 }
 
 // nextDue is the earliest time at which a scheduled retry attempt (or its
-// notice) or a pending webhook delivery is due.
-func (env *Env) nextDue(t testing.TB, ctx context.Context) (time.Time, bool) {
+// notice), a credit grant's expiry (up to target) or a pending webhook
+// delivery is due.
+func (env *Env) nextDue(t testing.TB, ctx context.Context, target time.Time) (time.Time, bool) {
 	t.Helper()
 	var (
 		next time.Time
@@ -187,6 +199,22 @@ func (env *Env) nextDue(t testing.TB, ctx context.Context) (time.Time, bool) {
 	}
 	for _, a := range att.Data {
 		take(a.RunAt)
+	}
+	// The earliest grant expiring by target with a free remainder, through
+	// the store's expiry index (the Engine lists grants per wallet only).
+	err = env.Store.View(ctx, func(tx store.Tx) error {
+		cg, ok := tx.(store.CreditGrants)
+		if !ok {
+			return nil
+		}
+		due, err := cg.DueGrants(target, 1)
+		for _, g := range due {
+			take(g.ExpiresAt)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("coffertest: DueGrants: %v", err)
 	}
 	// Deliveries are listed newest first: look at a page of the pending
 	// ones (a test rarely has more).

@@ -269,3 +269,35 @@ func TestReceiverWaitFor(t *testing.T) {
 		t.Fatalf("data %s", d.Data)
 	}
 }
+
+// TestAdvanceExpiresCredits: Advance stops at a grant's expiry, so its
+// "Expired credit" debit and wallet.credit_expired event carry the expiry
+// time, not the end of the interval; a grant expiring after the interval
+// stays.
+func TestAdvanceExpiresCredits(t *testing.T) {
+	env := coffertest.New(t)
+	c := newCustomer(t, env, "Ada")
+	soon := env.Clock.Now().Add(5 * 24 * time.Hour)
+	later := env.Clock.Now().Add(20 * 24 * time.Hour)
+	for _, exp := range []time.Time{soon, later} {
+		if _, err := env.Engine.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 3_00, Currency: "USD",
+			Type: ledger.Credit, Reason: "bonus", CreditKind: ledger.KindGranted, ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := env.Advance(t, 10*24*time.Hour)
+	if rep.CreditsExpired != 1 {
+		t.Fatalf("expired %d grants, want 1", rep.CreditsExpired)
+	}
+	ev := coffertest.RequireEvent(t, env.Engine, coffer.EventCreditExpired, nil)
+	if !ev.CreatedAt.Equal(soon) {
+		t.Fatalf("credit_expired at %v, want the expiry %v", ev.CreatedAt, soon)
+	}
+	b, err := env.Engine.Balance(ctx, c.ID, "USD")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Amount != 3_00 {
+		t.Fatalf("balance %d, want 300 (the later grant)", b.Amount)
+	}
+}
