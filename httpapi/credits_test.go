@@ -206,7 +206,7 @@ func TestLedgerEntryCreditTermsRefused(t *testing.T) {
 	assert.Equal(t, "ALREADY_PROCESSED", r.Code(t))
 	r = e.do("POST", path, body(`"credit_kind":"paid","expires_at":"`+future+`"`))
 	assert.Equal(t, 409, r.Status, "another request under the same key: %s", r.Body)
-	assert.NotEqual(t, "ALREADY_PROCESSED", r.Code(t))
+	assert.Equal(t, "IDEMPOTENCY_CONFLICT", r.Code(t))
 }
 
 // TestWalletCreditsRoute: who may read a wallet's credits, and every
