@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -160,8 +161,12 @@ func (h *Handler) entry(q *req) {
 		fail(local(codeNoKey, "The form has no idempotency key."))
 		return
 	}
-	_, err = h.eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: amt, Currency: cur, Type: typ, Reason: reason,
-		IdempotencyKey: f.Get("idempotency_key")})
+	p := coffer.EntryParams{Amount: amt, Currency: cur, Type: typ, Reason: reason, IdempotencyKey: f.Get("idempotency_key")}
+	if pr := creditTerms(f, &p); pr.Code != "" {
+		fail(pr)
+		return
+	}
+	_, err = h.eng.CreateEntry(ctx, c.ID, p)
 	switch {
 	case errors.Is(err, wallet.ErrInsufficientFunds):
 		pr := explain(err)
@@ -176,6 +181,39 @@ func (h *Handler) entry(q *req) {
 		return
 	}
 	http.Redirect(q.w, q.r, h.customerURL(c.ID, "wallet", "entry"), http.StatusSeeOther)
+}
+
+// expiryLayouts are what the form's "Expires at (UTC)" field takes: a
+// datetime-local value (read as UTC), with seconds, RFC 3339, or a date
+// (midnight UTC).
+var expiryLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.RFC3339Nano, "2006-01-02"}
+
+// creditTerms reads the wallet form's optional credit terms (kind,
+// priority, expiry in UTC) into p. What it cannot parse is a problem;
+// the rest (a kind other than paid or granted, a priority out of range,
+// an expiry not in the future, terms on a debit) is the Engine's to
+// refuse, with its code.
+func creditTerms(f url.Values, p *coffer.EntryParams) problem {
+	p.CreditKind = ledger.CreditKind(strings.TrimSpace(f.Get("credit_kind")))
+	if s := strings.TrimSpace(f.Get("priority")); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < math.MinInt32 || n > math.MaxInt32 {
+			return local(codeBadTerms, "The priority must be a whole number, such as 0 or 10.")
+		}
+		p.Priority = n
+	}
+	if s := strings.TrimSpace(f.Get("expires_at")); s != "" {
+		for _, l := range expiryLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				p.ExpiresAt = t.UTC()
+				break
+			}
+		}
+		if p.ExpiresAt.IsZero() {
+			return local(codeBadTerms, "The expiry must be a date and time in UTC, such as 2026-04-01T09:00.")
+		}
+	}
+	return problem{}
 }
 
 func (h *Handler) collect(q *req) {

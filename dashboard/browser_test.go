@@ -172,6 +172,9 @@ func TestBrowser(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID(`entry-amount`), "25.00"),
 		chromedp.SetValue(chromedp.ID(`entry-currency`), "USD"),
 		chromedp.SendKeys(chromedp.ID(`entry-reason`), "Loyalty bonus"),
+		// A granted credit that expires in 10 days (the form's UTC field).
+		chromedp.SetValue(chromedp.ID(`entry-kind`), "granted"),
+		chromedp.SetValue(chromedp.ID(`entry-expires`), time.Now().UTC().Add(10*24*time.Hour).Format("2006-01-02T15:04")),
 		chromedp.Click(`//button[contains(., "Record entry")]`),
 		chromedp.WaitVisible(chromedp.CSS(`p.notice`)),
 	)
@@ -179,6 +182,10 @@ func TestBrowser(t *testing.T) {
 	require.Contains(t, text, "Wallet entry recorded.")
 	require.Contains(t, text, "+25.00 USD")
 	require.Contains(t, text, "Loyalty bonus")
+	credits := textOf(chromedp.CSS(`section[aria-labelledby=credits-USD]`))
+	require.Contains(t, credits, "Granted\n25.00 USD", credits)
+	require.Contains(t, credits, "Expiring within 30 days\n25.00 USD", credits)
+	require.Equal(t, "1", eval(`String(document.querySelectorAll("section[aria-labelledby=credits-USD] tbody tr").length)`))
 	require.Contains(t, eval(desc), "now 35.00 USD")
 	require.Equal(t, "35.00 USD", eval(top), "the chart changed")
 	run("debit too much",

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -256,6 +257,10 @@ type customerData struct {
 	Overdue    coffer.Overdue
 	Currencies []string // the currencies the wallet form offers
 	Charts     []chart
+	// Credits is, per currency with a balance, its paid and granted
+	// credit, what expires within creditWindow and its open grants (at
+	// most maxGrantsShown; MoreGrants counts the rest).
+	Credits []walletCredits
 	// Form is the form a refused POST re-renders ("charge-<sub id>",
 	// "cancel-<sub id>", "refund-<payment id>", "collect-<payment id>",
 	// "entry"), with its problem and the values sent.
@@ -268,6 +273,40 @@ type customerData struct {
 }
 
 var tabs = []string{"payments", "subscriptions", "wallet"}
+
+// creditWindow is the wallet tab's "expiring within" window.
+const creditWindow = 30 * 24 * time.Hour
+
+// maxGrantsShown bounds the grants listed per currency.
+const maxGrantsShown = 50
+
+// walletCredits is one currency's credit by kind and its open grants.
+type walletCredits struct {
+	coffer.CreditSummary
+	MoreGrants int
+}
+
+// walletCredits reads the credits of every currency of balances that has
+// a balance or open grants.
+func (h *Handler) walletCredits(ctx context.Context, customerID string, balances []wallet.Balance) ([]walletCredits, error) {
+	var out []walletCredits
+	for _, b := range balances {
+		if b.Amount == 0 && b.Held == 0 {
+			continue
+		}
+		s, err := h.eng.ExpiringCredits(ctx, customerID, b.Currency, creditWindow)
+		if err != nil {
+			return nil, err
+		}
+		wc := walletCredits{CreditSummary: s}
+		if len(wc.Grants) > maxGrantsShown {
+			wc.MoreGrants = len(wc.Grants) - maxGrantsShown
+			wc.Grants = wc.Grants[:maxGrantsShown]
+		}
+		out = append(out, wc)
+	}
+	return out, nil
+}
 
 func (h *Handler) customer(q *req) {
 	tab := q.r.URL.Query().Get("tab")
@@ -348,6 +387,10 @@ func (h *Handler) customerPage(q *req, id, tab string, status int, form string, 
 			d.NextEntries = base + url.QueryEscape(l.NextCursor)
 		}
 		d.Currencies = h.eng.Currencies()
+		if d.Credits, err = h.walletCredits(ctx, c.ID, d.Balances); err != nil {
+			h.engineError(q, err)
+			return
+		}
 		for _, b := range d.Balances {
 			if len(d.Charts) == 3 {
 				break

@@ -18,7 +18,8 @@ type problem struct {
 const (
 	codeConfirm   = "confirmation_required" // a required "I confirm" tick is missing
 	codeNoKey     = "missing_idempotency_key"
-	codeRefundBad = "refund_failed" // the processor refused the refund; it is recorded as failed
+	codeRefundBad = "refund_failed"          // the processor refused the refund; it is recorded as failed
+	codeBadTerms  = "malformed_credit_terms" // a priority or an expiry the form cannot read
 )
 
 // hints say what to do about a code.
@@ -39,6 +40,8 @@ var hints = map[string]string{
 	"insufficient_funds":            "Debit at most the available balance (the balance minus what is held), or credit the wallet first.",
 	"invalid_reason":                "Give a short reason: it is kept in the ledger.",
 	"invalid_entry_type":            "Choose credit (add money) or debit (take money).",
+	"invalid_entry":                 "Credit terms go on credits only: kind paid or granted, a priority from -1000 to 1000, an expiry in the future (UTC); leave them empty for a debit.",
+	codeBadTerms:                    "Type the priority as a whole number and the expiry as a UTC date and time (YYYY-MM-DDTHH:MM), or leave them empty.",
 	"idempotency_conflict":          "This form was already used for another operation. Reload the page to get a fresh form.",
 	"idempotency_key_in_use":        "The same form is still being processed. Wait a moment and reload the page.",
 	"subscription_not_active":       "The subscription is no longer active. Reload the page.",

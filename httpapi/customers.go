@@ -142,9 +142,13 @@ func (h *Handler) customerRoutes() {
 	h.handle("GET /customers/{customer_id}/wallets", h.listWallets, doc{Tag: "wallets", Summary: "List a customer's wallets",
 		Result: WalletList{}})
 	h.handle("POST /customers/{customer_id}/wallets/ledger-entries", h.createLedgerEntry, doc{Tag: "wallets",
-		Summary:     "Credit or debit a wallet",
-		Description: "Returns the updated wallet. A repeated idempotency_key is a 409 ALREADY_PROCESSED (x-should-retry: false).",
-		Body:        ledgerEntryCreate{}, Result: CustomerWallet{}})
+		Summary: "Credit or debit a wallet",
+		Description: "Returns the updated wallet. A repeated idempotency_key is a 409 ALREADY_PROCESSED (x-should-retry: false). " +
+			"Extensions, on a credit only: credit_kind (paid, the default, or granted), priority (lower consumed first; " +
+			"default 0, within [-1000, 1000]) and expires_at (RFC 3339, in the future: the unconsumed remainder is then " +
+			"debited as \"Expired credit\"); bad terms are a 422 INVALID_ENTRY that changes nothing. An entry with terms " +
+			"answers the wallet with ledger_entry (the entry and its terms).",
+		Body: ledgerEntryCreate{}, Result: CustomerWallet{}})
 	h.handle("GET /customers/{customer_id}/wallets/ledger-entries", h.listLedgerEntries, doc{Tag: "wallets",
 		Summary: "List wallet ledger entries", Result: Page[LedgerEntry]{},
 		Query: withPage(queryParam{Name: "currency", Type: "string", Description: "Only this currency's wallet."})})
@@ -315,6 +319,9 @@ type CustomerWallet struct {
 	Held         int64 `json:"held"`
 	Available    int64 `json:"available"`
 	LowThreshold int64 `json:"low_balance_threshold,omitempty"`
+	// LedgerEntry, in the answer of a ledger entry that carried credit
+	// terms only, is that entry with its terms.
+	LedgerEntry *LedgerEntry `json:"ledger_entry,omitempty"`
 }
 
 func walletOut(cu customer.Customer, b wallet.Balance) CustomerWallet {
@@ -388,6 +395,11 @@ type ledgerEntryCreate struct {
 	Reason         *string `json:"reason"`
 	// Extension: links the entry to a record of the caller's.
 	ReferenceID *string `json:"reference_id"`
+	// Extensions, on a credit only: its terms (credit_kind paid or
+	// granted, priority lower consumed first, expires_at RFC 3339).
+	CreditKind *string `json:"credit_kind"`
+	Priority   Int64   `json:"priority"`
+	ExpiresAt  *string `json:"expires_at"`
 }
 
 func (h *Handler) createLedgerEntry(c *call) (any, error) {
@@ -448,6 +460,9 @@ func (h *Handler) createLedgerEntry(c *call) (any, error) {
 	if in.ReferenceID != nil {
 		p.ReferenceID = *in.ReferenceID
 	}
+	if err := in.creditTerms(&p); err != nil {
+		return nil, err
+	}
 	res, err := h.eng.CreateEntry(c.ctx(), cu.ID, p)
 	if err != nil {
 		return nil, err
@@ -459,7 +474,12 @@ func (h *Handler) createLedgerEntry(c *call) (any, error) {
 		return nil, &apiError{status: http.StatusConflict, code: "ALREADY_PROCESSED", param: "idempotency_key",
 			message: "a ledger entry with this idempotency_key was already processed (entry " + res.Entry.ID + ")", retry: &f}
 	}
-	return walletOut(cu, res.Balance), nil
+	w := walletOut(cu, res.Balance)
+	if t, ok := entryTerms(p); ok {
+		e := h.entryOut(res.Entry).withTerms(t)
+		w.LedgerEntry = &e
+	}
+	return w, nil
 }
 
 // createdCache remembers the CreatedAt of customers by id (both are
@@ -514,6 +534,12 @@ type LedgerEntry struct {
 	EntryType      string `json:"entry_type"`
 	ReferenceType  string `json:"reference_type"`
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+	// CreditKind, Priority and ExpiresAt are a credit's terms, given where
+	// they are known (the answer of the POST that made it); absent
+	// otherwise. GET .../wallets/{currency}/credits lists the open grants.
+	CreditKind *string    `json:"credit_kind,omitempty"`
+	Priority   *int       `json:"priority,omitempty"`
+	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 }
 
 // eventType maps coffer's reference types onto Dodo's event_type enum:

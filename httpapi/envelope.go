@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/subscription"
 	"github.com/cofferhq/coffer/webhook"
 )
@@ -15,7 +16,9 @@ import (
 // data}. For the events Dodo has (payment.succeeded, payment.failed,
 // refund.succeeded, refund.failed, subscription.*), data is the API object
 // of §7/§8/§6 as it was when the event happened, plus payload_type
-// (Payment, Refund, Subscription); every other coffer event (customer.*,
+// (Payment, Refund, Subscription); wallet.credit_expired carries
+// CreditExpiredEvent (the grant, the "Expired credit" entry and the wallet
+// as the API shows them, payload_type CreditExpired); every other coffer event (customer.*,
 // wallet.*, payment.retry_*, payment.duplicate_refunded) carries coffer's
 // own event data unchanged, in the same envelope. The coffer event id is
 // an extension (event_id); the Standard Webhooks webhook-id header carries
@@ -56,6 +59,13 @@ func dodoPayload(typ string) string {
 
 func (h *Handler) eventData(ctx context.Context, ev webhook.Event) (json.RawMessage, error) {
 	kind := dodoPayload(ev.Type)
+	if ev.Type == coffer.EventCreditExpired {
+		v, err := h.creditExpiredData(ctx, ev.Data)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	}
 	if kind == "" {
 		if len(ev.Data) == 0 {
 			return json.RawMessage("{}"), nil

@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/wallet"
 	"github.com/cofferhq/coffer/webhook"
 )
 
@@ -90,6 +92,12 @@ func TestWebhookPayload(t *testing.T) {
 			continue
 		}
 		var data any = map[string]any{"customer_id": a, "threshold": 10}
+		if typ == coffer.EventCreditExpired {
+			data = coffer.CreditExpired{Grant: ledger.Grant{ID: "le_g", EntryID: "le_g", CustomerID: a, Currency: "USD",
+				Kind: ledger.KindGranted, Amount: 10, Expired: 10, CreatedAt: t0},
+				Entry:   ledger.Entry{ID: "le_x", CustomerID: a, Currency: "USD", Type: ledger.Debit, Amount: 10, CreatedAt: t0},
+				Balance: wallet.Balance{CustomerID: a, Currency: "USD"}}
+		}
 		switch dodoPayload(typ) {
 		case "Payment":
 			data = payRec

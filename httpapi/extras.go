@@ -155,6 +155,7 @@ func (h *Handler) extraRoutes() {
 			{Name: "from", Type: "date-time", Description: "Start of the period, inclusive (default: 30 days before to)."},
 			{Name: "to", Type: "date-time", Description: "End of the period, exclusive (default: now)."},
 		}})
+	h.creditRoutes()
 	h.eventRoutes()
 	h.overdueRoutes()
 }

@@ -17,8 +17,13 @@ type jsonAppender interface {
 }
 
 // appendJSON encodes the wallet as encoding/json does: the fields in
-// declaration order, low_balance_threshold omitted when 0.
+// declaration order, low_balance_threshold omitted when 0. A wallet with
+// a ledger_entry (the answer of an entry with credit terms) is left to
+// encoding/json.
 func (w CustomerWallet) appendJSON(b []byte) ([]byte, bool) {
+	if w.LedgerEntry != nil {
+		return b, false
+	}
 	ok := true
 	b = append(b, `{"balance":`...)
 	b = strconv.AppendInt(b, w.Balance, 10)
@@ -73,8 +78,8 @@ func appendJSONTime(b []byte, t time.Time, ok bool) ([]byte, bool) {
 
 // decodeFast decodes the common shape of a ledger-entry body without
 // reflection: one flat object whose keys are the field names exactly as
-// written in the struct tags, each at most once, amount an integer, the
-// others strings without escapes. It reports false for anything else (a
+// written in the struct tags, each at most once, amount and priority
+// integers, the others strings without escapes. It reports false for anything else (a
 // null, an escape, another key or spelling, a nested value, a syntax
 // error), leaving in for decodeJSON to fill from scratch with its answers
 // and errors. When it reports true, in is what decodeJSON decodes
@@ -83,8 +88,8 @@ func (in *ledgerEntryCreate) decodeFast(body []byte) bool {
 	// The strings are cut from one copy of the body, and the optional ones
 	// point into one array: two allocations, not one per field.
 	var text string
-	var opt *[3]string
-	var seen uint8
+	var opt *[5]string
+	var seen uint16
 	i := skipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
 		return false
@@ -104,13 +109,18 @@ func (in *ledgerEntryCreate) decodeFast(body []byte) bool {
 			return false
 		}
 		i = skipSpace(body, i+1)
-		var bit uint8
-		if string(key) == "amount" {
+		var bit uint16
+		if string(key) == "amount" || string(key) == "priority" {
 			n, j, ok := scanInt(body, i)
 			if !ok {
 				return false
 			}
-			in.Amount, i, bit = Int64{V: n, Set: true}, j, 1
+			if string(key) == "amount" {
+				in.Amount, bit = Int64{V: n, Set: true}, 1
+			} else {
+				in.Priority, bit = Int64{V: n, Set: true}, 64
+			}
+			i = j
 		} else {
 			v0, v1, ok := scanPlainString(body, i)
 			if !ok {
@@ -122,7 +132,7 @@ func (in *ledgerEntryCreate) decodeFast(body []byte) bool {
 			}
 			v := text[v0:v1]
 			if opt == nil && string(key) != "currency" && string(key) != "entry_type" {
-				opt = new([3]string)
+				opt = new([5]string)
 			}
 			switch string(key) {
 			case "currency":
@@ -138,6 +148,12 @@ func (in *ledgerEntryCreate) decodeFast(body []byte) bool {
 			case "reference_id":
 				opt[2] = v
 				in.ReferenceID, bit = &opt[2], 32
+			case "credit_kind":
+				opt[3] = v
+				in.CreditKind, bit = &opt[3], 128
+			case "expires_at":
+				opt[4] = v
+				in.ExpiresAt, bit = &opt[4], 256
 			default:
 				return false
 			}

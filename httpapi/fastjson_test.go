@@ -58,6 +58,7 @@ func TestWalletAppendJSONEqualsMarshal(t *testing.T) {
 		{UpdatedAt: time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC)},
 		{CreatedAt: base.In(time.FixedZone("", 24*3600))},
 		{CreatedAt: base.In(odd)},
+		{LedgerEntry: &LedgerEntry{ID: "le_1"}}, // the answer of an entry with terms
 	}
 	for _, w := range declined {
 		if checkWalletJSON(t, w) {
@@ -168,6 +169,10 @@ func TestLedgerEntryDecodeFastEqualsDecodeJSON(t *testing.T) {
 		`{"amount":9223372036854775807}`, `{"amount":0}`, `{"amount":-0}`,
 		`{"currency":"","entry_type":"debit","reference_id":"ref é ✓","reason":""}`,
 		`{"entry_type":"credit"}`,
+		// The credit terms (issue 15).
+		`{"amount":1000,"currency":"USD","entry_type":"credit","credit_kind":"granted","priority":0,"expires_at":"2026-04-01T09:00:00Z"}`,
+		`{"priority":-1000,"credit_kind":"bonus","expires_at":"not a time"}`, `{"priority":9223372036854775807}`,
+		`{"expires_at":"","credit_kind":""}`, `{"reference_id":"r","priority":5,"reason":"x","idempotency_key":"k","expires_at":"2026-04-01T14:30:00+05:30"}`,
 	}
 	for _, b := range taken {
 		if !checkDecodeFast(t, b) {
@@ -180,6 +185,10 @@ func TestLedgerEntryDecodeFastEqualsDecodeJSON(t *testing.T) {
 		`{"amount":12345678901234567890}`, `{"amount":"1"}`, `{"amount":null}`, `{"amount":-}`, `{"amount":+1}`,
 		`{"Amount":1}`, `{"amount":1,"amount":2}`, `{"currency":"USD","currency":"EUR"}`, `{"other":"x"}`,
 		`{"currency":"U\u0053D"}`, `{"currency":"a\"b"}`, "{\"currency\":\"a\tb\"}", "{\"currency\":\"\xff\"}",
+		`{"priority":1.5}`, `{"priority":"1"}`, `{"priority":null}`, `{"priority":1e2}`, `{"priority":1,"priority":2}`,
+		`{"credit_kind":null}`, `{"credit_kind":"gr\u0061nted"}`, `{"credit_kind":1}`, `{"credit_kind":"a","credit_kind":"a"}`,
+		`{"expires_at":null}`, `{"expires_at":1}`, `{"expires_at":"2026-04-01T09:00:00Z","expires_at":"2026-04-01T09:00:00Z"}`,
+		`{"Priority":1}`, `{"credit_Kind":"paid"}`,
 		`{"reason":null}`, `{"reason":1}`, `{"reason":{"a":1}}`, `{"reason":"a"`, `{"reason" "a"}`, `{amount:1}`,
 	}
 	for _, b := range declined {
@@ -195,5 +204,6 @@ func FuzzLedgerEntryDecodeFast(f *testing.F) {
 	f.Add(`{"amount":1,"currency":"USD","entry_type":"credit","reason":"bench","idempotency_key":"k_1"}`)
 	f.Add(`{"amount":-12,"reference_id":"r","currency":"INR"}`)
 	f.Add(` {"entry_type" : "debit" } `)
+	f.Add(`{"amount":1,"credit_kind":"granted","priority":-3,"expires_at":"2026-04-01T09:00:00Z"}`)
 	f.Fuzz(func(t *testing.T, body string) { checkDecodeFast(t, body) })
 }

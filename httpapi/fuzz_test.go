@@ -257,6 +257,10 @@ var fuzzSeeds = []struct {
 	{"POST", "/customers/$D/wallets/ledger-entries", "", `{"amount":1.5,"currency":"XXX","entry_type":"refund","reference_id":"ord_1"}`, 1},
 	{"GET", "/customers/$C/wallets/ledger-entries", "currency=USD&page_size=50&page_number=0", "", 0},
 	{"GET", "/customers/$C/wallets/ledger-entries", "page_number=3&page_size=1", "", 1},
+	{"POST", "/customers/$C/wallets/ledger-entries", "", `{"amount":700,"currency":"USD","entry_type":"credit","credit_kind":"granted","priority":-2,"expires_at":"2030-01-01T00:00:00Z"}`, 0},
+	{"POST", "/customers/$C/wallets/ledger-entries", "", `{"amount":7,"currency":"USD","entry_type":"debit","credit_kind":"bonus","priority":1001,"expires_at":"2020-01-01"}`, 0},
+	{"GET", "/customers/$C/wallets/USD/credits", "within=30d", "", 0},
+	{"GET", "/customers/$C/wallets/usd/credits", "within=-1", "", 1},
 	// portal
 	{"POST", "/customers/$C/customer-portal/session", "return_url=https://shop.example.com/account&send_email=false", "", 0},
 	// the other families (products, subscriptions, payments, refunds,

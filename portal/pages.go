@@ -1,9 +1,12 @@
 package portal
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
@@ -19,6 +22,55 @@ type homeData struct {
 	Subscriptions []subscription.Subscription
 	Balances      []wallet.Balance
 	Entries       []ledger.Entry
+	// Expiring is, per currency with credit that expires within
+	// expiryWindow, how much and the grants it is in.
+	Expiring []expiring
+}
+
+// expiryWindow is the wallet view's "expires within" window.
+const expiryWindow = 30 * 24 * time.Hour
+
+// expiring is one currency's credit that expires within expiryWindow.
+type expiring struct {
+	Currency string
+	Amount   int64
+	Before   time.Time
+	// Grants are the grants expiring by Before, soonest first (at most
+	// maxExpiringShown; More counts the rest).
+	Grants []ledger.Grant
+	More   int
+}
+
+const maxExpiringShown = 20
+
+// expiringCredits reads what of each wallet expires within expiryWindow.
+func (h *Handler) expiringCredits(ctx context.Context, id string, balances []wallet.Balance) ([]expiring, error) {
+	var out []expiring
+	for _, b := range balances {
+		if b.Amount <= 0 {
+			continue
+		}
+		s, err := h.eng.ExpiringCredits(ctx, id, b.Currency, expiryWindow)
+		if err != nil {
+			return nil, err
+		}
+		if s.Expiring == 0 {
+			continue
+		}
+		x := expiring{Currency: b.Currency, Amount: s.Expiring, Before: s.ExpiringBefore}
+		for _, g := range s.Grants {
+			if !g.ExpiresAt.IsZero() && !g.ExpiresAt.After(s.ExpiringBefore) {
+				x.Grants = append(x.Grants, g)
+			}
+		}
+		slices.SortStableFunc(x.Grants, func(a, b ledger.Grant) int { return a.ExpiresAt.Compare(b.ExpiresAt) })
+		if len(x.Grants) > maxExpiringShown {
+			x.More = len(x.Grants) - maxExpiringShown
+			x.Grants = x.Grants[:maxExpiringShown]
+		}
+		out = append(out, x)
+	}
+	return out, nil
 }
 
 var notices = map[string]string{
@@ -47,6 +99,10 @@ func (h *Handler) home(q *req) {
 		}
 	}
 	if d.Balances, err = h.eng.Balances(ctx, id); err != nil {
+		h.serverError(q.w, q.r, err)
+		return
+	}
+	if d.Expiring, err = h.expiringCredits(ctx, id, d.Balances); err != nil {
 		h.serverError(q.w, q.r, err)
 		return
 	}
