@@ -111,7 +111,9 @@ func TestSearchBounds(t *testing.T) {
 			if err != nil && len(err.Error()) > 300 {
 				t.Errorf("%s: %d-byte error", name, len(err.Error()))
 			}
-			if d := time.Since(start); d > 100*time.Millisecond {
+			// A coarse bound: the bug it guards took 33 s; -race on a
+			// loaded 2-core machine must never come near it.
+			if d := time.Since(start); d > time.Second {
 				t.Errorf("%s: refused in %v", name, d)
 			}
 		}
@@ -126,7 +128,7 @@ func TestSearchBounds(t *testing.T) {
 		if err != nil || len(list.Data) != 0 {
 			t.Fatalf("bounded query: %v, %d results", err, len(list.Data))
 		}
-		if d := time.Since(start); d > 2*time.Second {
+		if d := time.Since(start); d > 10*time.Second { // coarse, as above
 			t.Errorf("a bounded query over %d customers took %v", n, d)
 		}
 		list, err = w.eng.SearchCustomers(w.ctx, CustomerSearchParams{Query: strings.Join(terms, " ") + " 149", ListParams: ListParams{Limit: 100}})
