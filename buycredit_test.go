@@ -413,3 +413,25 @@ func TestBuyCreditTermsLandOnTheGrant(t *testing.T) {
 		v.checkLedger(c.ID)
 	})
 }
+
+// A success recorded again for a purchase (as if two settlers had both
+// found it pending) credits once: the entry's key replays.
+func TestBuyCreditDuplicateSettlementCreditsOnce(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		v := newEnv(t, newStore)
+		c := v.customer()
+		pay, err := v.BuyCredit(v.ctx, c.ID, bcPack(processor.CardOK, "p"))
+		require.NoError(t, err)
+		require.Equal(t, int64(10_00), v.bcBalance(c.ID))
+		// Put the payment back to pending, then apply its success again.
+		pending := v.rtPayment(pay.ID)
+		pending.Status = subscription.PaymentPending
+		require.NoError(t, v.store.Update(v.ctx, func(tx store.Tx) error { return tx.UpdatePayment(pending) }))
+		got, err := v.ApplyChargeOutcome(v.ctx, pay.ID, processor.Charge{ID: pay.ProcessorID, Status: processor.ChargeSucceeded})
+		require.NoError(t, err)
+		require.Equal(t, subscription.PaymentSucceeded, got.Status)
+		require.Equal(t, int64(10_00), v.bcBalance(c.ID), "credited once")
+		require.Len(t, v.bcCredits(c.ID, pay.ID), 1)
+		v.checkLedger(c.ID)
+	})
+}
