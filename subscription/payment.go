@@ -21,6 +21,10 @@ type Kind string
 const (
 	KindOneTime      Kind = "one_time"
 	KindSubscription Kind = "subscription"
+	// KindCreditPurchase is a one-time payment that buys wallet credit
+	// (Engine.BuyCredit): charged in full to its payment method, never
+	// paid from the wallet, and crediting the wallet when it succeeds.
+	KindCreditPurchase Kind = "credit_purchase"
 )
 
 // Payment is one charge of a customer. The wallet balance in its currency is
@@ -93,10 +97,11 @@ func (p Payment) Refundable() int64 { return p.Paid() - p.RefundedAmount }
 
 // Overdue reports whether the payment is an unpaid subscription charge:
 // failed, not a retry of another charge, and not settled by a later
-// successful retry. A declined one-time payment is not a debt: nothing was
-// delivered, so it is never overdue.
+// successful retry. A declined one-time payment or credit purchase is not a
+// debt: nothing was delivered, so it is never overdue.
 func (p Payment) Overdue() bool {
-	return p.Status == PaymentFailed && p.Kind != KindOneTime && p.RetryOf == "" && p.SettledBy == ""
+	return p.Status == PaymentFailed && p.Kind != KindOneTime && p.Kind != KindCreditPurchase &&
+		p.RetryOf == "" && p.SettledBy == ""
 }
 
 // Delinquent reports whether the payment is overdue with no retry pending.

@@ -208,6 +208,12 @@ type Input struct {
 	// subscription's, and FeesInclusive too unless FeesInclusiveSet.
 	SubscriptionDefaults bool
 	FeesInclusiveSet     bool
+	// CreditPurchase makes the charge a purchase of wallet credit
+	// (subscription.KindCreditPurchase, a one-time payment): the wallet is
+	// never applied to it, whatever its balance, and its success credits
+	// the wallet with Amount under the terms Credit (plain when zero).
+	CreditPurchase bool
+	Credit         ledger.CreditTerms
 }
 
 // withDefaults returns in with the fields SubscriptionDefaults fills taken
@@ -254,8 +260,17 @@ func (in Input) Fingerprint() string {
 	for _, k := range keys {
 		fmt.Fprintf(&b, "\x00%q=%q", k, in.Metadata[k])
 	}
+	if in.CreditPurchase {
+		b.WriteString("\x00credit_purchase")
+	}
 	req := ledger.Request{Amount: in.Amount, Currency: in.Currency, Type: ledger.Debit, Reason: b.String(),
 		Reference: ledger.Reference{Type: ledger.RefPayment, ID: in.SubscriptionID}}
+	if in.CreditPurchase {
+		// A purchase's fingerprint also carries its credit terms in clear
+		// (purchaseTerms reads them back when the payment settles, maybe in
+		// another process): same terms, same fingerprint.
+		return req.Fingerprint() + encodeTerms(in.Credit)
+	}
 	return req.Fingerprint()
 }
 

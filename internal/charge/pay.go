@@ -142,7 +142,7 @@ func (s *Service) reserveCharge(tx store.Tx, sub subscription.Subscription, in I
 func (s *Service) reserve(tx store.Tx, sub subscription.Subscription, in Input) (subscription.Payment, error) {
 	now := s.c.Clock.Now()
 	pay := subscription.Payment{
-		ID: ids.New("pay"), CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Kind: kindOf(sub),
+		ID: ids.New("pay"), CustomerID: sub.CustomerID, SubscriptionID: sub.ID, Kind: kindOf(sub, in),
 		Amount: in.Amount, Currency: in.Currency, Status: subscription.PaymentPending, PaymentMethod: sub.PaymentMethod,
 		IdempotencyKey: in.IdempotencyKey, Fingerprint: in.Fingerprint(), Description: in.Description, FeesInclusive: in.FeesInclusive,
 		Metadata: in.Metadata, RetryAttempt: in.RetryAttempt, RetryOf: in.RetryOf, CreatedAt: now, UpdatedAt: now,
@@ -154,6 +154,12 @@ func (s *Service) reserve(tx store.Tx, sub subscription.Subscription, in Input) 
 		}
 		md["retry_attempt"] = strconv.Itoa(in.RetryAttempt)
 		pay.Metadata = md
+	}
+	if in.CreditPurchase {
+		// Buying credit never spends the wallet's credit: all of it goes
+		// to the payment method.
+		pay.ProcessorAmount, pay.CallUntil = in.Amount, now.Add(ReconcileAfter)
+		return pay, tx.InsertPayment(pay)
 	}
 	b, err := s.c.Wallet.BalanceForUpdate(tx, sub.CustomerID, in.Currency)
 	if err != nil {
@@ -256,7 +262,10 @@ func (s *Service) releaseHold(tx store.Tx, holdID string) error {
 	return s.c.Wallet.PutBalance(tx, after, nil)
 }
 
-func kindOf(sub subscription.Subscription) subscription.Kind {
+func kindOf(sub subscription.Subscription, in Input) subscription.Kind {
+	if in.CreditPurchase && sub.ID == "" {
+		return subscription.KindCreditPurchase
+	}
 	if sub.ID == "" {
 		return subscription.KindOneTime
 	}

@@ -53,6 +53,9 @@ func (s *Service) Refund(ctx context.Context, paymentID string, p RefundRequest)
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
+		if pay.Kind == subscription.KindCreditPurchase && p.Destination == subscription.ToWallet {
+			return ErrPurchaseToWallet
+		}
 		refundable := pay.Refundable()
 		if refundable <= 0 {
 			return fmt.Errorf("%w: %s is %s", subscription.ErrNotRefundable, pay.ID, pay.Status)
@@ -88,6 +91,12 @@ func (s *Service) Refund(ctx context.Context, paymentID string, p RefundRequest)
 			Destination: p.Destination, Status: subscription.RefundPending, WalletAmount: toWallet,
 			ProcessorAmount: amount - toWallet, Reason: p.Reason, IdempotencyKey: p.IdempotencyKey,
 			Fingerprint: fingerprint, CreatedAt: now,
+		}
+		if pay.Kind == subscription.KindCreditPurchase {
+			// The credit it bought leaves the wallet with the refund.
+			if err := s.takeBackPurchase(tx, r, "purchase:refund:"+r.ID); err != nil {
+				return err
+			}
 		}
 		pay.RefundedAmount += amount
 		pay.WalletRefunded += fromWallet
@@ -229,6 +238,11 @@ func (s *Service) lateRefundSuccess(tx store.Tx, r *subscription.Refund, process
 		pay.WalletRefunded += r.WalletAmount
 		pay.ProcessorRefunded += r.ProcessorAmount
 		pay.Status = refundedStatus(pay)
+		if pay.Kind == subscription.KindCreditPurchase {
+			if err := s.lateTakeBack(tx, *r); err != nil {
+				return err
+			}
+		}
 	}
 	pay.UpdatedAt = s.c.Clock.Now()
 	if err := tx.UpdatePayment(pay); err != nil {
@@ -257,6 +271,11 @@ func (s *Service) failRefund(tx store.Tx, r *subscription.Refund) error {
 		pay.Status = subscription.PaymentSucceeded
 		if pay.RefundedAmount > 0 {
 			pay.Status = refundedStatus(pay)
+		}
+		if pay.Kind == subscription.KindCreditPurchase {
+			if err := s.restorePurchase(tx, *r); err != nil {
+				return err
+			}
 		}
 	}
 	pay.UpdatedAt = s.c.Clock.Now()

@@ -98,6 +98,9 @@ func (s *Service) settle(tx store.Tx, pay *subscription.Payment, ch processor.Ch
 		if err := s.captureHold(tx, pay.HoldID, "Payment "+pay.ID); err != nil {
 			return err
 		}
+		if err := s.creditPurchase(tx, pay); err != nil {
+			return err
+		}
 		pay.Status = subscription.PaymentSucceeded
 		pay.DeclineCode = ""
 		if err := tx.UpdatePayment(*pay); err != nil {
@@ -263,6 +266,9 @@ func (s *Service) lateSuccess(tx store.Tx, pay *subscription.Payment, ch process
 		}); err != nil {
 			return err
 		}
+	}
+	if err := s.creditPurchase(tx, pay); err != nil {
+		return err
 	}
 	now := s.c.Clock.Now()
 	if pay.RetryOf == "" && pay.SubscriptionID != "" {
