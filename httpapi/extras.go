@@ -156,6 +156,7 @@ func (h *Handler) extraRoutes() {
 			{Name: "to", Type: "date-time", Description: "End of the period, exclusive (default: now)."},
 		}})
 	h.creditRoutes()
+	h.purchaseRoutes()
 	h.eventRoutes()
 	h.overdueRoutes()
 }

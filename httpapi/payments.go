@@ -57,7 +57,7 @@ type Payment struct {
 	PaymentMethod            *string                `json:"payment_method"`
 	PaymentMethodID          *string                `json:"payment_method_id"`
 	PaymentMethodType        *string                `json:"payment_method_type"`
-	ProductCart              []ProductCartItem      `json:"product_cart"`
+	ProductCart              []ProductCartItem      `json:"product_cart" null:"true"`
 	RefundStatus             *string                `json:"refund_status"`
 	SettlementTax            *int64                 `json:"settlement_tax"`
 	Status                   string                 `json:"status"`
