@@ -32,6 +32,12 @@ import (
 //     the page is returned short (possibly empty) with HasMore and a
 //     Cursor naming the last customer read, from which the next page
 //     continues: a search never reads more than Scan customers per page.
+//     A customer read is cheap: a Prefilter (every ASCII letter-or-digit
+//     run of every term must occur in the customer's text) rejects most
+//     of them on their stored bytes (bolt: the encoded value, straight
+//     from the cursor; memory: the fields; PostgreSQL: position() in
+//     search_text), and only the rest are decoded and tested with
+//     Matches, so the answer is the same.
 //
 // Order and cursors are those of ListCustomers: newest first by insertion
 // (the store's sequence), StartingAfter and EndingBefore customer ids.
