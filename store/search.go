@@ -1,7 +1,9 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/binary"
 	"slices"
 
 	"github.com/cofferhq/coffer/customer"
@@ -30,6 +32,12 @@ import (
 //     the page is returned short (possibly empty) with HasMore and a
 //     Cursor naming the last customer read, from which the next page
 //     continues: a search never reads more than Scan customers per page.
+//     A customer read is cheap: a Prefilter (every ASCII letter-or-digit
+//     run of every term must occur in the customer's text) rejects most
+//     of them on their stored bytes (bolt: the encoded value, straight
+//     from the cursor; memory: the fields; PostgreSQL: position() in
+//     search_text), and only the rest are decoded and tested with
+//     Matches, so the answer is the same.
 //
 // Order and cursors are those of ListCustomers: newest first by insertion
 // (the store's sequence), StartingAfter and EndingBefore customer ids.
@@ -86,8 +94,156 @@ type TokenIndex[S cmp.Ordered] interface {
 	// where the store hands out shared values).
 	Own(c customer.Customer) customer.Customer
 	// Walk calls fn with the customers whose sequence is strictly between
-	// lo and hi, newest first when down, until fn returns false.
-	Walk(lo, hi S, down bool, fn func(seq S, c customer.Customer) (bool, error)) error
+	// lo and hi, newest first when down, until fn returns false. A
+	// customer pre rejects (Prefilter.SkipRaw on its encoded value, where
+	// the store keeps one, else Prefilter.SkipCustomer) is passed with
+	// ok false and a zero customer, without being decoded.
+	Walk(lo, hi S, down bool, pre *Prefilter, fn func(seq S, c customer.Customer, ok bool) (bool, error)) error
+}
+
+// Prefilter is a cheap necessary condition of customer.Search.Matches,
+// used by the walk of an all-common-terms page so that most customers are
+// rejected without being decoded or tokenized: every ASCII letter-or-digit
+// run of every term must occur, ASCII case-insensitively, in the
+// customer's text. It applies only where that text is all ASCII: Fold maps
+// only ASCII to ASCII there (the non-ASCII runes folding to ASCII, "ſ" and
+// the Kelvin sign, are not ASCII), so a token of an ASCII customer is an
+// ASCII-lowered substring of one of its fields, and a term with a
+// non-ASCII rune matches no ASCII customer. JSON (the bolt encoding) never
+// escapes a letter or a digit, so the encoded value serves as the text.
+type Prefilter struct {
+	runs        [][]byte // ASCII-lowered letter-or-digit runs of the terms
+	nonASCII    bool     // some term holds a non-ASCII rune
+	digitRuns   bool     // some run is all digits
+	buf, digits []byte
+}
+
+// NewPrefilter returns the Prefilter of s.
+func NewPrefilter(s customer.Search) *Prefilter {
+	p := &Prefilter{buf: make([]byte, 0, 1024), digits: make([]byte, 0, 256)}
+	for _, t := range s.Terms() {
+		start := -1
+		for i := 0; i <= len(t); i++ {
+			alnum := i < len(t) && isAlnum(t[i])
+			if i < len(t) && t[i] >= 0x80 {
+				p.nonASCII = true
+			}
+			if alnum && start < 0 {
+				start = i
+			} else if !alnum && start >= 0 {
+				p.runs = append(p.runs, []byte(t[start:i]))
+				p.digitRuns = p.digitRuns || allDigits(p.runs[len(p.runs)-1])
+				start = -1
+			}
+		}
+	}
+	return p
+}
+
+const (
+	lanes = 0x0101010101010101
+	hi8   = 0x8080808080808080
+)
+
+func isAlnum(b byte) bool {
+	return 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || 'A' <= b && b <= 'Z'
+}
+
+// SkipRaw reports whether a customer whose text (all its searched fields,
+// possibly among other bytes) is raw cannot match: raw is all ASCII and
+// lacks a run. It keeps no reference to raw.
+func (p *Prefilter) SkipRaw(raw []byte) bool {
+	if p == nil {
+		return false
+	}
+	b := p.buf[:0]
+	i := 0
+	for ; i+8 <= len(raw); i += 8 {
+		// Eight bytes at a time: any non-ASCII byte ends the test, and
+		// 'A'..'Z' get 0x20 added (bit 7 of each lane: >= 'A' and not > 'Z').
+		w := binary.LittleEndian.Uint64(raw[i:])
+		if w&hi8 != 0 {
+			return false
+		}
+		upper := (w + lanes*(0x80-'A')) &^ (w + lanes*(0x80-'Z'-1)) & hi8
+		b = binary.LittleEndian.AppendUint64(b, w|upper>>2)
+	}
+	for ; i < len(raw); i++ {
+		c := raw[i]
+		if c >= 0x80 {
+			return false
+		}
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		b = append(b, c)
+	}
+	p.buf = b
+	d := p.digits[:0]
+	if p.digitRuns {
+		for _, c := range b {
+			if '0' <= c && c <= '9' {
+				d = append(d, c)
+			}
+		}
+		p.digits = d
+	}
+	return p.lacks(b, d)
+}
+
+// lacks reports whether text (lowered) or, for an all-digit run, digits
+// (the digits of the text, run together: the phone's digits token is a
+// substring of them) lacks a run.
+func (p *Prefilter) lacks(text, digits []byte) bool {
+	if p.nonASCII {
+		return true
+	}
+	for _, r := range p.runs {
+		if !bytes.Contains(text, r) && !(allDigits(r) && bytes.Contains(digits, r)) {
+			return true
+		}
+	}
+	return false
+}
+
+func allDigits(r []byte) bool {
+	for _, c := range r {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// SkipCustomer is SkipRaw on c's searched fields, one field at a time (a
+// token lies within one field).
+func (p *Prefilter) SkipCustomer(c customer.Customer) bool {
+	if p == nil {
+		return false
+	}
+	fields := [...]string{c.Name, c.Email, c.Phone, c.ID, c.Description}
+	b := p.buf[:0]
+	for _, f := range fields {
+		for i := 0; i < len(f); i++ {
+			ch := f[i]
+			if ch >= 0x80 {
+				return false
+			}
+			if 'A' <= ch && ch <= 'Z' {
+				ch += 'a' - 'A'
+			}
+			b = append(b, ch)
+		}
+		b = append(b, 0) // no run holds a NUL: runs never span fields
+	}
+	d := p.digits[:0]
+	for i := 0; i < len(c.Phone); i++ {
+		if '0' <= c.Phone[i] && c.Phone[i] <= '9' {
+			d = append(d, c.Phone[i])
+		}
+	}
+	p.buf, p.digits = b, d
+	return p.lacks(b, d)
 }
 
 // RunSearch plans and reads one search page (see above) from ix. lo and hi
@@ -151,21 +307,25 @@ func RunSearch[S cmp.Ordered](ix TokenIndex[S], q CustomerSearchQuery, lo, hi S)
 		}
 	} else {
 		read := 0
-		var last string
-		err := ix.Walk(lo, hi, !back, func(_ S, c customer.Customer) (bool, error) {
+		var last S
+		err := ix.Walk(lo, hi, !back, NewPrefilter(q.Search), func(seq S, c customer.Customer, ok bool) (bool, error) {
 			if read == scan {
 				out.HasMore = true // budget spent, and a customer remains
 				return false, nil
 			}
 			read++
-			last = c.ID
-			return !q.Search.Matches(c) || keep(c), nil
+			last = seq
+			return !ok || !q.Search.Matches(c) || keep(c), nil
 		})
 		if err != nil {
 			return SearchPage{}, err
 		}
 		if out.HasMore && len(out.Customers) < limit {
-			out.Cursor = last
+			c, err := ix.Load(last)
+			if err != nil {
+				return SearchPage{}, err
+			}
+			out.Cursor = c.ID
 		}
 	}
 	if out.HasMore && out.Cursor == "" {

@@ -95,22 +95,52 @@ func (x boltTokens) Load(seq uint64) (customer.Customer, error) {
 
 func (boltTokens) Own(c customer.Customer) customer.Customer { return c }
 
-func (x boltTokens) Walk(lo, hi uint64, down bool, fn func(uint64, customer.Customer) (bool, error)) error {
-	bound := lo
+func (x boltTokens) Walk(lo, hi uint64, down bool, pre *store.Prefilter, fn func(uint64, customer.Customer, bool) (bool, error)) error {
+	// The primary bucket's keys are the 8-byte sequences; its cursor hands
+	// out each value with its key (no Get, no bucket lookup per customer).
+	c := x.t.b(kCustomers.primary).Cursor()
+	var k, v []byte
 	if down {
-		bound = hi
+		k, v = c.Seek(seqKey(hi))
+		if k == nil {
+			k, v = c.Last()
+		}
+		for k != nil && seqOfKey(k) >= hi {
+			k, v = c.Prev()
+		}
+	} else {
+		k, v = c.Seek(seqKey(lo))
+		for k != nil && seqOfKey(k) <= lo {
+			k, v = c.Next()
+		}
 	}
-	for it := newSeqIter(primary(x.t, kCustomers), down, bound); it.k != nil; it.next() {
-		seq := it.seq()
+	step := func() {
+		if down {
+			k, v = c.Prev()
+		} else {
+			k, v = c.Next()
+		}
+	}
+	for ; k != nil; step() {
+		if len(k) != 8 {
+			continue // not a customer (the bucket holds only them)
+		}
+		seq := seqOfKey(k)
 		if seq <= lo || seq >= hi {
 			return nil
 		}
-		c, err := decodeCustomer(x.t.b(kCustomers.primary).Get(it.k))
-		if err != nil {
-			return err
-		}
-		if ok, err := fn(seq, c); !ok || err != nil {
-			return err
+		if pre.SkipRaw(v) {
+			if ok, err := fn(seq, customer.Customer{}, false); !ok || err != nil {
+				return err
+			}
+		} else {
+			cu, err := decodeCustomer(v)
+			if err != nil {
+				return err
+			}
+			if ok, err := fn(seq, cu, true); !ok || err != nil {
+				return err
+			}
 		}
 	}
 	return nil

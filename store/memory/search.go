@@ -194,12 +194,18 @@ func (m memTokens) Load(seq int64) (customer.Customer, error) {
 
 func (memTokens) Own(c customer.Customer) customer.Customer { return copyCustomer(c) }
 
-func (m memTokens) Walk(lo, hi int64, down bool, fn func(int64, customer.Customer) (bool, error)) error {
+func (m memTokens) Walk(lo, hi int64, down bool, pre *store.Prefilter, fn func(int64, customer.Customer, bool) (bool, error)) error {
 	l := m.s.custList
+	call := func(n *custNode) (bool, error) {
+		if pre.SkipCustomer(n.v) {
+			return fn(n.seq, customer.Customer{}, false)
+		}
+		return fn(n.seq, n.v, true)
+	}
 	if down {
 		i := sort.Search(len(l), func(i int) bool { return l[i].seq >= hi }) - 1
 		for ; i >= 0 && l[i].seq > lo; i-- {
-			if ok, err := fn(l[i].seq, l[i].v); !ok || err != nil {
+			if ok, err := call(l[i]); !ok || err != nil {
 				return err
 			}
 		}
@@ -207,7 +213,7 @@ func (m memTokens) Walk(lo, hi int64, down bool, fn func(int64, customer.Custome
 	}
 	i := sort.Search(len(l), func(i int) bool { return l[i].seq > lo })
 	for ; i < len(l) && l[i].seq < hi; i++ {
-		if ok, err := fn(l[i].seq, l[i].v); !ok || err != nil {
+		if ok, err := call(l[i]); !ok || err != nil {
 			return err
 		}
 	}

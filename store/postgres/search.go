@@ -20,6 +20,11 @@ import (
 // other terms checked with EXISTS on (seq, tok); with no selective term,
 // the next Scan customers from the cursor are read.
 
+// searchPrefilter selects the all-common-terms plan with position() and
+// per-row probes; false is the plan before it (EXISTS only), kept for the
+// side-by-side benchmark.
+var searchPrefilter = true
+
 // searchTokensVersion is the tokenization customer_tokens holds.
 const searchTokensVersion = 1
 
@@ -187,8 +192,24 @@ func (t *tx) SearchCustomers(q store.CustomerSearchQuery) (store.SearchPage, err
 		sql = "WITH cand AS MATERIALIZED (" + cand + ") SELECT " + prefixCols("c", customerCols) +
 			" FROM cand CROSS JOIN LATERAL (SELECT * FROM customers x WHERE x.seq = cand.seq OFFSET 0) c"
 	} else {
+		// Every term is common: the next Scan customers are read, each
+		// first tested with position() on search_text (the folded fields:
+		// every token but the phone's digits run together is a substring
+		// of it), then, the few left, probed in the (seq, tok) index one
+		// by one (a scalar subquery with LIMIT is not turned into a hash
+		// join over every entry of the term).
+		for _, term := range terms {
+			if searchPrefilter && strings.Trim(term, "0123456789") != "" {
+				where = append(where, "position("+arg(term)+"::text in c.search_text) > 0")
+			}
+		}
 		for i := range counts {
-			where = append(where, has("c", i))
+			if !searchPrefilter {
+				where = append(where, has("c", i))
+				continue
+			}
+			where = append(where, fmt.Sprintf("coalesce((SELECT true FROM customer_tokens t WHERE t.seq = c.seq AND t.tok >= %s AND t.tok < %s LIMIT 1), false)",
+				arg(los[i]), arg(his[i])))
 		}
 		sql = "SELECT " + prefixCols("c", customerCols) + " FROM (SELECT * FROM customers WHERE seq > $1 AND seq < $2 ORDER BY seq " +
 			order + " LIMIT " + arg(scan) + ") c"

@@ -170,6 +170,10 @@ func testSearch(t *testing.T, newStore newStoreFunc) {
 		"sam", "ſam", "SAM long", "σίσυφος", "ς", "e\u0301milie", "émilie",
 		"gold", "gold vip", "o'neil", "neil", "zed-4", "zed-42", "zed",
 		"common", "common person", "common 13", "common gold", "person 1", "cus", "zzz", "common zzz",
+		// All terms common under the small budgets below: a dense
+		// conjunction, a rare one, an empty one (each paged both ways).
+		"person example common", "common person 1", "common anna", "example com person",
+		"COMMON Person", "common ſam", "common 12 person", // case, a non-ASCII term, digits
 	}
 	for _, q := range queries {
 		sq := search(t, q)

@@ -1,0 +1,71 @@
+package postgres
+
+import (
+	"context"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/store"
+)
+
+// BenchmarkSearch1M: one first search page (limit 20) on the schema
+// bench_dashboard_1000000 of dashboard/bench_test.go (skipped when it or
+// COFFER_POSTGRES_DSN is missing), the plan before the prefilter ("old")
+// and the current one alternating in one run. Reports p50-ms and p99-ms.
+//
+//	COFFER_POSTGRES_DSN='postgres://postgres@127.0.0.1:5432/test?sslmode=disable' \
+//	  go test -run '^$' -bench BenchmarkSearch1M -benchtime 20x ./store/postgres/
+func BenchmarkSearch1M(b *testing.B) {
+	dsn := os.Getenv("COFFER_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("COFFER_POSTGRES_DSN unset")
+	}
+	ctx := context.Background()
+	s, err := Open(ctx, dsn, WithSchema("bench_dashboard_1000000"))
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(func() { _ = s.Close() })
+	queries := []struct{ kind, q string }{
+		{"hit", "cus_bench00777777"},
+		{"miss", "qzxv"},
+		{"common-dense", "grace hopper"},
+		{"common-rare", "alan turing 77"},
+		{"common-empty", "grace ada"},
+	}
+	for _, q := range queries {
+		sq, err := customer.ParseSearch(q.q)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, plan := range []string{"old", "new"} {
+			b.Run(q.kind+"/"+plan, func(b *testing.B) {
+				searchPrefilter = plan == "new"
+				defer func() { searchPrefilter = true }()
+				var lat []time.Duration
+				n := 0
+				for i := 0; i < b.N; i++ {
+					t0 := time.Now()
+					err := s.View(ctx, func(tx store.Tx) error {
+						pg, err := tx.SearchCustomers(store.CustomerSearchQuery{Search: sq, Page: store.Page{Limit: 20}})
+						n = len(pg.Customers)
+						return err
+					})
+					lat = append(lat, time.Since(t0))
+					if err != nil {
+						b.Fatal(err)
+					}
+				}
+				slices.Sort(lat)
+				pct := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))]) / 1e6 }
+				b.ReportMetric(pct(0.5), "p50-ms")
+				b.ReportMetric(pct(0.99), "p99-ms")
+				b.ReportMetric(float64(n), "found")
+				b.ReportMetric(0, "ns/op")
+			})
+		}
+	}
+}
