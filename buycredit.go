@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/store"
@@ -72,34 +70,13 @@ type BuyCreditParams struct {
 // wallet.ErrInsufficientFunds and nothing changes. A refund the processor
 // rejects gives the credit back as paid credit.
 func (e *Engine) BuyCredit(ctx context.Context, customerID string, p BuyCreditParams) (subscription.Payment, error) {
-	if err := checkCustomerID(customerID); err != nil {
-		return subscription.Payment{}, err
-	}
-	if p.Amount <= 0 {
-		return subscription.Payment{}, subscription.ErrInvalidPrice
-	}
-	p.PaymentMethod = strings.TrimSpace(p.PaymentMethod)
-	if p.PaymentMethod == "" {
-		return subscription.Payment{}, subscription.ErrMissingMethod
-	}
-	c, err := e.currencies.Check(p.Currency)
+	ot := OneTimeParams{Amount: p.Amount, Currency: p.Currency, PaymentMethod: p.PaymentMethod,
+		Description: p.Description, Metadata: p.Metadata, IdempotencyKey: p.IdempotencyKey}
+	c, err := e.checkOneTime(customerID, &ot)
 	if err != nil {
 		return subscription.Payment{}, err
 	}
-	if err := customer.ValidateMetadata(p.Metadata); err != nil {
-		return subscription.Payment{}, err
-	}
-	if err := checkText(subscription.ErrInvalid, "description", p.Description, maxTextLen); err != nil {
-		return subscription.Payment{}, err
-	}
-	for _, f := range [...][2]string{{"payment_method", p.PaymentMethod}, {"customer_id", customerID}} {
-		if err := checkKey(subscription.ErrInvalid, f[0], f[1]); err != nil {
-			return subscription.Payment{}, err
-		}
-	}
-	if err := checkIdempotencyKey(subscription.ErrInvalid, p.IdempotencyKey); err != nil {
-		return subscription.Payment{}, err
-	}
+	p.PaymentMethod = ot.PaymentMethod
 	terms := ledger.CreditTerms{Kind: p.CreditKind, Priority: p.Priority, ExpiresAt: p.ExpiresAt}
 	if !terms.Plain() {
 		if err := terms.Validate(time.Time{}); err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/charge"
+	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/subscription"
 )
 
@@ -31,36 +32,47 @@ func (e *Engine) ChargeOneTime(ctx context.Context, customerID string, p OneTime
 		ctx, end = e.spanOneTime(ctx, customerID, p)
 		defer func() { end(pay, err) }()
 	}
-	if err := checkCustomerID(customerID); err != nil {
-		return subscription.Payment{}, err
-	}
-	if p.Amount <= 0 {
-		return subscription.Payment{}, subscription.ErrInvalidPrice
-	}
-	p.PaymentMethod = strings.TrimSpace(p.PaymentMethod) // checked as it is stored
-	if p.PaymentMethod == "" {
-		return subscription.Payment{}, subscription.ErrMissingMethod
-	}
-	c, err := e.currencies.Check(p.Currency)
+	c, err := e.checkOneTime(customerID, &p)
 	if err != nil {
-		return subscription.Payment{}, err
-	}
-	if err := customer.ValidateMetadata(p.Metadata); err != nil {
-		return subscription.Payment{}, err
-	}
-	if err := checkText(subscription.ErrInvalid, "description", p.Description, maxTextLen); err != nil {
-		return subscription.Payment{}, err
-	}
-	for _, f := range [...][2]string{{"payment_method", p.PaymentMethod}, {"customer_id", customerID}} {
-		if err := checkKey(subscription.ErrInvalid, f[0], f[1]); err != nil {
-			return subscription.Payment{}, err
-		}
-	}
-	if err := checkIdempotencyKey(subscription.ErrInvalid, p.IdempotencyKey); err != nil {
 		return subscription.Payment{}, err
 	}
 	return e.charges.Charge(ctx, charge.Input{
 		CustomerID: customerID, PaymentMethod: p.PaymentMethod, Amount: p.Amount,
 		Currency: c.Code, Description: p.Description, Metadata: p.Metadata, IdempotencyKey: p.IdempotencyKey,
 	})
+}
+
+// checkOneTime validates the params of a one-time payment (ChargeOneTime,
+// BuyCredit) before any store sees them, trimming the payment method as it
+// is stored, and returns the currency.
+func (e *Engine) checkOneTime(customerID string, p *OneTimeParams) (money.Currency, error) {
+	if err := checkCustomerID(customerID); err != nil {
+		return money.Currency{}, err
+	}
+	if p.Amount <= 0 {
+		return money.Currency{}, subscription.ErrInvalidPrice
+	}
+	p.PaymentMethod = strings.TrimSpace(p.PaymentMethod) // checked as it is stored
+	if p.PaymentMethod == "" {
+		return money.Currency{}, subscription.ErrMissingMethod
+	}
+	c, err := e.currencies.Check(p.Currency)
+	if err != nil {
+		return money.Currency{}, err
+	}
+	if err := customer.ValidateMetadata(p.Metadata); err != nil {
+		return money.Currency{}, err
+	}
+	if err := checkText(subscription.ErrInvalid, "description", p.Description, maxTextLen); err != nil {
+		return money.Currency{}, err
+	}
+	for _, f := range [...][2]string{{"payment_method", p.PaymentMethod}, {"customer_id", customerID}} {
+		if err := checkKey(subscription.ErrInvalid, f[0], f[1]); err != nil {
+			return money.Currency{}, err
+		}
+	}
+	if err := checkIdempotencyKey(subscription.ErrInvalid, p.IdempotencyKey); err != nil {
+		return money.Currency{}, err
+	}
+	return c, nil
 }

@@ -214,16 +214,9 @@ func (h *Handler) collectOverdue(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	key := strings.TrimSpace(c.r.Header.Get("Idempotency-Key"))
-	if in.IdempotencyKey != nil {
-		if key != "" && key != *in.IdempotencyKey {
-			return nil, invalidParam("idempotency_key", "idempotency_key and the Idempotency-Key header differ")
-		}
-		key = *in.IdempotencyKey
-	}
-	if key == "" {
-		return nil, invalidParam("idempotency_key",
-			"idempotency_key is required (body or Idempotency-Key header): use a new key for each collection you intend")
+	key, err := c.requiredKey(in.IdempotencyKey, "collection")
+	if err != nil {
+		return nil, err
 	}
 	p, err := h.eng.CollectOverdue(c.ctx(), id, coffer.CollectOverdueParams{IdempotencyKey: key})
 	if err != nil {
@@ -306,4 +299,23 @@ func (h *Handler) paymentRetryAttempts(c *call) (any, error) {
 	}
 	sort.SliceStable(out.Items, func(i, j int) bool { return out.Items[i].Number < out.Items[j].Number })
 	return out, nil
+}
+
+// requiredKey is the idempotency key of a call that moves money and so
+// requires one (a resend without it could charge twice): the body's
+// idempotency_key or the Idempotency-Key header, which must agree when both
+// are given. what names the operation in the error ("collection").
+func (c *call) requiredKey(body *string, what string) (string, error) {
+	key := strings.TrimSpace(c.r.Header.Get("Idempotency-Key"))
+	if body != nil {
+		if key != "" && key != *body {
+			return "", invalidParam("idempotency_key", "idempotency_key and the Idempotency-Key header differ")
+		}
+		key = *body
+	}
+	if key == "" {
+		return "", invalidParam("idempotency_key",
+			"idempotency_key is required (body or Idempotency-Key header): use a new key for each "+what+" you intend")
+	}
+	return key, nil
 }

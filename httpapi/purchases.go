@@ -43,16 +43,9 @@ func (h *Handler) buyCredit(c *call) (any, error) {
 	if err := c.decode(&in); err != nil {
 		return nil, err
 	}
-	key := strings.TrimSpace(c.r.Header.Get("Idempotency-Key"))
-	if in.IdempotencyKey != nil {
-		if key != "" && key != *in.IdempotencyKey {
-			return nil, invalidParam("idempotency_key", "idempotency_key and the Idempotency-Key header differ")
-		}
-		key = *in.IdempotencyKey
-	}
-	if key == "" {
-		return nil, invalidParam("idempotency_key",
-			"idempotency_key is required (body or Idempotency-Key header): use a new key for each purchase you intend")
+	key, err := c.requiredKey(in.IdempotencyKey, "purchase")
+	if err != nil {
+		return nil, err
 	}
 	if !in.Amount.Set {
 		return nil, invalidParam("amount", "amount is required: the credit bought, in minor units")

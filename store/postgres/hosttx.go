@@ -195,28 +195,5 @@ func (h *HostStore) attempt(ctx context.Context, readOnly bool, fn func(store.Tx
 	}
 	t := newTx(ctx, h.s, conn, readOnly)
 	t.hosted = true
-	defer func() {
-		t.done = true
-		if p := recover(); p != nil {
-			t.rollback()
-			panic(p)
-		}
-	}()
-	ferr := fn(t)
-	t.done = true
-	switch {
-	case t.retry:
-		t.rollback()
-		return true, t.err
-	case ferr != nil:
-		t.rollback()
-		return false, ferr
-	case t.err != nil:
-		t.rollback()
-		return false, t.err
-	}
-	if err := t.commit(); err != nil {
-		return retryable(err), err
-	}
-	return false, nil
+	return t.run(fn)
 }

@@ -318,32 +318,7 @@ func (s *Store) attempt(ctx context.Context, readOnly bool, fn func(store.Tx) er
 	// dirty.
 	defer conn.Release()
 
-	t := newTx(ctx, s, conn.Conn(), readOnly)
-	defer func() {
-		t.done = true
-		if p := recover(); p != nil {
-			t.rollback()
-			panic(p)
-		}
-	}()
-	ferr := fn(t)
-	t.done = true
-	switch {
-	case t.retry:
-		t.rollback()
-		return true, t.err
-	case ferr != nil:
-		t.rollback()
-		return false, ferr
-	case t.err != nil:
-		// fn ignored an error that aborted the transaction.
-		t.rollback()
-		return false, t.err
-	}
-	if err := t.commit(); err != nil {
-		return retryable(err), err
-	}
-	return false, nil
+	return newTx(ctx, s, conn.Conn(), readOnly).run(fn)
 }
 
 // retryable reports whether err is a transient conflict that running the

@@ -445,3 +445,35 @@ func listAll[T any](t *tx, sql string, args []any, scan func(pgx.Rows, *T) error
 	}
 	return out, nil
 }
+
+// run runs fn in t and ends it: COMMIT (RELEASE in a host transaction)
+// when fn and every statement succeeded, else ROLLBACK (to the savepoint).
+// again reports a transient conflict (deadlock, serialization) after which
+// the caller may run fn again in a new transaction.
+func (t *tx) run(fn func(store.Tx) error) (again bool, err error) {
+	defer func() {
+		t.done = true
+		if p := recover(); p != nil {
+			t.rollback()
+			panic(p)
+		}
+	}()
+	ferr := fn(t)
+	t.done = true
+	switch {
+	case t.retry:
+		t.rollback()
+		return true, t.err
+	case ferr != nil:
+		t.rollback()
+		return false, ferr
+	case t.err != nil:
+		// fn ignored an error that aborted the transaction.
+		t.rollback()
+		return false, t.err
+	}
+	if err := t.commit(); err != nil {
+		return retryable(err), err
+	}
+	return false, nil
+}
