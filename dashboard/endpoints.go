@@ -51,10 +51,7 @@ var graces = []struct {
 func (h *Handler) webhooks(q *req) { h.webhooksPage(q, http.StatusOK, problem{}) }
 
 func (h *Handler) webhooksPage(q *req, status int, pr problem) {
-	lp := cursors(q.r)
-	if pr.Code != "" {
-		lp = coffer.ListParams{Limit: opPageSize}
-	}
+	lp := formCursors(q, pr)
 	base := h.o.Prefix + "/webhooks"
 	l, err := h.eng.ListEndpoints(q.r.Context(), coffer.EndpointListParams{ListParams: lp})
 	if h.listError(q, err, base, url.Values{}) {

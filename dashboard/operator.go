@@ -32,6 +32,16 @@ func cursors(r *http.Request) coffer.ListParams {
 	return lp
 }
 
+// formCursors is the page of a list that carries a create form: the
+// request's cursors, or the first page when the list is shown again after
+// the form was refused (the POST's URL holds no cursor worth keeping).
+func formCursors(q *req, pr problem) coffer.ListParams {
+	if pr.Code != "" {
+		return coffer.ListParams{Limit: opPageSize}
+	}
+	return cursors(q.r)
+}
+
 // pager returns the newer (prev) and older (next) page URLs of a list:
 // base is the page path with its filter values (without cursors).
 func pager[T any](base string, filter url.Values, lp coffer.ListParams, l coffer.List[T], id func(T) string) (prev, next string) {
@@ -253,10 +263,7 @@ type keysData struct {
 func (h *Handler) keys(q *req) { h.keysPage(q, http.StatusOK, problem{}) }
 
 func (h *Handler) keysPage(q *req, status int, pr problem) {
-	lp := cursors(q.r)
-	if pr.Code != "" {
-		lp = coffer.ListParams{Limit: opPageSize}
-	}
+	lp := formCursors(q, pr)
 	base := h.o.Prefix + "/keys"
 	l, err := h.eng.ListAPIKeys(q.r.Context(), coffer.APIKeyListParams{ListParams: lp})
 	if h.listError(q, err, base, url.Values{}) {
