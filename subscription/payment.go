@@ -44,19 +44,24 @@ type Payment struct {
 	// the money went back: to the wallet (at most WalletAmount) and through
 	// the processor (at most ProcessorAmount). Both include the refunds
 	// still pending at the processor, whose amounts are reserved.
-	WalletRefunded    int64             `json:"wallet_refunded"`
-	ProcessorRefunded int64             `json:"processor_refunded"`
-	Status            PaymentStatus     `json:"status"`
-	DeclineCode       string            `json:"decline_code,omitempty"`
-	PaymentMethod     string            `json:"payment_method,omitempty"`
-	ProcessorID       string            `json:"processor_id,omitempty"`
-	HoldID            string            `json:"-"` // internal: the hold reserving the wallet part
-	IdempotencyKey    string            `json:"idempotency_key,omitempty"`
-	Fingerprint       string            `json:"-"`
-	Description       string            `json:"description,omitempty"`
-	FeesInclusive     bool              `json:"adaptive_currency_fees_inclusive"`
-	Metadata          map[string]string `json:"metadata,omitempty"`
-	RetryAttempt      int               `json:"retry_attempt,omitempty"`
+	WalletRefunded    int64         `json:"wallet_refunded"`
+	ProcessorRefunded int64         `json:"processor_refunded"`
+	Status            PaymentStatus `json:"status"`
+	DeclineCode       string        `json:"decline_code,omitempty"`
+	PaymentMethod     string        `json:"payment_method,omitempty"`
+	ProcessorID       string        `json:"processor_id,omitempty"`
+	HoldID            string        `json:"-"` // internal: the hold reserving the wallet part
+	IdempotencyKey    string        `json:"idempotency_key,omitempty"`
+	Fingerprint       string        `json:"-"`
+	Description       string        `json:"description,omitempty"`
+	FeesInclusive     bool          `json:"adaptive_currency_fees_inclusive"`
+	// Fee is the adaptive-currency fee inside Amount, in minor units of
+	// Currency (0 when no fee applies). Amount is always what the customer
+	// pays, fee included: with FeesInclusive the fee was carved out of the
+	// product price, otherwise it was added on top of it.
+	Fee          int64             `json:"fee"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+	RetryAttempt int               `json:"retry_attempt,omitempty"`
 	// RetryOf links a retry charge to the failed charge it retries (the
 	// first payment of the chain); only that first payment counts as overdue.
 	RetryOf string `json:"retry_of,omitempty"`
