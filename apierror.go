@@ -141,6 +141,7 @@ var errorCodes = []errorCode{
 	{ErrNotOverdue, KindConflict, "payment_not_overdue"},
 	{ErrIdempotencyKeyInUse, KindConflict, "idempotency_key_in_use"},
 	{apikey.ErrRevoked, KindConflict, "api_key_revoked"},
+	{ErrUnitConflict, KindConflict, "unit_conflict"},
 	// 422, the specific ones first
 	{customer.ErrInvalidEmail, KindInvalid, "invalid_email"},
 	{customer.ErrInvalidCountry, KindInvalid, "invalid_country"},
@@ -166,6 +167,8 @@ var errorCodes = []errorCode{
 	{subscription.ErrMissingMethod, KindInvalid, "missing_payment_method"},
 	{subscription.ErrInvalidRefund, KindInvalid, "invalid_refund_amount"},
 	{ErrMandateNotAuthorized, KindInvalid, "payment_method_not_authorized"},
+	{money.ErrUnknownUnit, KindInvalid, "unknown_unit"},
+	{money.ErrInvalidUnit, KindInvalid, "invalid_unit"},
 	{money.ErrUnknownCurrency, KindInvalid, "unknown_currency"},
 	{money.ErrCurrencyDisabled, KindInvalid, "currency_not_enabled"},
 	{money.ErrOverflow, KindInvalid, "amount_overflow"},

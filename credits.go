@@ -428,12 +428,12 @@ func (e *Engine) ExpiringCredits(ctx context.Context, customerID, currency strin
 	if within < 0 {
 		return out, fmt.Errorf("%w: the expiry window must not be negative", ErrInvalid)
 	}
-	c, err := e.currencies.Check(currency)
+	code, err := e.walletCode(ctx, currency)
 	if err != nil {
 		return out, err
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
-		b, cw, err := e.balanceGrantsForUpdate(tx, customerID, c.Code)
+		b, cw, err := e.balanceGrantsForUpdate(tx, customerID, code)
 		if err != nil {
 			return err
 		}

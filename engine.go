@@ -54,6 +54,7 @@ type Engine struct {
 	log         *slog.Logger
 	onError     func(error)
 	tracer      trace.Tracer // WithTracerProvider; nil: no spans of the engine's own
+	units       *unitCache   // credit units: WithUnits and those read from the store (units.go)
 	// webhookSender is DispatchDue's, built from webhooks on first use.
 	webhookSender struct {
 		once sync.Once
@@ -157,6 +158,7 @@ func New(s store.Store, opts ...Option) (*Engine, error) {
 		lowBalance: map[string]int64{},
 		log:        slog.Default(),
 		retention:  Retention{}.withDefaults(),
+		units:      &unitCache{},
 	}
 	for _, o := range opts {
 		if err := o(e); err != nil {

@@ -70,7 +70,7 @@ func (e *Engine) InTx(hs HostTxStore) *TxEngine {
 	h := &Engine{
 		store: hs, clock: e.clock, currencies: e.currencies, policy: e.policy, retry: e.retry,
 		lowBalance: e.lowBalance, webhooks: e.webhooks, retention: e.retention, idemRetention: e.idemRetention,
-		billing: e.billing, log: e.log, onError: e.onError,
+		billing: e.billing, log: e.log, onError: e.onError, units: e.units,
 		// A processor that refuses every call: nothing on a host
 		// transaction may reach the real one (TxEngine checks first).
 		processor: hostTxProcessor{},

@@ -68,7 +68,7 @@ func (e *Engine) SpendingReport(ctx context.Context, customerID string, p Spendi
 	if err := checkCustomerID(customerID); err != nil {
 		return SpendingReport{}, err
 	}
-	c, err := e.currencies.Check(currency)
+	code, err := e.walletCode(ctx, currency) // a currency or a unit (units.go)
 	if err != nil {
 		return SpendingReport{}, err
 	}
@@ -81,13 +81,13 @@ func (e *Engine) SpendingReport(ctx context.Context, customerID string, p Spendi
 	if days > maxReportDays {
 		return SpendingReport{}, fmt.Errorf("%w: report period longer than %d days", ErrInvalid, maxReportDays)
 	}
-	rep := SpendingReport{CustomerID: customerID, Currency: c.Code, From: from, To: to}
+	rep := SpendingReport{CustomerID: customerID, Currency: code, From: from, To: to}
 	var inPeriod []ledger.Entry // newest first
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		if _, err := getCustomer(tx, customerID); err != nil {
 			return err
 		}
-		b, err := tx.Balance(customerID, c.Code)
+		b, err := tx.Balance(customerID, code)
 		if err != nil && !isNotFound(err) {
 			return err
 		}
@@ -95,7 +95,7 @@ func (e *Engine) SpendingReport(ctx context.Context, customerID string, p Spendi
 		// before To is the closing balance.
 		rep.ClosingBalance, rep.OpeningBalance = b.Amount, b.Amount
 		closingSet := false
-		q := store.EntryQuery{CustomerID: customerID, Currency: c.Code, Page: store.Page{Limit: store.MaxLimit}}
+		q := store.EntryQuery{CustomerID: customerID, Currency: code, Page: store.Page{Limit: store.MaxLimit}}
 		for {
 			list, more, err := tx.ListEntries(q)
 			if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +77,9 @@ func (e *Engine) CreateEntry(ctx context.Context, customerID string, p EntryPara
 	if err := checkCustomerID(customerID); err != nil {
 		return EntryResult{}, err
 	}
+	if err := e.preloadUnit(ctx, req.Currency); err != nil {
+		return EntryResult{}, err
+	}
 	req, err = e.checkRequest(req)
 	if err != nil {
 		return EntryResult{}, err
@@ -120,11 +122,11 @@ func (e *Engine) checkRequest(req ledger.Request) (ledger.Request, error) {
 	if err := checkID(ledger.ErrInvalid, "reference_id", req.Reference.ID); err != nil {
 		return req, err
 	}
-	c, err := e.currencies.Check(strings.TrimSpace(req.Currency))
+	code, err := e.cachedWalletCode(req.Currency)
 	if err != nil {
 		return req, err
 	}
-	req.Currency = c.Code
+	req.Currency = code
 	if req.Reference.Type == "" {
 		req.Reference.Type = ledger.RefManual
 	}
@@ -256,7 +258,7 @@ func (e *Engine) balanceForUpdate(tx store.Tx, customerID, currency string) (wal
 	if _, err := getCustomer(tx, customerID); err != nil {
 		return b, err
 	}
-	if !e.currencies.Has(currency) {
+	if !e.walletKnown(currency) {
 		return b, fmt.Errorf("%w: %s", money.ErrCurrencyDisabled, currency)
 	}
 	return wallet.Balance{CustomerID: customerID, Currency: currency, UpdatedAt: e.clock.Now()}, nil
@@ -343,12 +345,12 @@ func (e *Engine) Balance(ctx context.Context, customerID, currency string) (b wa
 	if err := checkCustomerID(customerID); err != nil {
 		return b, err
 	}
-	c, err := e.currencies.Check(currency)
+	code, err := e.walletCode(ctx, currency)
 	if err != nil {
 		return b, err
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
-		b, err = e.balanceForUpdate(tx, customerID, c.Code)
+		b, err = e.balanceForUpdate(tx, customerID, code)
 		return err
 	})
 	return b, err
@@ -368,7 +370,7 @@ func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID string, 
 	if err := checkCustomerID(customerID); err != nil {
 		return wallet.Balance{}, err
 	}
-	c, err := e.currencies.Check(currency)
+	code, err := e.walletCode(ctx, currency)
 	if err != nil {
 		return wallet.Balance{}, err
 	}
@@ -377,7 +379,7 @@ func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID string, 
 	}
 	var out wallet.Balance
 	err = e.update(ctx, func(tx store.Tx) error {
-		b, err := e.balanceForUpdate(tx, customerID, c.Code)
+		b, err := e.balanceForUpdate(tx, customerID, code)
 		if err != nil {
 			return err
 		}
@@ -385,7 +387,7 @@ func (e *Engine) SetLowBalanceThreshold(ctx context.Context, customerID string, 
 		if err := e.putBalance(tx, b, nil); err != nil {
 			return err
 		}
-		out, err = tx.Balance(customerID, c.Code)
+		out, err = tx.Balance(customerID, code)
 		return err
 	})
 	return out, err
@@ -413,11 +415,11 @@ func (e *Engine) ListEntries(ctx context.Context, p EntryListParams) (out List[l
 		return out, err
 	}
 	if p.Currency != "" {
-		c, err := money.Lookup(p.Currency)
+		code, err := e.filterCode(ctx, p.Currency)
 		if err != nil {
 			return out, err
 		}
-		q.Currency = c.Code
+		q.Currency = code
 	}
 	err = e.store.View(ctx, func(tx store.Tx) error {
 		if _, err := getCustomer(tx, customerID); err != nil {

@@ -103,8 +103,8 @@ func (r Request) Validate() error {
 	if err := text.CheckKey(string(r.Reference.Type), 32); err != nil {
 		return fmt.Errorf("%w: reference type %v", ErrInvalid, err)
 	}
-	if _, err := money.Lookup(r.Currency); err != nil {
-		return err
+	if _, err := money.CanonicalCode(r.Currency); err != nil {
+		return err // an ISO-4217 currency or a unit code (money/unit.go)
 	}
 	if r.Credit != nil && !r.Credit.Plain() && r.Type != Credit {
 		return fmt.Errorf("%w: only a credit carries credit terms", ErrInvalidCredit)
@@ -201,8 +201,8 @@ func PostFingerprinted(b wallet.Balance, req Request, fp, id string, now time.Ti
 		return Entry{}, b, err
 	}
 	if req.Currency != b.Currency {
-		if c, _ := money.Lookup(req.Currency); c.Code != b.Currency {
-			return Entry{}, b, fmt.Errorf("%w: %s entry on a %s wallet", money.ErrCurrencyMismatch, c.Code, b.Currency)
+		if c, _ := money.CanonicalCode(req.Currency); c != b.Currency {
+			return Entry{}, b, fmt.Errorf("%w: %s entry on a %s wallet", money.ErrCurrencyMismatch, c, b.Currency)
 		}
 	}
 	after := b

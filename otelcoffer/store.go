@@ -133,9 +133,19 @@ type obsGrantsTx struct {
 	store.CreditGrants
 }
 
+// obsGrantsUnitsTx is obsGrantsTx over an adapter Tx that also keeps
+// credit units (store.Units).
+type obsGrantsUnitsTx struct {
+	obsGrantsTx
+	store.Units
+}
+
 func wrapTx(tx store.Tx, w *writes) store.Tx {
 	o := &obsTx{Tx: tx, w: w}
 	if g, ok := tx.(store.CreditGrants); ok {
+		if u, ok := tx.(store.Units); ok {
+			return obsGrantsUnitsTx{obsGrantsTx: obsGrantsTx{obsTx: o, CreditGrants: g}, Units: u}
+		}
 		return obsGrantsTx{obsTx: o, CreditGrants: g}
 	}
 	return o

@@ -126,6 +126,7 @@ type Store struct {
 	idem idemTable // HTTP idempotency records (keys.go)
 
 	credits creditTable // credit grants and allocations (grants.go)
+	units   unitTable   // credit units (units.go)
 
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log
