@@ -189,11 +189,11 @@ func (e *Engine) postWith(tx store.Tx, customerID string, req ledger.Request, id
 	}
 	if cw.tracks() || req.Credit != nil {
 		if err := e.trackEntry(tx, cw, b, &entry, req); err != nil {
-			return EntryResult{}, err
+			return EntryResult{}, afterWrite(err)
 		}
 	}
 	if err := e.putBalanceEvent(tx, after, &entry, ids.event); err != nil {
-		return EntryResult{}, err
+		return EntryResult{}, afterWrite(err)
 	}
 	return EntryResult{Entry: entry, Balance: after}, nil
 }
