@@ -153,8 +153,8 @@ func (h *Handler) getCredits(c *call) (any, error) {
 		return nil, err
 	}
 	cur := c.r.PathValue("currency")
-	if cur == "" || len(cur) > 8 {
-		return nil, invalidParam("currency", "currency must be an ISO-4217 code such as USD")
+	if cur == "" || len(cur) > 32 {
+		return nil, invalidParam("currency", "currency must be an ISO-4217 code such as USD or a unit code such as api_calls")
 	}
 	q, err := c.query()
 	if err != nil {
@@ -164,7 +164,7 @@ func (h *Handler) getCredits(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := h.eng.ExpiringCredits(c.ctx(), cu.ID, strings.ToUpper(cur), within)
+	s, err := h.eng.ExpiringCredits(c.ctx(), cu.ID, walletCode(cur), within)
 	if err != nil {
 		return nil, err
 	}

@@ -32,6 +32,11 @@ type Customer struct {
 	InvoicePrefix string            `json:"invoice_prefix,omitempty"`
 	Delinquent    bool              `json:"delinquent"`
 	UpdatedAt     time.Time         `json:"updated_at"`
+	// TokenBalance is PaymentKit's token_balance: the customer's credit-unit
+	// wallets, unit code -> balance in major units as a decimal string
+	// (httpapi/units.go). It is in the answers about one customer (create,
+	// retrieve, update), not in lists.
+	TokenBalance map[string]string `json:"token_balance,omitzero"`
 }
 
 // CustomerLimitedDetails is the customer inside payments, subscriptions
@@ -175,7 +180,9 @@ func (h *Handler) createCustomer(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.customerOut(cu), nil
+	out := h.customerOut(cu)
+	out.TokenBalance = map[string]string{} // a new customer holds no unit yet
+	return out, nil
 }
 
 // customerParam reads {customer_id} and checks the key may reach it. The
@@ -215,7 +222,7 @@ func (h *Handler) getCustomer(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.customerOut(cu), nil
+	return h.withTokens(c, h.customerOut(cu))
 }
 
 func (h *Handler) updateCustomer(c *call) (any, error) {
@@ -233,7 +240,7 @@ func (h *Handler) updateCustomer(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return h.customerOut(out), nil
+	return h.withTokens(c, h.customerOut(out))
 }
 
 func (h *Handler) listCustomers(c *call) (any, error) {

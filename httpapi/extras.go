@@ -157,6 +157,8 @@ func (h *Handler) extraRoutes() {
 		}})
 	h.creditRoutes()
 	h.purchaseRoutes()
+	h.unitRoutes()  // units.go
+	h.usageRoutes() // usage.go
 	h.eventRoutes()
 	h.overdueRoutes()
 }
@@ -215,8 +217,8 @@ func (h *Handler) setLowBalanceThreshold(c *call) (any, error) {
 		return nil, err
 	}
 	cur := c.r.PathValue("currency")
-	if cur == "" || len(cur) > 8 {
-		return nil, invalidParam("currency", "currency must be an ISO-4217 code such as USD")
+	if cur == "" || len(cur) > 32 {
+		return nil, invalidParam("currency", "currency must be an ISO-4217 code such as USD or a unit code such as api_calls")
 	}
 	var in lowBalanceBody
 	if err := c.decode(&in); err != nil {
@@ -228,7 +230,7 @@ func (h *Handler) setLowBalanceThreshold(c *call) (any, error) {
 	if in.Threshold.V < 0 {
 		return nil, invalidParam("threshold", "threshold must not be negative")
 	}
-	b, err := h.eng.SetLowBalanceThreshold(c.ctx(), cu.ID, coffer.LowBalanceParams{Currency: strings.ToUpper(cur),
+	b, err := h.eng.SetLowBalanceThreshold(c.ctx(), cu.ID, coffer.LowBalanceParams{Currency: walletCode(cur),
 		Threshold: in.Threshold.V})
 	if err != nil {
 		return nil, err
@@ -266,7 +268,7 @@ func (h *Handler) spendingReport(c *call) (any, error) {
 	if !from.Before(to) {
 		return nil, invalidParam("from", "from must be before to")
 	}
-	r, err := h.eng.SpendingReport(c.ctx(), cu.ID, coffer.SpendingReportParams{Currency: strings.ToUpper(cur), From: from, To: to})
+	r, err := h.eng.SpendingReport(c.ctx(), cu.ID, coffer.SpendingReportParams{Currency: walletCode(cur), From: from, To: to})
 	if err != nil {
 		return nil, err
 	}

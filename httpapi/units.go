@@ -1,0 +1,157 @@
+package httpapi
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/wallet"
+)
+
+// Credit units (coffer extensions): POST /units defines one, GET /units and
+// GET /units/{code} read them. Wallets, ledger entries, credits, low-balance
+// thresholds and spending reports take a unit code wherever they take a
+// currency; the customer's token_balance shows its unit wallets.
+
+// Unit is a credit unit on the wire.
+type Unit struct {
+	Code     string     `json:"code"`
+	Exponent int        `json:"exponent"`
+	Name     string     `json:"name"`
+	Price    *UnitPrice `json:"price" null:"true"`
+	// CreatedAt is null for a unit of the engine's configuration
+	// (coffer.WithUnits), which is not stored.
+	CreatedAt *time.Time `json:"created_at" null:"true"`
+}
+
+// UnitPrice is a unit's price: amount minor units of currency for per
+// minor units of the unit.
+type UnitPrice struct {
+	Amount   int64  `json:"amount"`
+	Currency string `json:"currency"`
+	Per      int64  `json:"per"`
+}
+
+// UnitList is the answer of GET /units (every unit, sorted by code: the
+// list is bounded by what an operator defines, so it has no pages).
+type UnitList struct {
+	Items []Unit `json:"items"`
+}
+
+// unitCreate is the body of POST /units.
+type unitCreate struct {
+	Code     string `json:"code"`
+	Exponent Int64  `json:"exponent"`
+	Name     string `json:"name"`
+	Price    *struct {
+		Amount   Int64  `json:"amount"`
+		Currency string `json:"currency"`
+		Per      Int64  `json:"per"`
+	} `json:"price"`
+}
+
+func unitOut(u money.Unit) Unit {
+	out := Unit{Code: u.Code, Exponent: u.Exponent, Name: u.Name}
+	if p := u.Price; p != nil {
+		out.Price = &UnitPrice{Amount: p.Amount, Currency: p.Currency, Per: p.Per}
+	}
+	if !u.CreatedAt.IsZero() {
+		t := u.CreatedAt
+		out.CreatedAt = &t
+	}
+	return out
+}
+
+func (h *Handler) unitRoutes() {
+	h.handle("POST /units", h.defineUnit, doc{Tag: "units", Extension: true,
+		Summary: "Define a credit unit",
+		Description: "Engine.DefineUnit: a unit wallets may hold besides ISO-4217 currencies (api_calls, tokens, credits). " +
+			"code is 1 to 32 bytes of lower-case letters, digits and underscores, starting with a letter, and never three " +
+			"letters alone (those are ISO-4217's); exponent 0 to 6 is its decimal places (wallet amounts count its minor " +
+			"unit); price (optional) is amount minor units of an ISO-4217 currency for per minor units of the unit. A unit " +
+			"is immutable: defining it again with the same body answers the unit, with another body it is a 409 " +
+			"UNIT_CONFLICT. Needs an unrestricted key.",
+		Body: unitCreate{}, Result: Unit{}})
+	h.handle("GET /units", h.listUnits, doc{Tag: "units", Extension: true,
+		Summary: "List the credit units", Description: "Every unit, sorted by code: those of the engine's configuration and those defined.",
+		Result: UnitList{}})
+	h.handle("GET /units/{code}", h.getUnit, doc{Tag: "units", Extension: true,
+		Summary: "Retrieve a credit unit", Description: "An unknown unit is a 422 UNKNOWN_UNIT.", Result: Unit{}})
+}
+
+func (h *Handler) defineUnit(c *call) (any, error) {
+	if err := c.operatorOnly(); err != nil {
+		return nil, err
+	}
+	var in unitCreate
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	if in.Exponent.V < 0 || in.Exponent.V > money.MaxUnitExponent {
+		return nil, invalidParam("exponent", "exponent must be 0 to 6")
+	}
+	p := coffer.UnitParams{Code: in.Code, Exponent: int(in.Exponent.V), Name: in.Name}
+	if in.Price != nil {
+		p.Price = &money.UnitPrice{Amount: in.Price.Amount.V, Currency: in.Price.Currency, Per: in.Price.Per.V}
+	}
+	u, err := h.eng.DefineUnit(c.ctx(), p)
+	if err != nil {
+		return nil, err
+	}
+	return unitOut(u), nil
+}
+
+func (h *Handler) listUnits(c *call) (any, error) {
+	us, err := h.eng.Units(c.ctx())
+	if err != nil {
+		return nil, err
+	}
+	out := UnitList{Items: make([]Unit, 0, len(us))}
+	for _, u := range us {
+		out.Items = append(out.Items, unitOut(u))
+	}
+	return out, nil
+}
+
+func (h *Handler) getUnit(c *call) (any, error) {
+	u, err := h.eng.Unit(c.ctx(), c.r.PathValue("code"))
+	if err != nil {
+		return nil, err
+	}
+	return unitOut(u), nil
+}
+
+// walletCode is a currency parameter as the engine takes it: a unit code
+// (lower-case) as it is, anything else upper-cased (ISO-4217).
+func walletCode(s string) string {
+	s = strings.TrimSpace(s)
+	if money.IsUnitCode(s) {
+		return s
+	}
+	return strings.ToUpper(s)
+}
+
+// tokenBalance is PaymentKit's token_balance: the customer's unit wallets,
+// unit code -> balance in major units as a decimal string ("12.34"
+// credits, "1000" api_calls). ISO-4217 wallets are not in it.
+func (h *Handler) tokenBalance(ctx context.Context, bs []wallet.Balance) map[string]string {
+	out := map[string]string{}
+	for _, b := range bs {
+		if money.IsUnitCode(b.Currency) {
+			out[b.Currency] = h.eng.FormatUnits(ctx, b.Amount, b.Currency)
+		}
+	}
+	return out
+}
+
+// withTokens sets out's token_balance from the customer's wallets.
+func (h *Handler) withTokens(c *call, out Customer) (Customer, error) {
+	bs, err := h.eng.Balances(c.ctx(), out.CustomerID)
+	if err != nil {
+		return out, err
+	}
+	out.TokenBalance = h.tokenBalance(c.ctx(), bs)
+	return out, nil
+}
