@@ -70,6 +70,7 @@ func (c *unitCache) put(u money.Unit, static bool) {
 		c.static = make(map[string]bool)
 	}
 	c.byCode[u.Code] = u
+	money.RegisterUnitFormat(u) // the dashboard and portal render it with its decimals
 	if static {
 		c.static[u.Code] = true
 	}

@@ -153,7 +153,7 @@ func (h *Handler) getCredits(c *call) (any, error) {
 		return nil, err
 	}
 	cur := c.r.PathValue("currency")
-	if cur == "" || len(cur) > 32 {
+	if !walletCodeShape(cur) {
 		return nil, invalidParam("currency", "currency must be an ISO-4217 code such as USD or a unit code such as api_calls")
 	}
 	q, err := c.query()

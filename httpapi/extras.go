@@ -217,7 +217,7 @@ func (h *Handler) setLowBalanceThreshold(c *call) (any, error) {
 		return nil, err
 	}
 	cur := c.r.PathValue("currency")
-	if cur == "" || len(cur) > 32 {
+	if !walletCodeShape(cur) {
 		return nil, invalidParam("currency", "currency must be an ISO-4217 code such as USD or a unit code such as api_calls")
 	}
 	var in lowBalanceBody

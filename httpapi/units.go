@@ -155,3 +155,9 @@ func (h *Handler) withTokens(c *call, out Customer) (Customer, error) {
 	out.TokenBalance = h.tokenBalance(c.ctx(), bs)
 	return out, nil
 }
+
+// walletCodeShape bounds a {currency} path parameter: a unit code, or at
+// most 8 bytes (an ISO-4217 code, checked by the engine).
+func walletCodeShape(s string) bool {
+	return s != "" && (len(s) <= 8 || money.IsUnitCode(s))
+}

@@ -126,6 +126,9 @@ func (a Amount) Decimal() decimal.Decimal {
 func Format(minor int64, code string) string {
 	c, err := Lookup(code)
 	if err != nil {
+		if exp, ok := unitFormat(code); ok { // a registered unit (unit.go)
+			return decimal.New(minor, -int32(exp)).StringFixed(int32(exp))
+		}
 		return fmt.Sprintf("%d", minor)
 	}
 	return decimal.New(minor, -int32(c.Exponent)).StringFixed(int32(c.Exponent))

@@ -3,6 +3,7 @@ package money
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -193,4 +194,28 @@ func CanonicalCode(code string) (string, error) {
 		return "", err
 	}
 	return c.Code, nil
+}
+
+// unitFormats holds the exponents of the units registered for display:
+// code -> int.
+var unitFormats sync.Map
+
+// RegisterUnitFormat makes Format render amounts of u's code with u's
+// decimal places ("12.34" credits) instead of a bare integer. It concerns
+// display only (the dashboard, the portal, messages); every Engine
+// registers each unit it knows. A unit is immutable, so a code registered
+// twice keeps one exponent in practice; if two definitions of one code
+// meet in one process, the last registered renders.
+func RegisterUnitFormat(u Unit) {
+	if IsUnitCode(u.Code) && u.Exponent >= 0 && u.Exponent <= MaxUnitExponent {
+		unitFormats.Store(u.Code, u.Exponent)
+	}
+}
+
+func unitFormat(code string) (int, bool) {
+	v, ok := unitFormats.Load(code)
+	if !ok {
+		return 0, false
+	}
+	return v.(int), true
 }

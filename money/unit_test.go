@@ -109,3 +109,17 @@ func TestUnitCostAndFormat(t *testing.T) {
 		t.Fatalf("ParseMinor precision: %v", err)
 	}
 }
+
+func TestRegisterUnitFormat(t *testing.T) {
+	if got := Format(1234, "fmt_units"); got != "1234" {
+		t.Fatalf("unregistered: %q", got)
+	}
+	RegisterUnitFormat(Unit{Code: "fmt_units", Exponent: 2})
+	if got := Format(1234, "fmt_units"); got != "12.34" {
+		t.Fatalf("registered: %q", got)
+	}
+	RegisterUnitFormat(Unit{Code: "USD", Exponent: 5}) // not a unit code: ignored
+	if got := Format(1234, "USD"); got != "12.34" {
+		t.Fatalf("USD: %q", got)
+	}
+}
