@@ -11,7 +11,10 @@
 //     remainder with a wallet.credit_expired event.
 //
 // It prints the wallet's credit after each step and exits with status 1 if
-// an outcome is not the expected one.
+// an outcome is not the expected one. After step 4 it shows credit-based
+// billing: an api_calls unit (exponent 0), a monthly allowance of 1,000
+// calls that expires, and a batch of metered usage (RecordUsage) in one
+// transaction, one item of which the allowance cannot cover.
 //
 //	go run ./examples/credits
 package main
@@ -154,6 +157,9 @@ func run() error {
 	if err := check(s.Balance.Amount == 20_00 && s.Granted == 0, "credit after the expiry: %+v", s); err != nil {
 		return err
 	}
+	if err := apiCalls(ctx, eng, c.ID, clk.Now()); err != nil {
+		return err
+	}
 
 	var expired []webhook.Event
 	err = eng.View(ctx, func(tx store.ReadTx) error {
@@ -178,4 +184,40 @@ func run() error {
 	fmt.Printf("  event %s: grant %s, %s expired (entry %q, reference %s %s)\n", expired[0].Type, d.Grant.ID,
 		usd(d.Entry.Amount), d.Entry.Reason, d.Entry.Reference.Type, d.Entry.Reference.ID)
 	return check(d.Grant.ID == bonus.Entry.ID && d.Entry.Amount == 7_00, "the expired grant: %+v", d)
+}
+
+// apiCalls gives the customer an api_calls wallet, a monthly allowance of
+// 1,000 granted calls that expires, and meters a batch of usage.
+func apiCalls(ctx context.Context, eng *coffer.Engine, customerID string, now time.Time) error {
+	fmt.Println("api_calls: a credit unit, a monthly allowance, metered usage")
+	if _, err := eng.DefineUnit(ctx, coffer.UnitParams{Code: "api_calls", Name: "API calls"}); err != nil {
+		return err
+	}
+	if _, err := eng.CreateEntry(ctx, customerID, coffer.EntryParams{Amount: 1000, Currency: "api_calls", Type: ledger.Credit,
+		Reason: "March allowance", IdempotencyKey: "allowance-2026-03", CreditKind: ledger.KindGranted,
+		ExpiresAt: now.Add(31 * 24 * time.Hour)}); err != nil {
+		return err
+	}
+	res, err := eng.RecordUsage(ctx, []coffer.Usage{
+		{CustomerID: customerID, Unit: "api_calls", Quantity: 600, IdempotencyKey: "meter-1", Reason: "search"},
+		{CustomerID: customerID, Unit: "api_calls", Quantity: 500, IdempotencyKey: "meter-2", Reason: "export"},
+		{CustomerID: customerID, Unit: "api_calls", Quantity: 350, IdempotencyKey: "meter-3", Reason: "search"},
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		if r.Error != nil {
+			fmt.Printf("  refused: %s\n", r.Error.Code)
+			continue
+		}
+		fmt.Printf("  debit %4d api_calls  %-7s balance %d api_calls\n", r.Entry.Amount, r.Entry.Reason, r.Balance.Amount)
+	}
+	b, err := eng.Balance(ctx, customerID, "api_calls")
+	if err != nil {
+		return err
+	}
+	sum := coffer.Summarize(res)
+	return check(sum.Applied == 2 && sum.Refused == 1 && b.Amount == 50 && res[1].Error.Code == "insufficient_funds",
+		"usage outcomes %+v, balance %d", sum, b.Amount)
 }
