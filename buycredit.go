@@ -70,6 +70,15 @@ type BuyCreditParams struct {
 // wallet.ErrInsufficientFunds and nothing changes. A refund the processor
 // rejects gives the credit back as paid credit.
 func (e *Engine) BuyCredit(ctx context.Context, customerID string, p BuyCreditParams) (subscription.Payment, error) {
+	if err := reservedUnitMeta(p.Metadata); err != nil { // buyunits.go
+		return subscription.Payment{}, err
+	}
+	return e.buyCredit(ctx, customerID, p)
+}
+
+// buyCredit is BuyCredit without the reserved-metadata check (BuyUnits
+// sets those keys).
+func (e *Engine) buyCredit(ctx context.Context, customerID string, p BuyCreditParams) (subscription.Payment, error) {
 	ot := OneTimeParams{Amount: p.Amount, Currency: p.Currency, PaymentMethod: p.PaymentMethod,
 		Description: p.Description, Metadata: p.Metadata, IdempotencyKey: p.IdempotencyKey}
 	c, err := e.checkOneTime(customerID, &ot)

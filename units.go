@@ -264,10 +264,23 @@ func (e *Engine) filterCode(ctx context.Context, code string) (string, error) {
 	return c.Code, err
 }
 
-// walletKnown reports whether a wallet may exist in code: an enabled
-// currency or a known unit (already resolved by walletCode).
-func (e *Engine) walletKnown(code string) bool {
-	return e.currencies.Has(code) || e.units.has(code)
+// walletKnownTx reports whether a wallet may exist in code: an enabled
+// currency or a known unit — cached, or read in tx (a purchase of units
+// settled by another process than the one that sold it).
+func (e *Engine) walletKnownTx(tx store.Tx, code string) bool {
+	if e.currencies.Has(code) || e.units.has(code) {
+		return true
+	}
+	us, ok := tx.(store.Units)
+	if !ok || !money.IsUnitCode(code) {
+		return false
+	}
+	u, err := us.Unit(code)
+	if err != nil {
+		return false
+	}
+	e.units.put(u, false)
+	return true
 }
 
 // FormatUnits renders minor units of a wallet's code in major units: a

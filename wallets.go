@@ -258,7 +258,7 @@ func (e *Engine) balanceForUpdate(tx store.Tx, customerID, currency string) (wal
 	if _, err := getCustomer(tx, customerID); err != nil {
 		return b, err
 	}
-	if !e.walletKnown(currency) {
+	if !e.walletKnownTx(tx, currency) {
 		return b, fmt.Errorf("%w: %s", money.ErrCurrencyDisabled, currency)
 	}
 	return wallet.Balance{CustomerID: customerID, Currency: currency, UpdatedAt: e.clock.Now()}, nil

@@ -94,8 +94,12 @@ func (s *Service) creditPurchase(tx store.Tx, pay *subscription.Payment) error {
 	if !t.Plain() {
 		credit = &t
 	}
+	amount, currency := pay.Amount, pay.Currency
+	if unit, qty, ok := PurchaseUnits(*pay); ok {
+		amount, currency = qty, unit // a purchase of units credits the unit wallet
+	}
 	return s.c.Wallet.Post(tx, pay.CustomerID, ledger.Request{
-		Amount: pay.Amount, Currency: pay.Currency, Type: ledger.Credit, Reason: "Credit purchase " + pay.ID,
+		Amount: amount, Currency: currency, Type: ledger.Credit, Reason: "Credit purchase " + pay.ID,
 		IdempotencyKey: "purchase:" + pay.ID, Reference: ledger.Reference{Type: ledger.RefPayment, ID: pay.ID},
 		Credit: credit,
 	})
@@ -106,8 +110,12 @@ func (s *Service) creditPurchase(tx store.Tx, pay *subscription.Payment) error {
 // "purchase:refund:<refund id>"); the wallet must still hold it
 // (wallet.ErrInsufficientFunds otherwise).
 func (s *Service) takeBackPurchase(tx store.Tx, r subscription.Refund, key string) error {
+	amount, currency, err := refundedCredit(tx, r)
+	if err != nil {
+		return err
+	}
 	return s.c.Wallet.Post(tx, r.CustomerID, ledger.Request{
-		Amount: r.Amount, Currency: r.Currency, Type: ledger.Debit, Reason: "Refund of credit purchase " + r.PaymentID,
+		Amount: amount, Currency: currency, Type: ledger.Debit, Reason: "Refund of credit purchase " + r.PaymentID,
 		IdempotencyKey: key, Reference: ledger.Reference{Type: ledger.RefRefund, ID: r.ID},
 	})
 }
@@ -116,8 +124,12 @@ func (s *Service) takeBackPurchase(tx store.Tx, r subscription.Refund, key strin
 // taken (key "purchase:restore:<refund id>"): paid credit that never
 // expires.
 func (s *Service) restorePurchase(tx store.Tx, r subscription.Refund) error {
+	amount, currency, err := refundedCredit(tx, r)
+	if err != nil {
+		return err
+	}
 	return s.c.Wallet.Post(tx, r.CustomerID, ledger.Request{
-		Amount: r.Amount, Currency: r.Currency, Type: ledger.Credit, Reason: "Refund " + r.ID + " failed: credit restored",
+		Amount: amount, Currency: currency, Type: ledger.Credit, Reason: "Refund " + r.ID + " failed: credit restored",
 		IdempotencyKey: "purchase:restore:" + r.ID, Reference: ledger.Reference{Type: ledger.RefRefund, ID: r.ID},
 	})
 }
@@ -134,4 +146,48 @@ func (s *Service) lateTakeBack(tx store.Tx, r subscription.Refund) error {
 		return nil
 	}
 	return err
+}
+
+// Purchases of credit units (coffer.Engine.BuyUnits): a credit purchase
+// whose metadata names a unit and a quantity (the reserved keys below,
+// covered by the payment's fingerprint) credits that quantity to the unit
+// wallet instead of the money amount to the money wallet. It is refunded
+// in full only (the whole quantity leaves the wallet with the refund).
+const (
+	UnitMetaKey         = "coffer_unit"
+	UnitQuantityMetaKey = "coffer_unit_quantity"
+)
+
+// ErrUnitPurchasePartialRefund: a partial refund of a unit purchase. It
+// wraps subscription.ErrInvalidRefund (422).
+var ErrUnitPurchasePartialRefund = fmt.Errorf("%w: a purchase of units is refunded in full only", subscription.ErrInvalidRefund)
+
+// PurchaseUnits returns the unit and quantity a unit purchase bought.
+func PurchaseUnits(pay subscription.Payment) (unit string, quantity int64, ok bool) {
+	if pay.Kind != subscription.KindCreditPurchase {
+		return "", 0, false
+	}
+	unit, ok = pay.Metadata[UnitMetaKey]
+	if !ok {
+		return "", 0, false
+	}
+	q, err := strconv.ParseInt(pay.Metadata[UnitQuantityMetaKey], 10, 64)
+	if err != nil || q <= 0 {
+		return "", 0, false
+	}
+	return unit, q, true
+}
+
+// refundedCredit is what a refund of a purchase takes back (or gives back
+// when it fails): its money amount, or for a unit purchase (refunded in
+// full) the whole quantity of the unit.
+func refundedCredit(tx store.Tx, r subscription.Refund) (int64, string, error) {
+	pay, err := tx.Payment(r.PaymentID)
+	if err != nil {
+		return 0, "", err
+	}
+	if unit, qty, ok := PurchaseUnits(pay); ok {
+		return qty, unit, nil
+	}
+	return r.Amount, r.Currency, nil
 }

@@ -67,6 +67,9 @@ func (s *Service) Refund(ctx context.Context, paymentID string, p RefundRequest)
 		if amount > refundable {
 			return fmt.Errorf("%w: %d requested, %d refundable", subscription.ErrInvalidRefund, amount, refundable)
 		}
+		if _, _, units := PurchaseUnits(pay); units && amount != pay.Amount {
+			return ErrUnitPurchasePartialRefund
+		}
 		if err := splitRefunded(tx, &pay); err != nil {
 			return err
 		}
