@@ -140,3 +140,55 @@ func TestUsageRoute(t *testing.T) {
 	r := e.doKey("sk_test_for_"+a, "POST", "/usage", body, nil)
 	assert.Equal(t, http.StatusForbidden, r.Status)
 }
+
+// TestUnitPurchaseAndReservationRoutes: buying units with a card, and a
+// reservation settled with less than it held.
+func TestUnitPurchaseAndReservationRoutes(t *testing.T) {
+	e := newTestEnv(t)
+	mustOK(t, e.do("POST", "/units", map[string]any{"code": "api_calls",
+		"price": map[string]any{"amount": 150, "currency": "USD", "per": 1000}}))
+	a := e.newCustomer("Ada", "ada@example.com")
+	path := "/customers/" + a + "/wallets/unit-purchases"
+	body := map[string]any{"unit": "api_calls", "quantity": 2000, "payment_method": "pm_card_ok", "idempotency_key": "buy-1"}
+	var p Payment
+	mustOK(t, e.do("POST", path, body)).Decode(t, &p)
+	assert.Equal(t, "succeeded", p.Status)
+	assert.Equal(t, int64(300), p.TotalAmount)
+	var again Payment
+	mustOK(t, e.do("POST", path, body)).Decode(t, &again)
+	assert.Equal(t, p.PaymentID, again.PaymentID)
+	b, err := e.eng.Balance(e.ctx, a, "api_calls")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2000), b.Amount)
+	r := e.do("POST", path, map[string]any{"unit": "api_calls", "quantity": 2000, "payment_method": "pm_card_ok"})
+	assert.Equal(t, http.StatusUnprocessableEntity, r.Status, "an idempotency key is required")
+	r = e.do("POST", path, map[string]any{"unit": "api_calls", "quantity": 1500, "payment_method": "pm_card_ok", "idempotency_key": "buy-2"})
+	assert.Equal(t, "INVALID_UNIT", r.Code(t))
+	r = e.doKey("sk_test_for_"+a, "POST", path, body, nil)
+	assert.Equal(t, http.StatusForbidden, r.Status)
+
+	var res Reservation
+	mustOK(t, e.do("POST", "/customers/"+a+"/wallets/reservations", map[string]any{"unit": "api_calls", "quantity": 500,
+		"idempotency_key": "job-1"})).Decode(t, &res)
+	assert.Equal(t, "pending", res.Status)
+	assert.Equal(t, int64(500), res.Wallet.Held)
+	assert.Equal(t, int64(1500), res.Wallet.Available)
+	r = e.do("POST", "/customers/"+a+"/wallets/reservations", map[string]any{"unit": "api_calls", "quantity": 1501, "idempotency_key": "job-2"})
+	assert.Equal(t, "INSUFFICIENT_FUNDS", r.Code(t))
+	var settled Reservation
+	mustOK(t, e.do("POST", "/reservations/"+res.ID+"/settle", map[string]any{"quantity": 120})).Decode(t, &settled)
+	assert.Equal(t, "captured", settled.Status)
+	require.NotNil(t, settled.EntryID)
+	assert.Equal(t, int64(1880), settled.Wallet.Balance)
+	assert.Equal(t, int64(0), settled.Wallet.Held)
+	r = e.do("POST", "/reservations/"+res.ID+"/release", nil)
+	assert.Equal(t, http.StatusConflict, r.Status)
+	assert.Equal(t, "HOLD_NOT_PENDING", r.Code(t))
+	var rel Reservation
+	mustOK(t, e.do("POST", "/customers/"+a+"/wallets/reservations", map[string]any{"unit": "api_calls", "quantity": 80,
+		"idempotency_key": "job-3"})).Decode(t, &rel)
+	mustOK(t, e.do("POST", "/reservations/"+rel.ID+"/release", nil)).Decode(t, &rel)
+	assert.Equal(t, "released", rel.Status)
+	r = e.do("POST", "/reservations/hold_nope/settle", map[string]any{"quantity": 1})
+	assert.Equal(t, http.StatusNotFound, r.Status)
+}
