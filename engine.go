@@ -15,6 +15,7 @@ import (
 	"github.com/cofferhq/coffer/internal/ids"
 	"github.com/cofferhq/coffer/internal/maintenance"
 	"github.com/cofferhq/coffer/internal/txn"
+	"github.com/cofferhq/coffer/invoice"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/retry"
@@ -54,6 +55,9 @@ type Engine struct {
 	log         *slog.Logger
 	onError     func(error)
 	tracer      trace.Tracer // WithTracerProvider; nil: no spans of the engine's own
+
+	// issuer is WithIssuer's: the seller shown on invoices.
+	issuer invoice.Issuer
 	// webhookSender is DispatchDue's, built from webhooks on first use.
 	webhookSender struct {
 		once sync.Once
