@@ -157,6 +157,7 @@ func (h *Handler) extraRoutes() {
 		}})
 	h.creditRoutes()
 	h.purchaseRoutes()
+	h.invoiceRoutes()
 	h.eventRoutes()
 	h.overdueRoutes()
 }
