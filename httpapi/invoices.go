@@ -86,12 +86,12 @@ func (h *Handler) invoiceRoutes() {
 		Description: "The invoice document as JSON: number (the customer's invoice_prefix and a gapless per-customer " +
 			"sequence), status (open, paid, void, refunded), line items, fee, total, wallet applied, card charged, refunds, " +
 			"issuer and bill-to. format=pdf or format=html (or Accept: application/pdf, text/html) renders it instead.",
-		Query: []queryParam{{Name: "format", Type: "string", Description: "json (default), pdf or html."}},
+		Query:  []queryParam{{Name: "format", Type: "string", Description: "json (default), pdf or html."}},
 		Result: rawAnswer{json: invoice.Document{}, types: []string{contentPDF, contentHTML}}})
 	h.handle("GET /customers/{customer_id}/invoices", h.listInvoices, doc{Tag: "invoices", Extension: true,
-		Summary: "List a customer's invoices",
+		Summary:     "List a customer's invoices",
 		Description: "Newest (highest number) first, as documents. customer_id may be \"me\" for a restricted key.",
-		Query: pageQuery, Result: InvoiceList{}})
+		Query:       pageQuery, Result: InvoiceList{}})
 }
 
 // invoiceFormat picks the rendering: the format parameter, else the
