@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/invoice"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
@@ -21,9 +23,18 @@ import (
 var ErrInvoiceNotFound = errors.New("coffer: invoice not found")
 
 // WithIssuer sets the issuer (the seller's name, address, email and tax
-// id) shown on every invoice. Without it invoices show no issuer.
+// id) shown on every invoice. Without it invoices show no issuer. An
+// invalid issuer (see invoice.Issuer.Check) fails New.
 func WithIssuer(i invoice.Issuer) Option {
 	return func(e *Engine) error {
+		i.Name, i.Email, i.TaxID = strings.TrimSpace(i.Name), strings.TrimSpace(i.Email), strings.TrimSpace(i.TaxID)
+		if i.Address != nil {
+			a := customer.NormalizeAddress(*i.Address)
+			i.Address = &a
+		}
+		if err := i.Check(); err != nil {
+			return err
+		}
 		e.issuer = i
 		return nil
 	}

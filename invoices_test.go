@@ -20,6 +20,7 @@ import (
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/retry"
 	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/store/memory"
 	"github.com/cofferhq/coffer/subscription"
 )
 
@@ -315,4 +316,15 @@ func TestInvoiceRefusals(t *testing.T) {
 		require.NoError(t, err)
 		require.Empty(t, l.Data)
 	})
+}
+
+func TestWithIssuerValidates(t *testing.T) {
+	_, err := New(memory.New(), WithoutProcessor(), WithIssuer(invoice.Issuer{Name: "x", Address: &customer.Address{Country: "Atlantis"}}))
+	require.ErrorIs(t, err, customer.ErrInvalidCountry)
+	_, err = New(memory.New(), WithoutProcessor(), WithIssuer(invoice.Issuer{Name: "bad\x00"}))
+	require.ErrorIs(t, err, customer.ErrInvalid)
+	e, err := New(memory.New(), WithoutProcessor(), WithIssuer(invoice.Issuer{Name: " Coffer ", Address: &customer.Address{Country: " fr "}}))
+	require.NoError(t, err)
+	defer e.Close()
+	require.Equal(t, invoice.Issuer{Name: "Coffer", Address: &customer.Address{Country: "FR"}}, e.Issuer(), "normalized")
 }

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/subscription"
 )
 
@@ -280,4 +281,22 @@ func defaultDescription(k subscription.Kind) string {
 		return "Wallet credit"
 	}
 	return "Payment"
+}
+
+// MaxIssuerField bounds each text field of an Issuer, in characters.
+const MaxIssuerField = 500
+
+// Check validates an issuer: every field valid text (UTF-8, no NUL) of at
+// most MaxIssuerField characters, the address as customer addresses are
+// (country an ISO-3166 alpha-2 code). The errors wrap customer.ErrInvalid.
+func (i Issuer) Check() error {
+	for _, f := range [...]struct{ name, v string }{{"name", i.Name}, {"email", i.Email}, {"tax_id", i.TaxID}} {
+		if err := text.Check(f.v, MaxIssuerField); err != nil {
+			return &customer.FieldError{Field: "issuer." + f.name, Err: fmt.Errorf("%w: %w", customer.ErrInvalid, err)}
+		}
+	}
+	if i.Address != nil {
+		return customer.ValidateAddress("issuer.address", *i.Address)
+	}
+	return nil
 }
