@@ -30,7 +30,7 @@ func TestPortalInvoiceDownloads(t *testing.T) {
 	require.Equal(t, "text/html; charset=utf-8", r.header.Get("Content-Type"))
 	require.Equal(t, invoiceweb.CSP, r.header.Get("Content-Security-Policy"))
 	for _, want := range []string{"<h1>Receipt " + num + "</h1>", "API usage, March", "45.00 USD", "Paid from wallet",
-		"5.00 USD", "40.00 USD", "Ada Lovelace"} {
+		"5.00 USD", "40.00 USD", "Ada Lovelace", "Coffer Demo Ltd", "FR12345678901", "1 rue de Rivoli"} {
 		require.Contains(t, r.body, want)
 	}
 	r = c.get(html + "?format=pdf")

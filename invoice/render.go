@@ -108,7 +108,9 @@ var htmlTmpl = template.Must(template.New("invoice").Funcs(template.FuncMap{
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:50rem;color:#111}
 table{border-collapse:collapse;width:100%;margin:1rem 0}
 th,td{padding:.35rem .5rem;border-bottom:1px solid #ddd;text-align:left}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+dl{display:grid;grid-template-columns:max-content auto;gap:.2rem 1rem}dd{margin:0}
+address{font-style:normal}
 .parties{display:flex;gap:3rem}.parties section{flex:1}
 .status{display:inline-block;padding:.1rem .5rem;border:1px solid #555;border-radius:.25rem}
 </style>
@@ -128,15 +130,17 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 </dl>
 </header>
 <div class="parties">
+{{- with .D.Issuer}}{{if or .Name .Email .TaxID .Address}}
 <section aria-labelledby="from">
 <h2 id="from">From</h2>
 <address>
-{{- with .D.Issuer.Name}}<strong>{{.}}</strong><br>{{end}}
-{{- range lines .D.Issuer.Address}}{{.}}<br>{{end}}
-{{- with .D.Issuer.Email}}{{.}}<br>{{end}}
-{{- with .D.Issuer.TaxID}}Tax ID: {{.}}{{end}}
+{{- with .Name}}<strong>{{.}}</strong><br>{{end}}
+{{- range lines .Address}}{{.}}<br>{{end}}
+{{- with .Email}}{{.}}<br>{{end}}
+{{- with .TaxID}}Tax ID: {{.}}{{end}}
 </address>
 </section>
+{{- end}}{{end}}
 <section aria-labelledby="billto">
 <h2 id="billto">Bill to</h2>
 <address>

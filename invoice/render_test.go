@@ -132,6 +132,13 @@ func TestHTMLShowsEveryLine(t *testing.T) {
 	require.Contains(t, b.String(), "Amount due")
 	require.NotContains(t, b.String(), "Adaptive-currency fee", "no fee line when the fee is 0")
 	require.NotContains(t, b.String(), "Paid from wallet")
+	require.Contains(t, b.String(), `<h2 id="from">From</h2>`)
+
+	src.Issuer = invoice.Issuer{}
+	b.Reset()
+	require.NoError(t, invoice.Build(src).HTML(&b))
+	require.NotContains(t, b.String(), `<h2 id="from">`, "no issuer: no From section")
+	require.Contains(t, b.String(), `<h2 id="billto">Bill to</h2>`)
 }
 
 func TestPDFIsValid(t *testing.T) {
