@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -67,6 +68,12 @@ func testInvoiceNumbering(t *testing.T, newStore newStoreFunc) {
 	require.Equal(t, "ADA-0002", a2.Number())
 	require.Equal(t, invoice.DefaultPrefix+"-0001", b1.Number(), "numbers are per customer; the default prefix")
 	require.Equal(t, t0, a1.CreatedAt)
+	// A long prefix is cut to invoice.MaxPrefix characters, the same on
+	// every store.
+	long := strings.Repeat("é", invoice.MaxPrefix) + " tail"
+	l1 := issue(t, s, invoiceCustomer(t, s, long))
+	require.Equal(t, invoice.Prefix(long), l1.Prefix)
+	require.Equal(t, strings.Repeat("é", invoice.MaxPrefix), l1.Prefix)
 
 	// The prefix is captured when the number is assigned.
 	update(t, s, func(tx store.Tx) {
