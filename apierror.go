@@ -129,6 +129,7 @@ var errorCodes = []errorCode{
 	{ErrDeliveryNotFound, KindNotFound, "delivery_not_found"},
 	{ErrEventNotFound, KindNotFound, "event_not_found"},
 	{apikey.ErrNotFound, KindNotFound, "api_key_not_found"},
+	{ErrInvoiceNotFound, KindNotFound, "invoice_not_found"},
 	// 409
 	{ledger.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},
 	{subscription.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},

@@ -15,6 +15,7 @@ import (
 	"github.com/cofferhq/coffer/internal/ids"
 	"github.com/cofferhq/coffer/internal/maintenance"
 	"github.com/cofferhq/coffer/internal/txn"
+	"github.com/cofferhq/coffer/invoice"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/retry"
@@ -55,6 +56,9 @@ type Engine struct {
 	onError     func(error)
 	tracer      trace.Tracer // WithTracerProvider; nil: no spans of the engine's own
 	units       *unitCache   // credit units: WithUnits and those read from the store (units.go)
+
+	// issuer is WithIssuer's: the seller shown on invoices.
+	issuer invoice.Issuer
 	// webhookSender is DispatchDue's, built from webhooks on first use.
 	webhookSender struct {
 		once sync.Once

@@ -291,6 +291,23 @@ func TestBrowser(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, subscription.StatusCancelled, s.Status)
 
+	// The invoice, opened from the payment history: a receipt numbered
+	// from the customer's prefix, every line shown.
+	run("portal invoice",
+		chromedp.Navigate(base+"/portal/"),
+		chromedp.WaitVisible(chromedp.ID(`payments`)),
+		chromedp.Click(`//a[contains(@aria-label, "(HTML)")]`),
+		chromedp.WaitVisible(`//h1[contains(., "Receipt INV-")]`),
+		shot("invoice.png"),
+	)
+	text = textOf(chromedp.CSS(`main`))
+	for _, want := range []string{"Ada King", "API usage, March", "45.00 USD", "Paid from wallet", "5.00 USD",
+		"Charged to payment method", "40.00 USD", "Amount paid", "Coffer Demo Ltd", "75001 Paris", "FR12345678901"} {
+		require.Contains(t, text, want)
+	}
+	require.Equal(t, "3", eval(`String(document.querySelectorAll("table").length)`), "the lines, the totals and the refund the dashboard made")
+	require.Contains(t, text, "Refunds")
+
 	// Bob's receipt is not reachable from Ada's portal.
 	run("isolation",
 		chromedp.Navigate(base+"/portal/payments/"+e.bobPay.ID+"/receipt"),

@@ -15,6 +15,7 @@ import (
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/internal/session"
+	"github.com/cofferhq/coffer/invoice"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/subscription"
@@ -244,6 +245,7 @@ type customerData struct {
 	Customer      customer.Customer
 	Tab           string
 	Payments      []subscription.Payment
+	Invoices      map[string]invoice.Record // of Payments, by payment id
 	NextPayments  string
 	Subscriptions []subscription.Subscription
 	Balances      []wallet.Balance
@@ -357,6 +359,10 @@ func (h *Handler) customerPage(q *req, id, tab string, status int, form string, 
 			return
 		}
 		d.Payments = l.Data
+		if d.Invoices, err = h.eng.PaymentInvoiceRecords(ctx, l.Data); err != nil {
+			h.engineError(q, err)
+			return
+		}
 		if l.HasMore {
 			d.NextPayments = base + url.QueryEscape(l.NextCursor)
 		}

@@ -120,6 +120,7 @@ func New(eng *coffer.Engine, o Options) (*Handler, error) {
 	m.HandleFunc("POST "+p+"/customers/{id}/portal-invite", h.authed(h.portalInvite))
 	m.HandleFunc("POST "+p+"/customers/{id}/payments/{pid}/refund", h.authed(h.refund))
 	m.HandleFunc("POST "+p+"/customers/{id}/payments/{pid}/collect", h.authed(h.collect))
+	m.HandleFunc("GET "+p+"/customers/{id}/payments/{pid}/invoice", h.authed(h.invoice))
 	m.HandleFunc("POST "+p+"/customers/{id}/subscriptions/{sid}/charge", h.authed(h.charge))
 	m.HandleFunc("POST "+p+"/customers/{id}/subscriptions/{sid}/cancel", h.authed(h.cancel))
 	m.HandleFunc("POST "+p+"/customers/{id}/wallet/entries", h.authed(h.entry))

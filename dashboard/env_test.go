@@ -21,6 +21,7 @@ import (
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/dashboard"
 	"github.com/cofferhq/coffer/internal/portaltoken"
+	"github.com/cofferhq/coffer/invoice"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/portal"
 	"github.com/cofferhq/coffer/processor"
@@ -70,6 +71,8 @@ func newEnv(t *testing.T, fillers int) *env {
 	// One webhook attempt, to loopback: a failing endpoint is dead-lettered
 	// by the first DispatchDue.
 	eng, err := coffer.New(memory.New(), coffer.WithProcessor(refusingProc{proc, refuse}), coffer.WithCurrencies("USD", "EUR"),
+		coffer.WithIssuer(invoice.Issuer{Name: "Coffer Demo Ltd", Email: "billing@coffer.test", TaxID: "FR12345678901",
+			Address: &customer.Address{Line1: "1 rue de Rivoli", City: "Paris", PostalCode: "75001", Country: "FR"}}),
 		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true, Backoff: webhook.Backoff{0}}))
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close() })

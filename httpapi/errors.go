@@ -93,6 +93,10 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 		writeBody(w, status, nil)
 		return
 	}
+	if b, ok := v.(rawBody); ok { // invoices.go: a PDF or HTML answer
+		writeRaw(w, status, b)
+		return
+	}
 	if a, ok := v.(jsonAppender); ok {
 		p := appendBufs.Get().(*[]byte)
 		if b, ok := a.appendJSON((*p)[:0]); ok {

@@ -159,6 +159,7 @@ func (h *Handler) extraRoutes() {
 	h.purchaseRoutes()
 	h.unitRoutes()  // units.go
 	h.usageRoutes() // usage.go
+	h.invoiceRoutes()
 	h.eventRoutes()
 	h.overdueRoutes()
 }

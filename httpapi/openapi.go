@@ -118,7 +118,13 @@ func buildOpenAPI(routes []route) ([]byte, error) {
 		if d.Summary != "" {
 			ok["description"] = d.Summary
 		}
-		if res := resultType(d.Result); res != nil {
+		if ra, raw := d.Result.(rawAnswer); raw { // invoices.go: PDF, HTML
+			content, err := g.rawContent(ra)
+			if err != nil {
+				return nil, fmt.Errorf("openapi: %s: result: %w", rt.pattern, err)
+			}
+			ok["content"] = content
+		} else if res := resultType(d.Result); res != nil {
 			s, err := g.schema(res, false)
 			if err != nil {
 				return nil, fmt.Errorf("openapi: %s: result: %w", rt.pattern, err)

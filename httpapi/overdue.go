@@ -16,9 +16,8 @@ import (
 // retry attempts of the payment-retry policy.
 
 // OverdueInvoices is the answer of GET /customers/{id}/overdue/invoices,
-// in PaymentKit's shape {customer, invoices, summary}. coffer has no
-// invoice objects: each "invoice" is an overdue (failed, unpaid)
-// subscription charge.
+// in PaymentKit's shape {customer, invoices, summary}: each invoice is the
+// invoice of an overdue (failed, unpaid) subscription charge.
 type OverdueInvoices struct {
 	Customer Customer         `json:"customer"`
 	Invoices []OverdueInvoice `json:"invoices"`
@@ -36,8 +35,12 @@ type OverdueInvoices struct {
 
 // OverdueInvoice is one overdue charge.
 type OverdueInvoice struct {
-	// ID is the failed payment's id (there is no separate invoice id).
+	// ID is the charge's invoice id (the payment's id for a charge made
+	// before the store numbered invoices); Number its invoice number
+	// ("ADA-0007", "" without an invoice) and InvoiceURL the PDF download.
 	ID             string `json:"id"`
+	Number         string `json:"number"`
+	InvoiceURL     string `json:"invoice_url"`
 	PaymentID      string `json:"payment_id"`
 	SubscriptionID string `json:"subscription_id"`
 	// AmountDue is in minor units, as every coffer amount.
@@ -173,13 +176,20 @@ func (h *Handler) overdueInvoices(c *call) (any, error) {
 	}
 	out := OverdueInvoices{Customer: h.customerOut(cu), Invoices: make([]OverdueInvoice, 0, len(o.Payments)),
 		Summary: map[string]OverdueSummary{}, AmountDue: make([]OverdueAmount, 0, len(o.Due)), Delinquent: o.Delinquent}
+	recs, err := h.overdueInvoiceRecords(c, o.Payments)
+	if err != nil {
+		return nil, err
+	}
 	for _, p := range o.Payments {
-		inv := OverdueInvoice{ID: p.ID, PaymentID: p.ID, SubscriptionID: p.SubscriptionID, AmountDue: p.Amount,
+		inv := OverdueInvoice{ID: p.ID, PaymentID: p.ID, InvoiceURL: "/invoices/payments/" + p.ID, SubscriptionID: p.SubscriptionID, AmountDue: p.Amount,
 			Currency: p.Currency, PaymentMethod: p.PaymentMethod, DeclineCode: p.DeclineCode, Description: p.Description,
 			DueDate: p.CreatedAt, Collectable: p.Delinquent()}
 		if !p.NextRetryAt.IsZero() {
 			t := p.NextRetryAt
 			inv.NextRetryAt = &t
+		}
+		if r, ok := recs[p.ID]; ok {
+			inv.ID, inv.Number = r.ID, r.Number()
 		}
 		out.Invoices = append(out.Invoices, inv)
 		key := p.Currency

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/invoice"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/subscription"
 )
@@ -81,7 +82,16 @@ func TestOverdueInvoicesAndCollect(t *testing.T) {
 	r.Decode(t, &o)
 	require.Len(t, o.Invoices, 4)
 	assert.Equal(t, []string{s.ID, a2.ID, b.ID, a.ID},
-		[]string{o.Invoices[0].ID, o.Invoices[1].ID, o.Invoices[2].ID, o.Invoices[3].ID})
+		[]string{o.Invoices[0].PaymentID, o.Invoices[1].PaymentID, o.Invoices[2].PaymentID, o.Invoices[3].PaymentID})
+	numbers := map[string]bool{}
+	for _, inv := range o.Invoices {
+		// Each overdue charge is listed as its invoice: id and number.
+		assert.Equal(t, invoice.IDFor(inv.PaymentID), inv.ID)
+		assert.Regexp(t, `^INV-\d{4}$`, inv.Number)
+		assert.Equal(t, "/invoices/payments/"+inv.PaymentID, inv.InvoiceURL)
+		numbers[inv.Number] = true
+	}
+	assert.Len(t, numbers, 4)
 	inv := o.Invoices[3]
 	assert.Equal(t, a.ID, inv.PaymentID)
 	assert.Equal(t, okA, inv.SubscriptionID)

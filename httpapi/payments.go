@@ -169,6 +169,7 @@ func (h *Handler) paymentOut(p subscription.Payment, cu CustomerLimitedDetails, 
 	if out.Refunds == nil {
 		out.Refunds = []RefundListItem{}
 	}
+	out.InvoiceID, out.InvoiceURL = invoiceRef(p)
 	if p.SubscriptionID != "" {
 		out.SubscriptionIDs = []string{p.SubscriptionID}
 		out.SubscriptionID = &p.SubscriptionID
@@ -193,6 +194,7 @@ func (h *Handler) paymentListOut(p subscription.Payment, cu CustomerLimitedDetai
 		WalletAmount: p.WalletAmount, ProcessorAmount: p.ProcessorAmount, RefundedAmount: p.RefundedAmount,
 		RetryAttempt: p.RetryAttempt, ErrorCode: code, NextRetryAt: optTime(p.NextRetryAt),
 	}
+	out.InvoiceID, out.InvoiceURL = invoiceRef(p)
 	if p.SubscriptionID != "" {
 		out.SubscriptionIDs = []string{p.SubscriptionID}
 		out.SubscriptionID = &p.SubscriptionID

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/invoice"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/subscription"
 	"github.com/cofferhq/coffer/wallet"
@@ -25,6 +26,8 @@ type homeData struct {
 	// Expiring is, per currency with credit that expires within
 	// expiryWindow, how much and the grants it is in.
 	Expiring []expiring
+	// Invoices holds the invoice of each listed payment, by payment id.
+	Invoices map[string]invoice.Record
 }
 
 // expiryWindow is the wallet view's "expires within" window.
@@ -88,6 +91,10 @@ func (h *Handler) home(q *req) {
 		return
 	}
 	d.Payments, d.MorePayments = pays.Data, pays.HasMore
+	if d.Invoices, err = h.eng.PaymentInvoiceRecords(ctx, pays.Data); err != nil {
+		h.serverError(q.w, q.r, err)
+		return
+	}
 	subs, err := h.eng.ListSubscriptions(ctx, coffer.SubscriptionListParams{ListParams: coffer.ListParams{Limit: 50}, CustomerID: id})
 	if err != nil {
 		h.serverError(q.w, q.r, err)
@@ -195,7 +202,7 @@ func paid(p subscription.Payment) bool {
 }
 
 // receipt renders an HTML receipt of one collected payment of the
-// session's customer (a PDF invoice comes with the invoices work).
+// session's customer (its numbered invoice, HTML or PDF, is invoice).
 func (h *Handler) receipt(q *req) {
 	pay, err := h.eng.Payment(q.r.Context(), q.r.PathValue("id"))
 	if err != nil && coffer.HTTPStatus(err) >= 500 && !errors.Is(err, subscription.ErrNotFound) {

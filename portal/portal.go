@@ -108,6 +108,7 @@ func New(eng *coffer.Engine, o Options) (*Handler, error) {
 	m.HandleFunc("GET "+p+"/subscriptions/{id}/cancel", h.authed(h.cancelForm))
 	m.HandleFunc("POST "+p+"/subscriptions/{id}/cancel", h.authed(h.cancel))
 	m.HandleFunc("GET "+p+"/payments/{id}/receipt", h.authed(h.receipt))
+	m.HandleFunc("GET "+p+"/payments/{id}/invoice", h.authed(h.invoice))
 	m.HandleFunc("POST "+p+"/logout", h.authed(h.logout))
 	h.mux = m
 	return h, nil

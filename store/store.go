@@ -157,6 +157,7 @@ type Tx interface {
 	Webhooks
 	Keys
 	Idempotency
+	Invoices
 }
 
 // ReadTx is the read half of every aggregate: what a View may do, and all
@@ -170,6 +171,7 @@ type ReadTx interface {
 	WebhookReader
 	KeysReader
 	IdempotencyReader
+	InvoiceReader
 }
 
 // CustomerReader reads customers.

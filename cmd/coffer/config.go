@@ -77,6 +77,8 @@ type serveConfig struct {
 	apiKey string
 	// sessionSecret is COFFER_SESSION_SECRET; empty: random per process.
 	sessionSecret string
+	// issuer is the -issuer-* flags (invoice.go).
+	issuer issuerConfig
 }
 
 // Environment variables read by serve.
@@ -113,6 +115,7 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second,
 		"how long requests in flight may take to finish after SIGINT/SIGTERM")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format on stderr: text or json")
+	c.issuer.register(fs)
 	rates := fs.String("usd-rates", "", "exchange `rates` for the wallets' total_balance_usd, as CODE=USD per unit, "+
 		"comma-separated (INR=0.012,EUR=1.08); wallets in other currencies are left out of the total")
 	if err := fs.Parse(args); err != nil {
@@ -133,6 +136,9 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 		return c, err
 	}
 	c.sessionSecret = getenv(envSessionSecret)
+	if err := c.issuer.issuer().Check(); err != nil {
+		return c, usageErr("-issuer-*: %v", err)
+	}
 	if c.processor == "stripe" {
 		c.stripeKey, c.stripeAPIBase = getenv(envStripeKey), getenv(envStripeAPIBase)
 		c.stripeWebhookSecret = getenv(envStripeWebhook)

@@ -96,6 +96,7 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 	}
 	defer obs.close()
 	eng, closeEngine, err := obs.openEngine(ctx, cfg.store, coffer.WithProcessor(obs.processor(proc)), coffer.WithLogger(log),
+		coffer.WithIssuer(cfg.issuer.issuer()),
 		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: cfg.webhooksAllowPrivate, Encode: encode}))
 	if err != nil {
 		return err

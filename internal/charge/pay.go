@@ -124,6 +124,9 @@ func (s *Service) reserveCharge(tx store.Tx, sub subscription.Subscription, in I
 	if err != nil {
 		return pay, false, false, err
 	}
+	if err := issueInvoice(tx, pay); err != nil {
+		return pay, false, true, err
+	}
 	if in.RetryOf != "" {
 		debt.CollectingBy, debt.UpdatedAt = pay.ID, pay.CreatedAt
 		if err := tx.UpdatePayment(debt); err != nil {

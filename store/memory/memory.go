@@ -128,6 +128,8 @@ type Store struct {
 	credits creditTable // credit grants and allocations (grants.go)
 	units   unitTable   // credit units (units.go)
 
+	invoices invoiceTable // invoice records and numbers (invoice.go)
+
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log
 }
