@@ -68,6 +68,7 @@ func EventTypes() []string {
 		EventSubscriptionUpdated, EventSubscriptionFailed, EventSubscriptionOnHold, EventSubscriptionCancelled,
 		EventPaymentSucceeded, EventPaymentFailed, EventRefundSucceeded, EventRefundFailed, EventRetryScheduled,
 		EventRetryUpcoming, EventPaymentDuplicateRefunded, EventCreditExpired,
+		EventAutoTopUpSucceeded, EventAutoTopUpFailed, EventAutoTopUpCapped,
 	}
 	slices.Sort(out)
 	return out

@@ -133,10 +133,31 @@ type obsGrantsTx struct {
 	store.CreditGrants
 }
 
+// obsGrantsTopUpsTx is obsGrantsTx over an adapter Tx that also keeps auto
+// top-up rules (store.TopUps).
+type obsGrantsTopUpsTx struct {
+	obsGrantsTx
+	store.TopUps
+}
+
+// obsTopUpsTx is obsTx over an adapter Tx that keeps auto top-up rules
+// but no credit grants.
+type obsTopUpsTx struct {
+	*obsTx
+	store.TopUps
+}
+
 func wrapTx(tx store.Tx, w *writes) store.Tx {
 	o := &obsTx{Tx: tx, w: w}
+	tu, topUps := tx.(store.TopUps)
 	if g, ok := tx.(store.CreditGrants); ok {
+		if topUps {
+			return obsGrantsTopUpsTx{obsGrantsTx: obsGrantsTx{obsTx: o, CreditGrants: g}, TopUps: tu}
+		}
 		return obsGrantsTx{obsTx: o, CreditGrants: g}
+	}
+	if topUps {
+		return obsTopUpsTx{obsTx: o, TopUps: tu}
 	}
 	return o
 }

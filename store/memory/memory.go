@@ -126,6 +126,7 @@ type Store struct {
 	idem idemTable // HTTP idempotency records (keys.go)
 
 	credits creditTable // credit grants and allocations (grants.go)
+	topups  topupTable  // auto top-up rules (topups.go)
 
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("Keys", func(t *testing.T) { RunKeys(t, newStore) })
 	t.Run("Idempotency", func(t *testing.T) { RunIdempotency(t, newStore) })
 	t.Run("CreditGrants", func(t *testing.T) { RunCreditGrants(t, newStore) })
+	t.Run("TopUps", func(t *testing.T) { RunTopUps(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { RunTransactions(t, newStore) })
 }
 
