@@ -365,7 +365,7 @@ func (e *Engine) topUpRecheck() time.Duration { return e.retry.PollInterval }
 // processes at once.
 //
 // For each rule, one transaction decides and records the attempt (its
-// idempotency key "topup:<rule id>:<period>:<attempt>", its amount, the
+// idempotency key "topup:<rule id>:<period>:<n>", its amount, the
 // credit's expiry), then the charge is made outside any transaction as a
 // credit purchase (BuyCredit's path: the wallet is never applied to it),
 // then one transaction records the outcome on the rule with its event.
@@ -543,7 +543,8 @@ func (e *Engine) decideTopUp(tx store.Tx, r *TopUpRule, now time.Time, rep *TopU
 	if st.FailedPeriod == period {
 		number = st.Failed + 1
 	}
-	a := topup.Attempt{Key: topup.Key(r.ID, period, number), Period: period, Number: number, Amount: amount, At: now}
+	st.Attempts++
+	a := topup.Attempt{Key: topup.Key(r.ID, period, st.Attempts), Period: period, Number: number, Amount: amount, At: now}
 	if r.ExpiresAfter > 0 {
 		a.ExpiresAt = now.Add(r.ExpiresAfter)
 	}

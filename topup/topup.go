@@ -142,6 +142,8 @@ type State struct {
 	// numbered by it); LastPeriod is the interval period last topped up.
 	Seq        int64  `json:"seq,omitempty"`
 	LastPeriod string `json:"last_period,omitempty"`
+	// Attempts counts the attempts ever decided (it numbers their keys).
+	Attempts int64 `json:"attempts,omitempty"`
 	// Pending is the attempt in flight, if any.
 	Pending *Attempt `json:"pending,omitempty"`
 	// Failed is the number of the last failed attempt of the current
@@ -159,8 +161,10 @@ type State struct {
 // called, so every worker that finds it charges the same thing under the
 // same key.
 type Attempt struct {
-	Key       string    `json:"key"`
-	Period    string    `json:"period"`
+	Key    string `json:"key"`
+	Period string `json:"period"`
+	// Number is the attempt's number within its period (1: the first,
+	// 2: the first retry, ...), as the retry policy counts.
 	Number    int       `json:"number"`
 	Amount    int64     `json:"amount"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
@@ -168,12 +172,15 @@ type Attempt struct {
 }
 
 // KeyPrefix starts the idempotency keys of top-up payments:
-// "topup:<rule id>:<period>:<attempt>".
+// "topup:<rule id>:<period>:<n>", n the rule's State.Attempts after the
+// attempt was decided (so no key is ever used twice, even by a period
+// tried again after a resume).
 const KeyPrefix = "topup:"
 
-// Key is the idempotency key of attempt number of period of rule id.
-func Key(ruleID, period string, number int) string {
-	return KeyPrefix + ruleID + ":" + period + ":" + strconv.Itoa(number)
+// Key is the idempotency key of the n-th attempt of rule id, made for
+// period.
+func Key(ruleID, period string, n int64) string {
+	return KeyPrefix + ruleID + ":" + period + ":" + strconv.FormatInt(n, 10)
 }
 
 // Validate checks the parameters of r (not its ids nor its state): every
