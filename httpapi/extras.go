@@ -157,6 +157,7 @@ func (h *Handler) extraRoutes() {
 		}})
 	h.creditRoutes()
 	h.purchaseRoutes()
+	h.topUpRoutes()
 	h.eventRoutes()
 	h.overdueRoutes()
 }
