@@ -2,6 +2,8 @@ package coffer
 
 import (
 	"encoding/json"
+	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -555,4 +557,24 @@ func TestTopUpEventTypes(t *testing.T) {
 		require.Contains(t, types, typ)
 		require.NoError(t, webhook.ValidateEventTypes([]string{typ}))
 	}
+}
+
+// TestAutoTopUpDocExample: the payload of docs/webhook-events.md decodes
+// into AutoTopUp, field for field, and is a consistent failed event.
+func TestAutoTopUpDocExample(t *testing.T) {
+	doc, err := os.ReadFile("docs/webhook-events.md")
+	require.NoError(t, err)
+	s := string(doc)
+	i := strings.Index(s, "## `wallet.auto_topup_succeeded`")
+	require.GreaterOrEqual(t, i, 0)
+	s = s[i:]
+	start := strings.Index(s, "```json\n") + len("```json\n")
+	end := strings.Index(s[start:], "```")
+	var d AutoTopUp
+	decodeStrict(t, []byte(s[start:start+end]), &d)
+	require.NoError(t, d.Rule.Validate())
+	require.Equal(t, subscription.PaymentFailed, d.Payment.Status)
+	require.Equal(t, topup.Key(d.Rule.ID, d.Rule.State.FailedPeriod, d.Rule.State.Attempts), d.Payment.IdempotencyKey)
+	require.True(t, d.NextAttemptAt.Equal(d.Rule.State.NextCheck))
+	require.Equal(t, d.Amount, d.Payment.Amount)
 }
