@@ -41,20 +41,6 @@ const MaxTopUpsPerWallet = 10
 // TopUpDescription is the description of every top-up payment.
 const TopUpDescription = "Auto top-up"
 
-// Event types of auto top-ups; their data is an AutoTopUp.
-const (
-	// EventAutoTopUpSucceeded: a top-up payment succeeded (its
-	// payment.succeeded and wallet.balance_changed events tell the
-	// credit).
-	EventAutoTopUpSucceeded = "wallet.auto_topup_succeeded"
-	// EventAutoTopUpFailed: a top-up payment was declined; NextAttemptAt
-	// says when it is retried, or Final that the rule was paused.
-	EventAutoTopUpFailed = "wallet.auto_topup_failed"
-	// EventAutoTopUpCapped: a rule wanted to top up but its daily cap was
-	// reached; once per rule and UTC day.
-	EventAutoTopUpCapped = "wallet.auto_topup_capped"
-)
-
 // AutoTopUp is the data of the wallet.auto_topup_* events: the rule as it
 // is after the event, and the payment of the top-up (none for
 // wallet.auto_topup_capped).

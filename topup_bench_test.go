@@ -45,8 +45,8 @@ func BenchmarkTopUpEntryRatio(b *testing.B) {
 			ctx := context.Background()
 			const wallets = 200
 			type side struct {
-				eng  *Engine
-				ids  []string
+				eng    *Engine
+				ids    []string
 				dur    time.Duration
 				done   int
 				rounds []float64 // entries/s of each round
