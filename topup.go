@@ -1,6 +1,7 @@
 package coffer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -366,11 +367,17 @@ func (e *Engine) topUpRecheck() time.Duration { return e.retry.PollInterval }
 // hard decline or an exhausted policy pauses the rule (paused_reason
 // payment_failed, a wallet.auto_topup_failed event with final true). An
 // interval rule whose period ends while it is failing abandons that
-// period and tops up the new one. An outcome that is not known yet (the
+// period and tops up the new one. A rule whose charge fails with an error
+// (not a decline) keeps its attempt in flight and is tried again under
+// the same key at its next check; RunTopUps goes on with the other rules
+// and returns the first such error. An outcome that is not known yet (the
 // processor unreachable) leaves the attempt in flight: Reconcile settles
 // the payment, and the next check of the rule records it.
 func (e *Engine) RunTopUps(ctx context.Context) (TopUpReport, error) {
-	var rep TopUpReport
+	var (
+		rep      TopUpReport
+		firstErr error
+	)
 	for range maxTopUpBatches {
 		now := e.clock.Now()
 		var due []TopUpRule
@@ -387,23 +394,30 @@ func (e *Engine) RunTopUps(ctx context.Context) (TopUpReport, error) {
 			return rep, err
 		}
 		for _, r := range due {
+			// One rule's failure (a store error, a charge the processor
+			// refused with an error) does not hold up the others: its
+			// attempt stays in flight, its next check already moved on.
 			if err := e.runTopUp(ctx, r.ID, &rep); err != nil {
-				return rep, err
+				if ctx.Err() != nil {
+					return rep, errors.Join(firstErr, err)
+				}
+				firstErr = cmp.Or(firstErr, err)
 			}
 		}
 		if len(due) < topUpBatch {
-			return rep, nil
+			return rep, firstErr
 		}
 	}
-	return rep, nil
+	return rep, firstErr
 }
 
 // runTopUp checks one rule: decide, charge, record.
 func (e *Engine) runTopUp(ctx context.Context, id string, rep *TopUpReport) error {
 	var att *topup.Attempt
 	var rule TopUpRule
+	var step TopUpReport // this transaction's counts, kept only once it commits
 	err := e.update(ctx, func(tx store.Tx) error {
-		att = nil
+		att, step = nil, TopUpReport{}
 		tu := tx.(store.TopUps)
 		r, err := tu.TopUp(id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -416,8 +430,8 @@ func (e *Engine) runTopUp(ctx context.Context, id string, rep *TopUpReport) erro
 		if r.State.NextCheck.IsZero() || r.State.NextCheck.After(now) {
 			return nil // checked by another worker meanwhile
 		}
-		rep.Checked++
-		a, err := e.decideTopUp(tx, &r, now, rep)
+		step.Checked++
+		a, err := e.decideTopUp(tx, &r, now, &step)
 		if err != nil {
 			return err
 		}
@@ -425,8 +439,12 @@ func (e *Engine) runTopUp(ctx context.Context, id string, rep *TopUpReport) erro
 		att, rule = a, r
 		return tu.UpdateTopUp(r)
 	})
-	if err != nil || att == nil {
+	if err != nil {
 		return err
+	}
+	rep.add(step)
+	if att == nil {
+		return nil
 	}
 	rep.Charged++
 	terms := ledger.CreditTerms{Kind: rule.CreditKind, Priority: rule.Priority, ExpiresAt: att.ExpiresAt}.Normal()
@@ -445,7 +463,8 @@ func (e *Engine) runTopUp(ctx context.Context, id string, rep *TopUpReport) erro
 		// again under its key at the next check.
 		return fmt.Errorf("coffer: auto top-up %s: %w", rule.ID, err)
 	}
-	return e.update(ctx, func(tx store.Tx) error {
+	err = e.update(ctx, func(tx store.Tx) error {
+		step = TopUpReport{}
 		tu := tx.(store.TopUps)
 		r, err := tu.TopUp(id)
 		if errors.Is(err, store.ErrNotFound) {
@@ -457,8 +476,21 @@ func (e *Engine) runTopUp(ctx context.Context, id string, rep *TopUpReport) erro
 		if r.State.Pending == nil || r.State.Pending.Key != att.Key {
 			return nil // recorded by another worker
 		}
-		return e.settleTopUp(tx, tu, r, *att, pay, rep)
+		return e.settleTopUp(tx, tu, r, *att, pay, &step)
 	})
+	if err == nil {
+		rep.add(step)
+	}
+	return err
+}
+
+func (r *TopUpReport) add(o TopUpReport) {
+	r.Checked += o.Checked
+	r.Charged += o.Charged
+	r.Succeeded += o.Succeeded
+	r.Failed += o.Failed
+	r.Pending += o.Pending
+	r.Capped += o.Capped
 }
 
 // decideTopUp decides what a due rule does now: an attempt to charge (the
