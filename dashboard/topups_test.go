@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -64,4 +65,49 @@ func TestPortalTopUpRules(t *testing.T) {
 	require.Contains(t, home.body, "When your USD balance is below 5.00 USD, we charge your payment method to bring it back to 20.00 USD, at most 3 times a day.")
 	require.NotContains(t, home.body, "99.00 USD", "another customer's rule")
 	require.NotContains(t, home.body, "<form method=\"post\" action=\"/portal/top", "read-only")
+}
+
+// TestWalletTopUpPauseResume: the wallet tab's Pause and Resume buttons
+// change the rule, with a notice; another customer's rule, a missing one
+// and a post without the CSRF token are refused and change nothing.
+func TestWalletTopUpPauseResume(t *testing.T) {
+	e := newEnv(t, 0)
+	c := e.client()
+	c.signIn(e.opSecret)
+	r, err := e.eng.CreateTopUp(e.ctx, e.ada.ID, "USD", coffer.TopUpParams{Trigger: topup.TriggerThreshold, Threshold: 5_00,
+		Method: topup.MethodFixed, Amount: 10_00, PaymentMethod: processor.CardOK, MaxPerDay: 1})
+	require.NoError(t, err)
+	page := c.get("/dashboard/customers/" + e.ada.ID + "?tab=wallet")
+	require.Contains(t, page.body, `aria-label="Pause the USD rule `+r.ID+`">Pause</button>`)
+	tok := csrf(t, page.body)
+	post := "/dashboard/customers/" + e.ada.ID + "/auto-top-ups/" + r.ID + "/state"
+
+	require.Equal(t, http.StatusForbidden, c.post(post, url.Values{"state": {"paused"}}).status, "no CSRF token")
+	got, err := e.eng.TopUp(e.ctx, r.ID)
+	require.NoError(t, err)
+	require.False(t, got.Paused)
+
+	a := c.post(post, url.Values{"csrf": {tok}, "state": {"paused"}})
+	require.Equal(t, http.StatusSeeOther, a.status)
+	require.Contains(t, a.header.Get("Location"), "notice=topup_paused")
+	got, err = e.eng.TopUp(e.ctx, r.ID)
+	require.NoError(t, err)
+	require.True(t, got.Paused)
+	page = c.get(a.header.Get("Location"))
+	require.Contains(t, page.body, "Auto top-up rule paused.")
+	require.Contains(t, page.body, `">Resume</button>`)
+
+	a = c.post(post, url.Values{"csrf": {tok}, "state": {"active"}})
+	require.Equal(t, http.StatusSeeOther, a.status)
+	got, err = e.eng.TopUp(e.ctx, r.ID)
+	require.NoError(t, err)
+	require.False(t, got.Paused)
+
+	other := "/dashboard/customers/" + e.bob.ID + "/auto-top-ups/" + r.ID + "/state"
+	require.Equal(t, http.StatusNotFound, c.post(other, url.Values{"csrf": {tok}, "state": {"paused"}}).status)
+	missing := "/dashboard/customers/" + e.ada.ID + "/auto-top-ups/tur_missing/state"
+	require.Equal(t, http.StatusNotFound, c.post(missing, url.Values{"csrf": {tok}, "state": {"paused"}}).status)
+	got, err = e.eng.TopUp(e.ctx, r.ID)
+	require.NoError(t, err)
+	require.False(t, got.Paused, "refused posts change nothing")
 }
