@@ -130,6 +130,7 @@ var errorCodes = []errorCode{
 	{ErrEventNotFound, KindNotFound, "event_not_found"},
 	{apikey.ErrNotFound, KindNotFound, "api_key_not_found"},
 	{ErrInvoiceNotFound, KindNotFound, "invoice_not_found"},
+	{ErrTopUpNotFound, KindNotFound, "auto_top_up_not_found"},
 	// 409
 	{ledger.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},
 	{subscription.ErrIdempotencyConflict, KindConflict, "idempotency_conflict"},
@@ -184,6 +185,7 @@ var errorCodes = []errorCode{
 	{webhook.ErrInvalidEventType, KindInvalid, "invalid_event_type"},
 	{ErrInvalidEndpoint, KindInvalid, "invalid_endpoint"},
 	{retry.ErrInvalidPolicy, KindInvalid, "invalid_retry_policy"},
+	{ErrInvalidTopUp, KindInvalid, "invalid_auto_top_up"},
 	{customer.ErrInvalid, KindInvalid, "invalid_customer"},
 	{ErrProcessorInHostTx, KindInvalid, "processor_in_host_tx"},
 	{ledger.ErrInvalid, KindInvalid, "invalid_entry"},

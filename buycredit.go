@@ -121,7 +121,7 @@ func (e *Engine) buyCredit(ctx context.Context, customerID string, p BuyCreditPa
 // charged, when a refusal would come too late).
 func (e *Engine) checkGrantsKept(ctx context.Context) error {
 	return e.store.View(ctx, func(tx store.Tx) error {
-		if _, ok := tx.(store.CreditGrants); !ok {
+		if _, ok := store.As[store.CreditGrants](tx); !ok {
 			return errCreditsUnsupported
 		}
 		return nil

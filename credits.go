@@ -72,7 +72,7 @@ func (e *Engine) checkCredit(req *ledger.Request) error {
 // open grants when the store keeps grants (in the same step: one round
 // trip on PostgreSQL).
 func (e *Engine) balanceGrantsForUpdate(tx store.Tx, customerID, currency string) (wallet.Balance, creditWallet, error) {
-	cg, ok := tx.(store.CreditGrants)
+	cg, ok := store.As[store.CreditGrants](tx)
 	if !ok {
 		b, err := e.balanceForUpdate(tx, customerID, currency)
 		return b, creditWallet{}, err
@@ -164,7 +164,7 @@ func applyAllocations(g store.CreditGrants, open []ledger.Grant, owner string, a
 // (its entry consumes what it reserved) or released (freeing it). b is
 // the balance before the change. A store without grants does nothing.
 func (e *Engine) holdGrants(tx store.Tx, b wallet.Balance, h ledger.Hold) error {
-	cg, ok := tx.(store.CreditGrants)
+	cg, ok := store.As[store.CreditGrants](tx)
 	if !ok {
 		return nil
 	}
@@ -312,7 +312,7 @@ func (e *Engine) ExpireCredits(ctx context.Context) (int, error) {
 		now := e.clock.Now()
 		var due []ledger.Grant
 		err := e.store.View(ctx, func(tx store.Tx) error {
-			cg, ok := tx.(store.CreditGrants)
+			cg, ok := store.As[store.CreditGrants](tx)
 			if !ok {
 				return nil
 			}
@@ -346,7 +346,7 @@ func (e *Engine) expireGrant(ctx context.Context, due ledger.Grant) (bool, error
 	done := false
 	err := e.update(ctx, func(tx store.Tx) error {
 		done = false
-		cg := tx.(store.CreditGrants)
+		cg, _ := store.As[store.CreditGrants](tx)
 		b, open, err := cg.BalanceGrants(due.CustomerID, due.Currency)
 		if err != nil {
 			return err

@@ -68,6 +68,7 @@ func EventTypes() []string {
 		EventSubscriptionUpdated, EventSubscriptionFailed, EventSubscriptionOnHold, EventSubscriptionCancelled,
 		EventPaymentSucceeded, EventPaymentFailed, EventRefundSucceeded, EventRefundFailed, EventRetryScheduled,
 		EventRetryUpcoming, EventPaymentDuplicateRefunded, EventCreditExpired,
+		EventAutoTopUpSucceeded, EventAutoTopUpFailed, EventAutoTopUpCapped,
 	}
 	slices.Sort(out)
 	return out
@@ -77,3 +78,17 @@ func EventTypes() []string {
 // expiry and was debited ("Expired credit"); its data is a CreditExpired.
 // The debit's wallet.balance_changed event is written with it.
 const EventCreditExpired = "wallet.credit_expired"
+
+// Event types of auto top-ups; their data is an AutoTopUp.
+const (
+	// EventAutoTopUpSucceeded: a top-up payment succeeded (its
+	// payment.succeeded and wallet.balance_changed events tell the
+	// credit).
+	EventAutoTopUpSucceeded = "wallet.auto_topup_succeeded"
+	// EventAutoTopUpFailed: a top-up payment was declined; NextAttemptAt
+	// says when it is retried, or Final that the rule was paused.
+	EventAutoTopUpFailed = "wallet.auto_topup_failed"
+	// EventAutoTopUpCapped: a rule wanted to top up but its daily cap was
+	// reached; once per rule and UTC day.
+	EventAutoTopUpCapped = "wallet.auto_topup_capped"
+)

@@ -81,15 +81,16 @@ func checkStatuses(statuses []subscription.PaymentStatus) error {
 // it makes itself: the charge of a retry attempt ("retry:<attempt id>"),
 // a subscription's initial charge, the automatic refund of a duplicate
 // charge, and the ledger entries of holds, refunds, late successes, credit
-// expiry and credit purchases ("purchase:<payment id>"). A
+// expiry and credit purchases ("purchase:<payment id>"), and the payments of
+// auto top-ups ("topup:<rule id>:<period>:<attempt>"). A
 // caller's key with one of them could take a key coffer needs later (a
 // charge keyed "retry:<attempt id>" made before the attempt ran would make
 // the attempt fail forever), so callers may not use them.
-var reservedKeyPrefixes = [...]string{"retry:", "initial:", "duplicate:", "hold:", "refund:", "late:", "expire:", "purchase:"}
+var reservedKeyPrefixes = [...]string{"retry:", "initial:", "duplicate:", "hold:", "refund:", "late:", "expire:", "purchase:", "topup:"}
 
 // errReservedKey is the problem of a caller's key that starts with a
 // reserved prefix.
-var errReservedKey = errors.New("starts with a prefix coffer reserves for its own keys (retry:, initial:, duplicate:, hold:, refund:, late:, expire:, purchase:)")
+var errReservedKey = errors.New("starts with a prefix coffer reserves for its own keys (retry:, initial:, duplicate:, hold:, refund:, late:, expire:, purchase:, topup:)")
 
 // IsEngineKey reports whether an idempotency key is one coffer gave a
 // record it made itself (it starts with a reserved prefix: "retry:",

@@ -35,7 +35,8 @@ func WithErrorHandler(h func(error)) Option {
 //   - the retry scheduler, reconciliation and retention: Reconcile, RunDue
 //     and Prune every RetryOptions.PollInterval (WithRetryOptions,
 //     WithRetention);
-//   - credit expiry: ExpireCredits every RetryOptions.PollInterval;
+//   - credit expiry and auto top-ups: ExpireCredits and RunTopUps every
+//     RetryOptions.PollInterval;
 //   - the webhook dispatcher, with the engine's WebhookOptions
 //     (WithWebhookOptions), which also DispatchDue uses: attempts in flight
 //     when ctx ends finish and are recorded;
@@ -63,7 +64,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.reconcilePass, e.retryPass, e.prunePass,
 	}}
 	credits := maintenance.Loop{ServiceName: "credits", Interval: e.retry.PollInterval, Passes: []func(context.Context) error{
-		e.expirePass,
+		e.expirePass, e.topUpPass,
 	}}
 	e.log.LogAttrs(ctx, slog.LevelInfo, "coffer: background workers started",
 		slog.Duration("retry_poll", e.retry.PollInterval), slog.String("retry_owner", e.retry.Owner))

@@ -141,7 +141,7 @@ func (e *Engine) DefineUnit(ctx context.Context, p UnitParams) (money.Unit, erro
 	u.CreatedAt = e.clock.Now().UTC().Truncate(time.Microsecond)
 	var out money.Unit
 	err := e.update(ctx, func(tx store.Tx) error {
-		us, ok := tx.(store.Units)
+		us, ok := store.As[store.Units](tx)
 		if !ok {
 			return errUnitsUnsupported
 		}
@@ -184,7 +184,7 @@ func (e *Engine) Unit(ctx context.Context, code string) (money.Unit, error) {
 func (e *Engine) Units(ctx context.Context) ([]money.Unit, error) {
 	var out []money.Unit
 	err := e.store.View(ctx, func(tx store.Tx) error {
-		us, ok := tx.(store.Units)
+		us, ok := store.As[store.Units](tx)
 		if !ok {
 			return nil
 		}
@@ -220,7 +220,7 @@ func (e *Engine) lookupUnit(ctx context.Context, code string) (money.Unit, error
 	}
 	var u money.Unit
 	err := e.store.View(ctx, func(tx store.Tx) error {
-		us, ok := tx.(store.Units)
+		us, ok := store.As[store.Units](tx)
 		if !ok {
 			return store.ErrNotFound
 		}
@@ -271,7 +271,7 @@ func (e *Engine) walletKnownTx(tx store.Tx, code string) bool {
 	if e.currencies.Has(code) || e.units.has(code) {
 		return true
 	}
-	us, ok := tx.(store.Units)
+	us, ok := store.As[store.Units](tx)
 	if !ok || !money.IsUnitCode(code) {
 		return false
 	}

@@ -203,7 +203,7 @@ func (env *Env) nextDue(t testing.TB, ctx context.Context, target time.Time) (ti
 	// The earliest grant expiring by target with a free remainder, through
 	// the store's expiry index (the Engine lists grants per wallet only).
 	err = env.Store.View(ctx, func(tx store.Tx) error {
-		cg, ok := tx.(store.CreditGrants)
+		cg, ok := store.As[store.CreditGrants](tx)
 		if !ok {
 			return nil
 		}

@@ -263,6 +263,8 @@ type customerData struct {
 	// credit, what expires within creditWindow and its open grants (at
 	// most maxGrantsShown; MoreGrants counts the rest).
 	Credits []walletCredits
+	// TopUps are the wallet's auto top-up rules, every currency (topups.go).
+	TopUps []coffer.TopUpRule
 	// Form is the form a refused POST re-renders ("charge-<sub id>",
 	// "cancel-<sub id>", "refund-<payment id>", "collect-<payment id>",
 	// "entry"), with its problem and the values sent.
@@ -394,6 +396,10 @@ func (h *Handler) customerPage(q *req, id, tab string, status int, form string, 
 		}
 		d.Currencies = h.eng.Currencies()
 		if d.Credits, err = h.walletCredits(ctx, c.ID, d.Balances); err != nil {
+			h.engineError(q, err)
+			return
+		}
+		if d.TopUps, err = h.walletTopUps(ctx, c.ID); err != nil {
 			h.engineError(q, err)
 			return
 		}

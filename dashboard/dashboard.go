@@ -124,6 +124,7 @@ func New(eng *coffer.Engine, o Options) (*Handler, error) {
 	m.HandleFunc("POST "+p+"/customers/{id}/subscriptions/{sid}/charge", h.authed(h.charge))
 	m.HandleFunc("POST "+p+"/customers/{id}/subscriptions/{sid}/cancel", h.authed(h.cancel))
 	m.HandleFunc("POST "+p+"/customers/{id}/wallet/entries", h.authed(h.entry))
+	m.HandleFunc("POST "+p+"/customers/{id}/auto-top-ups/{tid}/state", h.authed(h.topUpState))
 	m.HandleFunc("GET "+p+"/payments", h.authed(h.payments))
 	m.HandleFunc("GET "+p+"/retries", h.authed(h.retries))
 	m.HandleFunc("GET "+p+"/webhooks", h.authed(h.webhooks))

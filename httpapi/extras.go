@@ -160,6 +160,7 @@ func (h *Handler) extraRoutes() {
 	h.unitRoutes()  // units.go
 	h.usageRoutes() // usage.go
 	h.invoiceRoutes()
+	h.topUpRoutes()
 	h.eventRoutes()
 	h.overdueRoutes()
 }

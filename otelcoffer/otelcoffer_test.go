@@ -295,7 +295,7 @@ func TestWrapStoreKeepsBulk(t *testing.T) {
 func TestWrapStoreKeepsOptionalTx(t *testing.T) {
 	s := otelcoffer.WrapStore(memory.New(), otelcoffer.Options{})
 	require.NoError(t, s.View(context.Background(), func(tx store.Tx) error {
-		_, grants := tx.(store.CreditGrants)
+		_, grants := store.As[store.CreditGrants](tx)
 		_, finder := tx.(store.EntryKeyFinder)
 		_, inserter := tx.(store.EntryKeyInserter)
 		require.True(t, grants, "credit grants lost")

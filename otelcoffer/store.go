@@ -120,35 +120,20 @@ func (r *writes) flush(ctx context.Context, in *instruments) {
 // adapter's Tx. It keeps the adapter's optional fast paths
 // (store.EntryKeyFinder, store.EntryKeyInserter, store.EventDataCopier:
 // answered from the adapter's plain methods when it lacks them, which is
-// what the Engine would do itself) and, through obsGrantsTx, its credit
-// grants: a wrapped store tracks grants exactly when the adapter does.
+// what the Engine would do itself), and it is a store.TxWrapper: the
+// Engine finds the adapter's other optional interfaces (credit grants,
+// units, auto top-up rules) through it with store.As, exactly when the
+// adapter has them.
 type obsTx struct {
 	store.Tx
 	w *writes
 }
 
-// obsGrantsTx is obsTx over an adapter Tx that keeps credit grants.
-type obsGrantsTx struct {
-	*obsTx
-	store.CreditGrants
-}
-
-// obsGrantsUnitsTx is obsGrantsTx over an adapter Tx that also keeps
-// credit units (store.Units).
-type obsGrantsUnitsTx struct {
-	obsGrantsTx
-	store.Units
-}
+// WrappedTx is the adapter's Tx (store.TxWrapper).
+func (t *obsTx) WrappedTx() any { return t.Tx }
 
 func wrapTx(tx store.Tx, w *writes) store.Tx {
-	o := &obsTx{Tx: tx, w: w}
-	if g, ok := tx.(store.CreditGrants); ok {
-		if u, ok := tx.(store.Units); ok {
-			return obsGrantsUnitsTx{obsGrantsTx: obsGrantsTx{obsTx: o, CreditGrants: g}, Units: u}
-		}
-		return obsGrantsTx{obsTx: o, CreditGrants: g}
-	}
-	return o
+	return &obsTx{Tx: tx, w: w}
 }
 
 // FindEntryByKey is the adapter's, or EntryByKey with a miss as found == false.

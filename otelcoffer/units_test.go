@@ -18,8 +18,8 @@ func TestWrapStoreKeepsUnits(t *testing.T) {
 	ctx := context.Background()
 	s := otelcoffer.WrapStore(memory.New(), otelcoffer.Options{})
 	require.NoError(t, s.View(ctx, func(tx store.Tx) error {
-		_, units := tx.(store.Units)
-		_, grants := tx.(store.CreditGrants)
+		_, units := store.As[store.Units](tx)
+		_, grants := store.As[store.CreditGrants](tx)
 		require.True(t, units && grants, "units or grants lost")
 		return nil
 	}))

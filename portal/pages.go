@@ -28,6 +28,8 @@ type homeData struct {
 	Expiring []expiring
 	// Invoices holds the invoice of each listed payment, by payment id.
 	Invoices map[string]invoice.Record
+	// TopUps are the customer's auto top-up rules, every currency.
+	TopUps []coffer.TopUpRule
 }
 
 // expiryWindow is the wallet view's "expires within" window.
@@ -112,6 +114,14 @@ func (h *Handler) home(q *req) {
 	if d.Expiring, err = h.expiringCredits(ctx, id, d.Balances); err != nil {
 		h.serverError(q.w, q.r, err)
 		return
+	}
+	for _, cur := range h.eng.Currencies() {
+		rules, err := h.eng.ListTopUps(ctx, id, cur)
+		if err != nil {
+			h.serverError(q.w, q.r, err)
+			return
+		}
+		d.TopUps = append(d.TopUps, rules...)
 	}
 	ents, err := h.eng.ListEntries(ctx, coffer.EntryListParams{ListParams: coffer.ListParams{Limit: 20}, CustomerID: id})
 	if err != nil {

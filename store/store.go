@@ -206,6 +206,33 @@ type LedgerReader interface {
 	Hold(id string) (ledger.Hold, error)
 }
 
+// TxWrapper is implemented by a Tx that wraps an adapter's Tx, such as
+// otelcoffer's instrumenting wrapper: WrappedTx returns the Tx it wraps,
+// so an optional interface of the adapter (CreditGrants, Units, TopUps)
+// is found through the wrapper by As without the wrapper having to
+// implement every combination of them.
+type TxWrapper interface {
+	WrappedTx() any
+}
+
+// As reports whether tx, or a Tx it wraps (TxWrapper, followed to the
+// adapter), implements the optional interface T, and returns it. The
+// Engine looks up every optional Tx interface this way.
+func As[T any](tx any) (T, bool) {
+	for i := 0; tx != nil && i < 16; i++ {
+		if t, ok := tx.(T); ok {
+			return t, true
+		}
+		w, ok := tx.(TxWrapper)
+		if !ok {
+			break
+		}
+		tx = w.WrappedTx()
+	}
+	var zero T
+	return zero, false
+}
+
 // EntryKeyFinder is an optional method of a store's Tx: EntryByKey that
 // reports a miss as found == false instead of building an ErrNotFound
 // error. A miss is the common case (every fresh idempotency key), so the

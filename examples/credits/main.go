@@ -8,7 +8,10 @@
 //     (it expires, the top-up does not), and leaves the top-up alone;
 //  4. the clock passes the bonus's expiry and ExpireCredits (run by
 //     Engine.Run in production) posts one "Expired credit" debit of its
-//     remainder with a wallet.credit_expired event.
+//     remainder with a wallet.credit_expired event;
+//  5. an auto top-up rule (below $25.00 available, buy up to $40.00 with
+//     the card; RunTopUps is run by Engine.Run in production) tops the
+//     wallet up once.
 //
 // It prints the wallet's credit after each step and exits with status 1 if
 // an outcome is not the expected one. After step 4 it shows credit-based
@@ -33,7 +36,9 @@ import (
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
+	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/topup"
 	"github.com/cofferhq/coffer/webhook"
 )
 
@@ -61,7 +66,8 @@ func run() error {
 	}
 	defer os.RemoveAll(dir)
 	clk := clock.NewTest(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-	eng, err := coffer.Open(filepath.Join(dir, "billing.db"), coffer.WithoutProcessor(), coffer.WithClock(clk))
+	// The test processor stands in for a card processor (step 5).
+	eng, err := coffer.Open(filepath.Join(dir, "billing.db"), coffer.WithProcessor(processor.NewTest(clk)), coffer.WithClock(clk))
 	if err != nil {
 		return err
 	}
@@ -183,7 +189,26 @@ func run() error {
 	}
 	fmt.Printf("  event %s: grant %s, %s expired (entry %q, reference %s %s)\n", expired[0].Type, d.Grant.ID,
 		usd(d.Entry.Amount), d.Entry.Reason, d.Entry.Reference.Type, d.Entry.Reference.ID)
-	return check(d.Grant.ID == bonus.Entry.ID && d.Entry.Amount == 7_00, "the expired grant: %+v", d)
+	if err := check(d.Grant.ID == bonus.Entry.ID && d.Entry.Amount == 7_00, "the expired grant: %+v", d); err != nil {
+		return err
+	}
+
+	fmt.Println("5. an auto top-up rule: below $25.00 available, buy up to $40.00 with the card")
+	if _, err := eng.CreateTopUp(ctx, c.ID, "USD", coffer.TopUpParams{Trigger: topup.TriggerThreshold, Threshold: 25_00,
+		Method: topup.MethodTarget, Target: 40_00, PaymentMethod: processor.CardOK, MaxPerDay: 2}); err != nil {
+		return err
+	}
+	for range 2 { // the second pass finds the wallet above the threshold
+		if _, err := eng.RunTopUps(ctx); err != nil {
+			return err
+		}
+		clk.Advance(time.Minute)
+	}
+	s, err = show(0)
+	if err != nil {
+		return err
+	}
+	return check(s.Balance.Amount == 40_00 && s.Paid == 40_00, "credit after the top-up: %+v", s)
 }
 
 // apiCalls gives the customer an api_calls wallet, a monthly allowance of

@@ -129,6 +129,7 @@ type Store struct {
 	units   unitTable   // credit units (units.go)
 
 	invoices invoiceTable // invoice records and numbers (invoice.go)
+	topups   topupTable   // auto top-up rules (topups.go)
 
 	wtx tx     // the one write transaction, reused
 	w   wstate // its undo log

@@ -52,6 +52,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 	t.Run("CreditGrants", func(t *testing.T) { RunCreditGrants(t, newStore) })
 	t.Run("Units", func(t *testing.T) { RunUnits(t, newStore) })
 	t.Run("Invoices", func(t *testing.T) { RunInvoices(t, newStore) })
+	t.Run("TopUps", func(t *testing.T) { RunTopUps(t, newStore) })
 	t.Run("Transactions", func(t *testing.T) { RunTransactions(t, newStore) })
 }
 
