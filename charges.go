@@ -15,6 +15,14 @@ import (
 
 // ChargeParams charges an on-demand subscription. ProductPrice is
 // required; the other fields default to the subscription's.
+//
+// ProductCurrency is the currency of ProductPrice. Without adaptive
+// currency (no WithFX) it is also the currency charged (wallet and payment
+// method). With WithFX the charge is always in the subscription's
+// currency: a ProductPrice in another currency is converted at the
+// source's rate, and the adaptive-currency fee (WithAdaptiveFee) is inside
+// the price when AdaptiveCurrencyFeesInclusive is true, on top of it when
+// false (see WithFX for the rules).
 type ChargeParams struct {
 	ProductPrice                  *int64            `json:"product_price"`
 	ProductCurrency               string            `json:"product_currency,omitempty"`
