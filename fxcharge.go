@@ -90,6 +90,11 @@ func (e *Engine) adaptiveCharge(ctx context.Context, in charge.Input, productCur
 		return e.charges.Charge(ctx, in)
 	}
 	in.ProductAmount, in.ProductCurrency = in.Amount, productCurrency
+	if sub.CanCharge() != nil {
+		// Refused in the reserving transaction (not active), or a replay
+		// there: no rate needed for either (the fingerprint has none).
+		return e.charges.Charge(ctx, in)
+	}
 	rate, err := e.fx.Rate(ctx, productCurrency, sub.Currency)
 	if err == nil {
 		err = fx.CheckRate(rate.Value)

@@ -338,6 +338,25 @@ func TestAdaptiveCurrencyCharge(t *testing.T) {
 			require.Equal(t, p, again)
 		})
 
+		t.Run("a cancelled subscription: not active, and replays", func(t *testing.T) {
+			src := &mutableRates{rates: map[string]decimal.Decimal{}}
+			src.set("EUR/USD", "1.10")
+			v := newEnv(t, newStore, WithFX(src))
+			s := v.fxSubscribe(v.customer().ID, processor.CardOK, "USD", false)
+			p, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), ProductCurrency: "EUR", IdempotencyKey: "k"})
+			require.NoError(t, err)
+			_, err = v.CancelSubscription(v.ctx, s.ID)
+			require.NoError(t, err)
+			calls := src.calls
+			_, err = v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), ProductCurrency: "GBP"})
+			require.ErrorIs(t, err, subscription.ErrNotActive, "not active comes first, whatever the rate")
+			again, err := v.Charge(v.ctx, s.ID, ChargeParams{ProductPrice: new(int64(10_00)), ProductCurrency: "EUR", IdempotencyKey: "k"})
+			require.NoError(t, err)
+			require.Equal(t, p, again)
+			require.Equal(t, calls, src.calls, "no rate asked for a subscription that cannot be charged")
+			require.Equal(t, 1, v.proc.ChargeCount())
+		})
+
 		t.Run("without WithFX the product currency is the currency charged", func(t *testing.T) {
 			v := newEnv(t, newStore, WithAdaptiveFee(250))
 			s := v.fxSubscribe(v.customer().ID, processor.CardOK, "USD", false)
