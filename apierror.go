@@ -8,6 +8,7 @@ import (
 
 	"github.com/cofferhq/coffer/apikey"
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/fx"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
@@ -177,6 +178,7 @@ var errorCodes = []errorCode{
 	{money.ErrPrecision, KindInvalid, "amount_precision"},
 	{money.ErrSyntax, KindInvalid, "malformed_amount"},
 	{money.ErrCurrencyMismatch, KindInvalid, "currency_mismatch"},
+	{fx.ErrNoRate, KindInvalid, "fx_rate_unavailable"},
 	{ErrInvalidLimit, KindInvalid, "invalid_limit"},
 	{ErrInvalidCursor, KindInvalid, "invalid_cursor"},
 	{ErrInvalidID, KindInvalid, "invalid_id"},
@@ -193,9 +195,11 @@ var errorCodes = []errorCode{
 	{ErrInvalid, KindInvalid, "invalid_request"},
 	// not the caller's fault
 	{ErrInvalidConfig, KindInternal, "invalid_configuration"},
+	{fx.ErrInvalidRate, KindInternal, "invalid_fx_rate"},
 	{ErrResponseTooLarge, KindInternal, "response_too_large"},
 	{ErrNoProcessor, KindUnavailable, "no_processor"},
 	{processor.ErrUnavailable, KindUnavailable, "processor_unavailable"},
+	{fx.ErrUnavailable, KindUnavailable, "fx_source_unavailable"},
 	{context.Canceled, KindCanceled, "canceled"},
 	{context.DeadlineExceeded, KindTimeout, "deadline_exceeded"},
 }

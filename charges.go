@@ -7,6 +7,7 @@ import (
 	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/subscription"
 	"github.com/cofferhq/coffer/wallet"
@@ -14,6 +15,14 @@ import (
 
 // ChargeParams charges an on-demand subscription. ProductPrice is
 // required; the other fields default to the subscription's.
+//
+// ProductCurrency is the currency of ProductPrice. Without adaptive
+// currency (no WithFX) it is also the currency charged (wallet and payment
+// method). With WithFX the charge is always in the subscription's
+// currency: a ProductPrice in another currency is converted at the
+// source's rate, and the adaptive-currency fee (WithAdaptiveFee) is inside
+// the price when AdaptiveCurrencyFeesInclusive is true, on top of it when
+// false (see WithFX for the rules).
 type ChargeParams struct {
 	ProductPrice                  *int64            `json:"product_price"`
 	ProductCurrency               string            `json:"product_currency,omitempty"`
@@ -69,15 +78,24 @@ func (e *Engine) Charge(ctx context.Context, subscriptionID string, p ChargePara
 	// subscription it reads and locks: no read of its own before it.
 	in := charge.Input{SubscriptionID: subscriptionID, Amount: *p.ProductPrice, Description: p.ProductDescription,
 		Metadata: p.Metadata, IdempotencyKey: p.IdempotencyKey, SubscriptionDefaults: true}
+	if p.AdaptiveCurrencyFeesInclusive != nil {
+		in.FeesInclusive, in.FeesInclusiveSet = *p.AdaptiveCurrencyFeesInclusive, true
+	}
+	if p.ProductCurrency != "" && e.fx != nil {
+		// Adaptive currency: the price is in ProductCurrency, the charge
+		// in the subscription's currency (fxcharge.go).
+		c, err := money.Lookup(p.ProductCurrency)
+		if err != nil {
+			return subscription.Payment{}, err
+		}
+		return e.adaptiveCharge(ctx, in, c.Code)
+	}
 	if p.ProductCurrency != "" {
 		c, err := e.currencies.Check(p.ProductCurrency)
 		if err != nil {
 			return subscription.Payment{}, err
 		}
 		in.Currency = c.Code
-	}
-	if p.AdaptiveCurrencyFeesInclusive != nil {
-		in.FeesInclusive, in.FeesInclusiveSet = *p.AdaptiveCurrencyFeesInclusive, true
 	}
 	return e.charges.Charge(ctx, in)
 }

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/cofferhq/coffer/clock"
+	"github.com/cofferhq/coffer/fx"
 	"github.com/cofferhq/coffer/internal/billing"
 	"github.com/cofferhq/coffer/internal/charge"
 	"github.com/cofferhq/coffer/internal/ids"
@@ -50,6 +51,10 @@ type Engine struct {
 	// charges is the money path: charges, refunds, reconciliation.
 	charges   *charge.Service
 	ownsStore bool
+	// fx and fxFeeBP are WithFX's and WithAdaptiveFee's: adaptive
+	// currency is on when fx is set (see fxcharge.go).
+	fx      fx.Source
+	fxFeeBP int64
 	// noProcessor records WithoutProcessor: no processor on purpose.
 	noProcessor bool
 	log         *slog.Logger

@@ -124,8 +124,10 @@ type OnDemand struct {
 	// ProductCurrency overrides the product's currency.
 	ProductCurrency    string `json:"product_currency,omitempty"`
 	ProductDescription string `json:"product_description,omitempty"`
-	// AdaptiveCurrencyFeesInclusive: fees are included in the price (true)
-	// or added on top of it by the processor (false). Recorded and passed on.
+	// AdaptiveCurrencyFeesInclusive is the subscription's default for its
+	// charges' adaptive_currency_fees_inclusive: the adaptive-currency fee
+	// of a converted charge is inside its price (true) or added on top
+	// (false). See WithFX.
 	AdaptiveCurrencyFeesInclusive bool `json:"adaptive_currency_fees_inclusive,omitempty"`
 }
 

@@ -65,15 +65,21 @@ func (p refusingProc) Refund(ctx context.Context, req processor.RefundRequest) (
 
 func newEnv(t *testing.T, fillers int) *env {
 	t.Helper()
+	return newEnvWith(t, fillers)
+}
+
+// newEnvWith is newEnv with more engine options.
+func newEnvWith(t *testing.T, fillers int, engOpts ...coffer.Option) *env {
+	t.Helper()
 	ctx := context.Background()
 	proc := processor.NewTest(nil)
 	refuse := new(atomic.Bool)
 	// One webhook attempt, to loopback: a failing endpoint is dead-lettered
 	// by the first DispatchDue.
-	eng, err := coffer.New(memory.New(), coffer.WithProcessor(refusingProc{proc, refuse}), coffer.WithCurrencies("USD", "EUR"),
+	eng, err := coffer.New(memory.New(), append([]coffer.Option{coffer.WithProcessor(refusingProc{proc, refuse}), coffer.WithCurrencies("USD", "EUR"),
 		coffer.WithIssuer(invoice.Issuer{Name: "Coffer Demo Ltd", Email: "billing@coffer.test", TaxID: "FR12345678901",
 			Address: &customer.Address{Line1: "1 rue de Rivoli", City: "Paris", PostalCode: "75001", Country: "FR"}}),
-		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true, Backoff: webhook.Backoff{0}}))
+		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: true, Backoff: webhook.Backoff{0}})}, engOpts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close() })
 	e := &env{t: t, ctx: ctx, eng: eng, signer: portaltoken.Random(), proc: proc, refuseRefunds: refuse}

@@ -50,10 +50,16 @@ func testAuth(_ context.Context, secret string) (Principal, error) {
 
 func newTestEnv(t *testing.T, opts ...Option) *testEnv {
 	t.Helper()
+	return newTestEnvWith(t, nil, opts...)
+}
+
+// newTestEnvWith is newTestEnv with more engine options.
+func newTestEnvWith(t *testing.T, engOpts []coffer.Option, opts ...Option) *testEnv {
+	t.Helper()
 	clk := clock.NewTest(t0)
 	proc := processor.NewTest(clk)
-	eng, err := coffer.New(memory.New(), coffer.WithClock(clk), coffer.WithProcessor(proc),
-		coffer.WithCurrencies("USD", "INR", "EUR", "JPY"))
+	eng, err := coffer.New(memory.New(), append([]coffer.Option{coffer.WithClock(clk), coffer.WithProcessor(proc),
+		coffer.WithCurrencies("USD", "INR", "EUR", "JPY")}, engOpts...)...)
 	require.NoError(t, err)
 	t.Cleanup(func() { eng.Close() })
 	h, err := New(eng, append([]Option{WithAuthenticator(testAuth)}, opts...)...)

@@ -22,8 +22,9 @@ type ProductCartItem struct {
 }
 
 // Payment is Dodo's Payment; coffer's fields follow Dodo's. total_amount is
-// the whole charge (wallet part and processor part); settlement_amount is
-// total_amount (coffer settles in the charge currency).
+// the whole charge (wallet part and processor part, the adaptive-currency
+// fee included); settlement_amount is total_amount (coffer settles in the
+// charge currency, the one a converted charge was converted into).
 type Payment struct {
 	Billing                  BillingAddress         `json:"billing"`
 	BrandID                  string                 `json:"brand_id"`
@@ -76,6 +77,18 @@ type Payment struct {
 	RetryOf         *string    `json:"retry_of"`
 	SettledBy       *string    `json:"settled_by"`
 	NextRetryAt     *time.Time `json:"next_retry_at"`
+	// Adaptive currency (extensions): the fee inside total_amount (0 when
+	// none applied), and for a converted charge the product price before
+	// conversion (product_amount in product_currency's minor units) and
+	// the rate used (fx_rate, a decimal string: units of currency per unit
+	// of product_currency), its source and when the source fixed it; null
+	// when the charge was not converted.
+	Fee             int64      `json:"fee"`
+	ProductAmount   *int64     `json:"product_amount"`
+	ProductCurrency *string    `json:"product_currency"`
+	FXRate          *string    `json:"fx_rate"`
+	FXSource        *string    `json:"fx_source"`
+	FXRateAt        *time.Time `json:"fx_rate_at"`
 }
 
 // PaymentEvent is the data of a payment.* webhook.
@@ -165,6 +178,11 @@ func (h *Handler) paymentOut(p subscription.Payment, cu CustomerLimitedDetails, 
 		ProcessorAmount: p.ProcessorAmount, RefundedAmount: p.RefundedAmount, DeclineCode: code,
 		Description: optString(p.Description), FeesInclusive: p.FeesInclusive, RetryOf: optString(p.RetryOf),
 		SettledBy: optString(p.SettledBy), NextRetryAt: optTime(p.NextRetryAt),
+		Fee: p.Fee, ProductCurrency: optString(p.ProductCurrency), FXRate: optString(p.FXRate),
+		FXSource: optString(p.FXSource), FXRateAt: optTime(p.FXRateAt),
+	}
+	if p.ProductCurrency != "" {
+		out.ProductAmount = &p.ProductAmount
 	}
 	if out.Refunds == nil {
 		out.Refunds = []RefundListItem{}

@@ -59,7 +59,19 @@ type Payment struct {
 	// Currency (0 when no fee applies). Amount is always what the customer
 	// pays, fee included: with FeesInclusive the fee was carved out of the
 	// product price, otherwise it was added on top of it.
-	Fee          int64             `json:"fee"`
+	Fee int64 `json:"fee"`
+	// ProductAmount and ProductCurrency are the product price as the
+	// charge asked for it, before conversion into Currency; both are empty
+	// when the charge was not converted (adaptive currency off, or the
+	// price already in the payment's currency).
+	ProductAmount   int64  `json:"product_amount,omitempty"`
+	ProductCurrency string `json:"product_currency,omitempty"`
+	// FXRate is the exchange rate used (units of Currency per unit of
+	// ProductCurrency) as a decimal string, FXSource the source that gave
+	// it and FXRateAt when the source fixed it (zero when it did not say).
+	FXRate       string            `json:"fx_rate,omitempty"`
+	FXSource     string            `json:"fx_source,omitempty"`
+	FXRateAt     time.Time         `json:"fx_rate_at,omitzero"`
 	Metadata     map[string]string `json:"metadata,omitempty"`
 	RetryAttempt int               `json:"retry_attempt,omitempty"`
 	// RetryOf links a retry charge to the failed charge it retries (the

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cofferhq/coffer/fx"
 	"github.com/cofferhq/coffer/internal/portaltoken"
 )
 
@@ -79,6 +80,10 @@ type serveConfig struct {
 	sessionSecret string
 	// issuer is the -issuer-* flags (invoice.go).
 	issuer issuerConfig
+	// fxRates (-fx-rates, COFFER_FX_RATES) turns adaptive currency on with
+	// a static table; nil: off. fxFeeBP is -fx-fee-bp.
+	fxRates *fx.Static
+	fxFeeBP int64
 }
 
 // Environment variables read by serve.
@@ -88,6 +93,7 @@ const (
 	envStripeKey     = "STRIPE_SECRET_KEY"
 	envStripeAPIBase = "STRIPE_API_BASE"
 	envStripeWebhook = "STRIPE_WEBHOOK_SECRET"
+	envFXRates       = "COFFER_FX_RATES"
 )
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -118,8 +124,26 @@ func parseServe(args []string, getenv func(string) string, stderr io.Writer) (se
 	c.issuer.register(fs)
 	rates := fs.String("usd-rates", "", "exchange `rates` for the wallets' total_balance_usd, as CODE=USD per unit, "+
 		"comma-separated (INR=0.012,EUR=1.08); wallets in other currencies are left out of the total")
+	fxRates := fs.String("fx-rates", getenv(envFXRates), "adaptive currency: a static table of exchange `rates`, "+
+		"FROM/TO=RATE comma-separated (EUR/USD=1.08,USD/JPY=151.2; default $"+envFXRates+"); a charge whose "+
+		"product_currency differs from its subscription's is converted at the FROM=product_currency, TO=subscription "+
+		"currency rate; inverses are not derived")
+	fs.Int64Var(&c.fxFeeBP, "fx-fee-bp", 0, "adaptive-currency fee on converted charges, in `basis points` "+
+		"(250 = 2.5 %; needs -fx-rates)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if strings.TrimSpace(*fxRates) != "" {
+		var err error
+		if c.fxRates, err = fx.ParseStatic(time.Time{}, *fxRates); err != nil {
+			return c, usageErr("-fx-rates: %v", err)
+		}
+	}
+	if c.fxFeeBP != 0 && c.fxRates == nil {
+		return c, usageErr("-fx-fee-bp needs -fx-rates (the fee applies to converted charges only)")
+	}
+	if c.fxFeeBP < 0 || c.fxFeeBP > fx.MaxFeeBP {
+		return c, usageErr("-fx-fee-bp %d: want 0 to %d", c.fxFeeBP, fx.MaxFeeBP)
 	}
 	if *rates != "" {
 		var err error

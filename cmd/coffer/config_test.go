@@ -78,6 +78,10 @@ func TestParseServeErrors(t *testing.T) {
 		"log format":      {[]string{"-log-format", "xml"}, env(envAPIKey, key), "-log-format"},
 		"shutdown":        {[]string{"-shutdown-timeout", "0s"}, env(envAPIKey, key), "-shutdown-timeout"},
 		"positional args": {[]string{"extra"}, env(envAPIKey, key), "no arguments"},
+		"fx rates":        {[]string{"-fx-rates", "EUR/USD=abc"}, env(envAPIKey, key), "-fx-rates"},
+		"fx rates env":    {nil, env(envAPIKey, key, envFXRates, "EURUSD=1"), "-fx-rates"},
+		"fx fee alone":    {[]string{"-fx-fee-bp", "250"}, env(envAPIKey, key), "-fx-fee-bp"},
+		"fx fee range":    {[]string{"-fx-rates", "EUR/USD=1.08", "-fx-fee-bp", "10001"}, env(envAPIKey, key), "-fx-fee-bp"},
 	} {
 		_, err := parseServe(tc.args, tc.env, io.Discard)
 		require.ErrorIs(t, err, errUsage, name)
@@ -148,4 +152,17 @@ func TestParseUSDRates(t *testing.T) {
 		_, err := parseServe([]string{"-usd-rates", bad}, env(envAPIKey, key), io.Discard)
 		require.ErrorIs(t, err, errUsage, bad)
 	}
+}
+
+func TestParseServeFX(t *testing.T) {
+	c, err := parseServe(nil, env(envAPIKey, key), io.Discard)
+	require.NoError(t, err)
+	require.Nil(t, c.fxRates, "adaptive currency is off by default")
+	c, err = parseServe([]string{"-fx-rates", "eur/usd=1.08, USD/JPY=151.2", "-fx-fee-bp", "250"}, env(envAPIKey, key), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"EUR/USD": "1.08", "USD/JPY": "151.2"}, c.fxRates.Pairs())
+	require.Equal(t, int64(250), c.fxFeeBP)
+	c, err = parseServe(nil, env(envAPIKey, key, envFXRates, "KWD/USD=3.25"), io.Discard)
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"KWD/USD": "3.25"}, c.fxRates.Pairs())
 }

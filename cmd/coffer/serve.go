@@ -95,9 +95,14 @@ func serve(ctx context.Context, stop func(), cfg serveConfig, stdout, stderr io.
 		return err
 	}
 	defer obs.close()
-	eng, closeEngine, err := obs.openEngine(ctx, cfg.store, coffer.WithProcessor(obs.processor(proc)), coffer.WithLogger(log),
+	engOpts := []coffer.Option{coffer.WithProcessor(obs.processor(proc)), coffer.WithLogger(log),
 		coffer.WithIssuer(cfg.issuer.issuer()),
-		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: cfg.webhooksAllowPrivate, Encode: encode}))
+		coffer.WithWebhookOptions(coffer.WebhookOptions{AllowPrivateNetworks: cfg.webhooksAllowPrivate, Encode: encode})}
+	if cfg.fxRates != nil {
+		engOpts = append(engOpts, coffer.WithFX(cfg.fxRates), coffer.WithAdaptiveFee(cfg.fxFeeBP))
+		log.Info("adaptive currency on", "pairs", len(cfg.fxRates.Pairs()), "fee_bp", cfg.fxFeeBP)
+	}
+	eng, closeEngine, err := obs.openEngine(ctx, cfg.store, engOpts...)
 	if err != nil {
 		return err
 	}

@@ -214,6 +214,31 @@ type Input struct {
 	// the wallet with Amount under the terms Credit (plain when zero).
 	CreditPurchase bool
 	Credit         ledger.CreditTerms
+	// The adaptive-currency terms of a converted charge (the root package
+	// converts before the charge; the payment records them): Amount is
+	// then the converted total in Currency, Fee included; ProductAmount
+	// and ProductCurrency the price as asked; FXRate, FXSource and
+	// FXRateAt the rate used. ProductCurrency "" means no conversion. A
+	// retry or collection of a converted debt carries the debt's terms
+	// (reserveCharge copies them).
+	ProductAmount   int64
+	ProductCurrency string
+	Fee             int64
+	FXRate          string
+	FXSource        string
+	FXRateAt        time.Time
+}
+
+// FillDefaults is withDefaults for the root package, which reads the
+// subscription itself before a converted charge.
+func (in Input) FillDefaults(sub subscription.Subscription) Input { return in.withDefaults(sub) }
+
+// withDebtFX copies the adaptive-currency terms of the debt a retry or
+// collection charges: the same converted amount, so the same fee and rate.
+func (in Input) withDebtFX(debt subscription.Payment) Input {
+	in.ProductAmount, in.ProductCurrency, in.Fee = debt.ProductAmount, debt.ProductCurrency, debt.Fee
+	in.FXRate, in.FXSource, in.FXRateAt = debt.FXRate, debt.FXSource, debt.FXRateAt
+	return in
 }
 
 // withDefaults returns in with the fields SubscriptionDefaults fills taken
@@ -263,7 +288,16 @@ func (in Input) Fingerprint() string {
 	if in.CreditPurchase {
 		b.WriteString("\x00credit_purchase")
 	}
-	req := ledger.Request{Amount: in.Amount, Currency: in.Currency, Type: ledger.Debit, Reason: b.String(),
+	amount := in.Amount
+	if in.ProductCurrency != "" && in.RetryOf == "" {
+		// A converted charge is identified by the price it asked for, in
+		// its currency, and the currency charged, not by the converted
+		// amount: a replay after the rate moved is still a replay. (A
+		// retry or collection is identified by its debt.)
+		fmt.Fprintf(&b, "\x00product=%d %q", in.ProductAmount, in.ProductCurrency)
+		amount = in.ProductAmount
+	}
+	req := ledger.Request{Amount: amount, Currency: in.Currency, Type: ledger.Debit, Reason: b.String(),
 		Reference: ledger.Reference{Type: ledger.RefPayment, ID: in.SubscriptionID}}
 	if in.CreditPurchase {
 		// A purchase's fingerprint also carries its credit terms in clear

@@ -119,6 +119,7 @@ func (s *Service) reserveCharge(tx store.Tx, sub subscription.Subscription, in I
 		if debt, err = claimDebt(tx, in); err != nil {
 			return pay, false, false, err
 		}
+		in = in.withDebtFX(debt)
 	}
 	pay, err = s.reserve(tx, sub, in)
 	if err != nil {
@@ -149,6 +150,8 @@ func (s *Service) reserve(tx store.Tx, sub subscription.Subscription, in Input) 
 		Amount: in.Amount, Currency: in.Currency, Status: subscription.PaymentPending, PaymentMethod: sub.PaymentMethod,
 		IdempotencyKey: in.IdempotencyKey, Fingerprint: in.Fingerprint(), Description: in.Description, FeesInclusive: in.FeesInclusive,
 		Metadata: in.Metadata, RetryAttempt: in.RetryAttempt, RetryOf: in.RetryOf, CreatedAt: now, UpdatedAt: now,
+		Fee: in.Fee, ProductAmount: in.ProductAmount, ProductCurrency: in.ProductCurrency,
+		FXRate: in.FXRate, FXSource: in.FXSource, FXRateAt: in.FXRateAt,
 	}
 	if in.RetryAttempt > 0 {
 		md := make(map[string]string, len(in.Metadata)+1)

@@ -423,7 +423,7 @@ func decodeJSON(v []byte, dst any, what string) error {
 func encodePayment(p subscription.Payment) ([]byte, error) {
 	n := 96 + len(p.ID) + len(p.CustomerID) + len(p.SubscriptionID) + len(p.PaymentMethod) + len(p.ProcessorID) +
 		len(p.HoldID) + len(p.IdempotencyKey) + len(p.Fingerprint) + len(p.Description) + len(p.RetryOf) +
-		len(p.SettledBy) + len(p.CollectingBy) + len(p.DeclineCode)
+		len(p.SettledBy) + len(p.CollectingBy) + len(p.DeclineCode) + len(p.ProductCurrency) + len(p.FXRate) + len(p.FXSource)
 	for k, v := range p.Metadata {
 		n += len(k) + len(v) + 4
 	}
@@ -458,7 +458,42 @@ func encodePayment(p subscription.Payment) ([]byte, error) {
 	enc.time(p.UpdatedAt)
 	enc.str(p.CollectingBy)
 	enc.zeroableTime(p.CallUntil)
+	encodePaymentFX(&enc, p)
 	return enc.b, nil
+}
+
+// paymentFXTag opens the optional trailing section of a binary payment
+// with its adaptive-currency fields (fee, product price before
+// conversion, rate). A payment without them is written without it, byte
+// for byte as before, and records written before the section existed read
+// back with the fields zero.
+const paymentFXTag = 0xF1
+
+func encodePaymentFX(enc *encoder, p subscription.Payment) {
+	if p.Fee == 0 && p.ProductAmount == 0 && p.ProductCurrency == "" && p.FXRate == "" && p.FXSource == "" &&
+		p.FXRateAt.IsZero() {
+		return
+	}
+	enc.b = append(enc.b, paymentFXTag)
+	enc.int(p.Fee)
+	enc.int(p.ProductAmount)
+	enc.str(p.ProductCurrency)
+	enc.str(p.FXRate)
+	enc.str(p.FXSource)
+	enc.zeroableTime(p.FXRateAt)
+}
+
+func decodePaymentFX(d *decoder, p *subscription.Payment) {
+	if d.err != nil || len(d.b) == 0 || d.b[0] != paymentFXTag {
+		return
+	}
+	d.b = d.b[1:]
+	p.Fee = d.int()
+	p.ProductAmount = d.int()
+	p.ProductCurrency = d.str()
+	p.FXRate = d.str()
+	p.FXSource = d.str()
+	p.FXRateAt = d.zeroableTime()
 }
 
 func decodePayment(v []byte) (subscription.Payment, error) {
@@ -499,6 +534,7 @@ func decodePayment(v []byte) (subscription.Payment, error) {
 	p.UpdatedAt = d.time()
 	p.CollectingBy = d.str()
 	p.CallUntil = d.zeroableTime()
+	decodePaymentFX(d, &p)
 	if err := d.done("payment"); err != nil {
 		return subscription.Payment{}, err
 	}

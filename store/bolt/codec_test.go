@@ -205,3 +205,78 @@ func TestJSONSubscriptionsReadBack(t *testing.T) {
 		require.Equal(t, want, got)
 	}
 }
+
+// TestPaymentFXSection: the adaptive-currency fields travel in an optional
+// trailing section. A payment without them encodes byte for byte as before
+// the section existed (so records written then read back, fields zero);
+// any one of them alone makes the section and survives; a truncated
+// section is corrupt.
+func TestPaymentFXSection(t *testing.T) {
+	full := filled[subscription.Payment]()
+	plain := full
+	plain.Fee, plain.ProductAmount, plain.ProductCurrency = 0, 0, ""
+	plain.FXRate, plain.FXSource, plain.FXRateAt = "", "", time.Time{}
+	old, err := encodePayment(plain)
+	require.NoError(t, err)
+	withFX, err := encodePayment(full)
+	require.NoError(t, err)
+	require.Equal(t, old, withFX[:len(old)], "the section is appended after the fields of earlier releases")
+	require.Equal(t, byte(paymentFXTag), withFX[len(old)])
+	got, err := decodePayment(old)
+	require.NoError(t, err)
+	require.Equal(t, plain, got, "a record written before the section reads back with the fields zero")
+	for i := len(old) + 1; i < len(withFX); i++ {
+		_, err := decodePayment(withFX[:i])
+		require.ErrorIs(t, err, errCorrupt, "cut at %d of %d", i, len(withFX))
+	}
+	for name, set := range map[string]func(*subscription.Payment){
+		"fee":              func(p *subscription.Payment) { p.Fee = 25 },
+		"product amount":   func(p *subscription.Payment) { p.ProductAmount = 10_00 },
+		"product currency": func(p *subscription.Payment) { p.ProductCurrency = "EUR" },
+		"rate":             func(p *subscription.Payment) { p.FXRate = "1.0843" },
+		"source":           func(p *subscription.Payment) { p.FXSource = "static" },
+		"rate time":        func(p *subscription.Payment) { p.FXRateAt = time.Unix(1764547200, 5).UTC() },
+	} {
+		want := plain
+		set(&want)
+		v, err := encodePayment(want)
+		require.NoError(t, err)
+		require.Greater(t, len(v), len(old), name)
+		got, err := decodePayment(v)
+		require.NoError(t, err, name)
+		require.Equal(t, want, got, name)
+	}
+}
+
+// FuzzPaymentCodec: any bytes decode to a payment or errCorrupt, never a
+// panic; a decoded payment encodes back to bytes that decode to it again;
+// and a payment built from the inputs (the adaptive-currency fields among
+// them) round-trips.
+func FuzzPaymentCodec(f *testing.F) {
+	full, err := encodePayment(filled[subscription.Payment]())
+	require.NoError(f, err)
+	f.Add(full, int64(25), int64(10_00), "EUR", "1.0843", "static", int64(1764547200))
+	f.Add([]byte{formatBinary}, int64(0), int64(0), "", "", "", int64(0))
+	f.Add(append([]byte{formatJSON}, `{"id":"pay_1","fee":3}`...), int64(-1), int64(1<<62), "\x00", "1e-12", "", int64(-5))
+	f.Fuzz(func(t *testing.T, raw []byte, fee, product int64, cur, rate, src string, at int64) {
+		if p, err := decodePayment(raw); err == nil {
+			v, err := encodePayment(p)
+			require.NoError(t, err)
+			again, err := decodePayment(v)
+			require.NoError(t, err)
+			require.Equal(t, p, again)
+		} else {
+			require.ErrorIs(t, err, errCorrupt)
+		}
+		p := subscription.Payment{ID: "pay_f", Fee: fee, ProductAmount: product, ProductCurrency: cur, FXRate: rate,
+			FXSource: src, CreatedAt: time.Unix(1700000000, 0).UTC(), UpdatedAt: time.Unix(1700000001, 0).UTC()}
+		if at != 0 {
+			p.FXRateAt = time.Unix(at, 0).UTC()
+		}
+		v, err := encodePayment(p)
+		require.NoError(t, err)
+		got, err := decodePayment(v)
+		require.NoError(t, err)
+		require.Equal(t, p, got)
+	})
+}

@@ -160,7 +160,7 @@ const paymentCols = `id, customer_id, subscription_id, kind, amount, currency, w
 	processor_amount, refunded_amount, status, decline_code, payment_method, processor_id, hold_id,
 	idempotency_key, fingerprint, description, fees_inclusive, metadata, retry_attempt, retry_of,
 	settled_by, next_retry_at, created_at, updated_at, wallet_refunded, processor_refunded, collecting_by,
-	call_until`
+	call_until, fee, product_amount, product_currency, fx_rate, fx_source, fx_rate_at`
 
 var getPayment = lockable(`SELECT ` + paymentCols + ` FROM payments WHERE id = $1`)
 
@@ -170,14 +170,15 @@ var getPaymentByKey = lockable(`SELECT ` + paymentCols + ` FROM payments
 const (
 	insertPayment = `INSERT INTO payments (` + paymentCols + `)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-		$21, $22, $23, $24, $25, $26, $27, $28, $29)
+		$21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)
 		ON CONFLICT DO NOTHING`
 	updatePayment = `UPDATE payments SET customer_id = $2, subscription_id = $3, kind = $4, amount = $5,
 		currency = $6, wallet_amount = $7, processor_amount = $8, refunded_amount = $9, status = $10,
 		decline_code = $11, payment_method = $12, processor_id = $13, hold_id = $14, idempotency_key = $15,
 		fingerprint = $16, description = $17, fees_inclusive = $18, metadata = $19, retry_attempt = $20,
 		retry_of = $21, settled_by = $22, next_retry_at = $23, created_at = $24, updated_at = $25,
-		wallet_refunded = $26, processor_refunded = $27, collecting_by = $28, call_until = $29
+		wallet_refunded = $26, processor_refunded = $27, collecting_by = $28, call_until = $29,
+		fee = $30, product_amount = $31, product_currency = $32, fx_rate = $33, fx_source = $34, fx_rate_at = $35
 		WHERE id = $1`
 )
 
@@ -191,7 +192,8 @@ func paymentArgs(p subscription.Payment) ([]any, error) {
 		p.PaymentMethod, p.ProcessorID, p.HoldID, p.IdempotencyKey, p.Fingerprint, p.Description,
 		p.FeesInclusive, meta, p.RetryAttempt, p.RetryOf, p.SettledBy, nullTimeArg(p.NextRetryAt),
 		timeArg(p.CreatedAt), timeArg(p.UpdatedAt), p.WalletRefunded, p.ProcessorRefunded, p.CollectingBy,
-		nullTimeArg(p.CallUntil)}, nil
+		nullTimeArg(p.CallUntil), p.Fee, p.ProductAmount, p.ProductCurrency, p.FXRate, p.FXSource,
+		nullTimeArg(p.FXRateAt)}, nil
 }
 
 func scanPayment(r pgx.Rows, p *subscription.Payment) error {
@@ -199,17 +201,19 @@ func scanPayment(r pgx.Rows, p *subscription.Payment) error {
 		kind, status string
 		meta         []byte
 		next, call   pgtype.Timestamptz
+		fxAt         pgtype.Timestamptz
 	)
 	err := r.Scan(&p.ID, &p.CustomerID, &p.SubscriptionID, &kind, &p.Amount, &p.Currency, &p.WalletAmount,
 		&p.ProcessorAmount, &p.RefundedAmount, &status, &p.DeclineCode, &p.PaymentMethod, &p.ProcessorID,
 		&p.HoldID, &p.IdempotencyKey, &p.Fingerprint, &p.Description, &p.FeesInclusive, &meta,
 		&p.RetryAttempt, &p.RetryOf, &p.SettledBy, &next, &p.CreatedAt, &p.UpdatedAt, &p.WalletRefunded,
-		&p.ProcessorRefunded, &p.CollectingBy, &call)
+		&p.ProcessorRefunded, &p.CollectingBy, &call, &p.Fee, &p.ProductAmount, &p.ProductCurrency, &p.FXRate,
+		&p.FXSource, &fxAt)
 	if err != nil {
 		return err
 	}
 	p.Kind, p.Status = subscription.Kind(kind), subscription.PaymentStatus(status)
-	p.NextRetryAt, p.CallUntil = fromNullTime(next), fromNullTime(call)
+	p.NextRetryAt, p.CallUntil, p.FXRateAt = fromNullTime(next), fromNullTime(call), fromNullTime(fxAt)
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	p.Metadata, err = decodeMeta(meta)
 	return err

@@ -83,6 +83,7 @@ func newPayment(customerID, key string, status subscription.PaymentStatus) subsc
 		Metadata: map[string]string{"order": "42"}, RetryAttempt: 1, RetryOf: "pay_0", SettledBy: "",
 		NextRetryAt: t0.Add(72 * time.Hour), CreatedAt: t0, UpdatedAt: t0,
 		WalletRefunded: 0, ProcessorRefunded: 0, CollectingBy: "pay_collector", CallUntil: t0.Add(2 * time.Minute),
+		Fee: 125, ProductAmount: 4500, ProductCurrency: "EUR", FXRate: "1.0833", FXSource: "static", FXRateAt: t0.Add(-time.Hour),
 	}
 }
 
