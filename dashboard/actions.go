@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -51,6 +52,29 @@ func parseAmount(s, code string) (int64, problem) {
 	if err != nil {
 		return 0, local("unknown_currency", "There is no currency "+strconv.Quote(code)+".")
 	}
+	return parseAmountIn(s, code, cur)
+}
+
+// walletAmount is parseAmount for a wallet entry, whose code may also be a
+// credit unit defined on the engine ("api_calls", kept as typed: unit codes
+// are lower case); an ISO code is upper-cased as everywhere else.
+func (h *Handler) walletAmount(ctx context.Context, s, raw string) (code string, amt int64, pr problem) {
+	raw = strings.TrimSpace(raw)
+	if !money.IsUnitCode(raw) {
+		code = strings.ToUpper(raw)
+		amt, pr = parseAmount(s, code)
+		return code, amt, pr
+	}
+	u, err := h.eng.Unit(ctx, raw)
+	if err != nil {
+		return raw, 0, local("unknown_unit", "There is no credit unit "+strconv.Quote(raw)+".")
+	}
+	amt, pr = parseAmountIn(s, raw, u.Currency())
+	return raw, amt, pr
+}
+
+// parseAmountIn reads a decimal amount of cur (named code in messages).
+func parseAmountIn(s, code string, cur money.Currency) (int64, problem) {
 	s = strings.TrimSpace(s)
 	n, err := money.ParseMinor(s, cur)
 	switch {
@@ -141,13 +165,12 @@ func (h *Handler) entry(q *req) {
 	fail := func(pr problem) {
 		h.customerPage(q, c.ID, "wallet", http.StatusUnprocessableEntity, "entry", pr)
 	}
-	cur := strings.ToUpper(strings.TrimSpace(f.Get("currency")))
 	typ := ledger.Type(f.Get("type"))
 	if typ != ledger.Credit && typ != ledger.Debit {
 		fail(local("invalid_entry_type", "Choose credit (add money) or debit (take money)."))
 		return
 	}
-	amt, pr := parseAmount(f.Get("amount"), cur)
+	cur, amt, pr := h.walletAmount(ctx, f.Get("amount"), f.Get("currency"))
 	if pr.Code != "" {
 		fail(pr)
 		return

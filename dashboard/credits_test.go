@@ -144,3 +144,32 @@ func TestPortalExpiringCredit(t *testing.T) {
 	require.NotContains(t, home.body, "expires within 30 days")
 	require.NotContains(t, home.body, "Bonus credit")
 }
+
+// TestWalletEntryInUnit: the wallet form posts an entry in a credit unit
+// defined on the engine, its code kept lower case and its amount read with
+// the unit's exponent; an undefined unit is refused inside the form with
+// unknown_unit and posts nothing.
+func TestWalletEntryInUnit(t *testing.T) {
+	e := newEnv(t, 0)
+	_, err := e.eng.DefineUnit(e.ctx, coffer.UnitParams{Code: "api_calls"})
+	require.NoError(t, err)
+	c := e.client()
+	c.signIn(e.opSecret)
+	base := "/dashboard/customers/" + e.ada.ID
+	a := c.get(base + "?tab=wallet")
+	tok, key := csrf(t, a.body), keyOf(t, a.body, "-entry")
+	form := func(cur, amount string) url.Values {
+		return url.Values{"csrf": {tok}, "idempotency_key": {key}, "amount": {amount}, "currency": {cur}, "type": {"credit"},
+			"reason": {"Included calls"}}
+	}
+	a = c.post(base+"/wallet/entries", form("tokens_v2", "10"))
+	require.Equal(t, http.StatusUnprocessableEntity, a.status)
+	require.Contains(t, a.body, "Error code <code>unknown_unit</code>")
+	a = c.post(base+"/wallet/entries", form("api_calls", "1.5"))
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, "api_calls has exponent 0")
+	a = c.post(base+"/wallet/entries", form("api_calls", "1500"))
+	require.Equal(t, http.StatusSeeOther, a.status, a.body)
+	b, err := e.eng.Balance(e.ctx, e.ada.ID, "api_calls")
+	require.NoError(t, err)
+	require.Equal(t, int64(1500), b.Available())
+}
