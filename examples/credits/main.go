@@ -11,7 +11,9 @@
 //     remainder with a wallet.credit_expired event;
 //  5. an auto top-up rule (below $25.00 available, buy up to $40.00 with
 //     the card; RunTopUps is run by Engine.Run in production) tops the
-//     wallet up once.
+//     wallet up once;
+//  6. the top-up's payment has an invoice (INV-0001), a receipt once paid,
+//     rendered as HTML and PDF.
 //
 // It prints the wallet's credit after each step and exits with status 1 if
 // an outcome is not the expected one. After step 4 it shows credit-based
@@ -23,6 +25,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -208,7 +211,35 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	return check(s.Balance.Amount == 40_00 && s.Paid == 40_00, "credit after the top-up: %+v", s)
+	if err := check(s.Balance.Amount == 40_00 && s.Paid == 40_00, "credit after the top-up: %+v", s); err != nil {
+		return err
+	}
+	return receipt(ctx, eng, c.ID)
+}
+
+// receipt shows step 6: the top-up's payment has an invoice, numbered in
+// the payment's own transaction (INV-0001: the customer has no
+// invoice_prefix), a receipt once paid, rendered as HTML and PDF.
+func receipt(ctx context.Context, eng *coffer.Engine, customerID string) error {
+	l, err := eng.ListInvoices(ctx, customerID, coffer.ListParams{Limit: 10})
+	if err != nil {
+		return err
+	}
+	if err := check(len(l.Data) == 1, "%d invoices, want the top-up's", len(l.Data)); err != nil {
+		return err
+	}
+	d := l.Data[0]
+	var html, pdf bytes.Buffer
+	if err := d.HTML(&html); err != nil {
+		return err
+	}
+	if err := d.PDF(&pdf); err != nil {
+		return err
+	}
+	fmt.Printf("6. the top-up's %s %s: %s, card charged %s (HTML %d bytes, PDF %d bytes)\n",
+		d.Title(), d.Number, d.Status, usd(d.CardCharged), html.Len(), pdf.Len())
+	return check(d.Number == "INV-0001" && d.Receipt() && d.Total == 20_00 && bytes.HasPrefix(pdf.Bytes(), []byte("%PDF-")),
+		"the top-up's invoice: %+v", d)
 }
 
 // apiCalls gives the customer an api_calls wallet, a monthly allowance of
