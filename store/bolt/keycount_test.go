@@ -1,0 +1,143 @@
+package bolt_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.etcd.io/bbolt"
+
+	"github.com/cofferhq/coffer"
+	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store/bolt"
+)
+
+// snapshot copies every key and value of the store's file, by bucket.
+func snapshot(t *testing.T, st *bolt.Store) map[string]map[string][]byte {
+	t.Helper()
+	out := map[string]map[string][]byte{}
+	require.NoError(t, bolt.RawDB(st).View(func(tx *bbolt.Tx) error {
+		return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
+			m := map[string][]byte{}
+			out[string(name)] = m
+			return b.ForEach(func(k, v []byte) error {
+				m[string(k)] = bytes.Clone(v)
+				return nil
+			})
+		})
+	}))
+	return out
+}
+
+// keyWrites is what one operation wrote: keys added, changed and deleted,
+// and the buckets touched.
+type keyWrites struct {
+	added, changed, deleted int
+	buckets                 []string
+}
+
+func (w keyWrites) total() int { return w.added + w.changed + w.deleted }
+
+func (w keyWrites) String() string {
+	return fmt.Sprintf("%d writes (%d added, %d changed, %d deleted) in %d buckets: %s",
+		w.total(), w.added, w.changed, w.deleted, len(w.buckets), strings.Join(w.buckets, " "))
+}
+
+func diff(before, after map[string]map[string][]byte) keyWrites {
+	var w keyWrites
+	touched := map[string]int{}
+	for name, am := range after {
+		bm := before[name]
+		for k, v := range am {
+			old, ok := bm[k]
+			switch {
+			case !ok:
+				w.added++
+				touched[name]++
+			case !bytes.Equal(old, v):
+				w.changed++
+				touched[name]++
+			}
+		}
+		for k := range bm {
+			if _, ok := am[k]; !ok {
+				w.deleted++
+				touched[name]++
+			}
+		}
+	}
+	for name, n := range touched {
+		w.buckets = append(w.buckets, fmt.Sprintf("%s:%d", name, n))
+	}
+	sort.Strings(w.buckets)
+	return w
+}
+
+// hookProc runs hook before each charge reaches the test processor: the
+// pending payment's transaction has committed, the settling one not begun.
+type hookProc struct {
+	*processor.Test
+	hook func()
+}
+
+func (p hookProc) Charge(ctx context.Context, req processor.ChargeRequest) (processor.Charge, error) {
+	p.hook()
+	return p.Test.Charge(ctx, req)
+}
+
+// TestKeysPerOperation counts the keys one ledger entry and one charge on
+// the processor path write to the file (keys added, changed or deleted;
+// the charge per transaction: the pending payment, then the settlement),
+// and pins them: each key written costs a B+tree descent, and each page it
+// dirties is rewritten at commit.
+func TestKeysPerOperation(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "keys.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	var mid map[string]map[string][]byte
+	proc := hookProc{Test: processor.NewTest(nil), hook: func() {}}
+	eng, err := coffer.New(st, coffer.WithProcessor(&proc))
+	require.NoError(t, err)
+	payer, err := eng.CreateCustomer(ctx, customer.Params{Name: new("payer"), Email: new("payer@example.com")})
+	require.NoError(t, err)
+	holder, err := eng.CreateCustomer(ctx, customer.Params{Name: new("holder"), Email: new("holder@example.com")})
+	require.NoError(t, err)
+	prod, err := eng.CreateProduct(ctx, coffer.ProductParams{Name: "p", Price: 100, Currency: "USD"})
+	require.NoError(t, err)
+	res, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: payer.ID,
+		PaymentMethod: processor.CardOK, OnDemand: &coffer.OnDemand{MandateOnly: new(true)}})
+	require.NoError(t, err)
+	entry := func(key string) {
+		_, err := eng.CreateEntry(ctx, holder.ID, coffer.EntryParams{Amount: 1, Currency: "USD", Type: ledger.Credit, IdempotencyKey: key})
+		require.NoError(t, err)
+	}
+	charge := func(key string) {
+		p, err := eng.Charge(ctx, res.Subscription.ID, coffer.ChargeParams{ProductPrice: new(int64(5_00)), IdempotencyKey: key})
+		require.NoError(t, err)
+		require.Equal(t, "succeeded", string(p.Status))
+		require.Equal(t, int64(5_00), p.ProcessorAmount)
+	}
+	// Once each first, so first-time keys (a new balance) do not count.
+	entry("warm")
+	charge("warm")
+
+	before := snapshot(t, st)
+	entry("k1")
+	entryW := diff(before, snapshot(t, st))
+
+	proc.hook = func() { mid = snapshot(t, st) }
+	before = snapshot(t, st)
+	charge("k2")
+	pending, settle := diff(before, mid), diff(mid, snapshot(t, st))
+	t.Logf("entry:           %v", entryW)
+	t.Logf("charge, pending: %v", pending)
+	t.Logf("charge, settle:  %v", settle)
+}
