@@ -18,8 +18,9 @@ import (
 // on-disk layout (or not by this package at all).
 var ErrIncompatible = errors.New("bolt: incompatible file layout")
 
-// layoutVersion is the on-disk layout written by this package.
-const layoutVersion = 1
+// layoutVersion is the on-disk layout written by this package. Open
+// migrates a layout-1 file (upgrade.go).
+const layoutVersion = 2
 
 // Defaults, chosen with BenchmarkUpdateEntry on a shared 2-core machine. A
 // batch commits as soon as DefaultMaxBatchSize Updates wait in it, or
@@ -158,10 +159,12 @@ func initLayout(btx *bbolt.Tx) error {
 	if err != nil {
 		return fmt.Errorf("bolt: init: %w", err)
 	}
+	migrate := false
 	if v := meta.Get(keyVersion); v != nil {
-		if len(v) != 8 || binary.BigEndian.Uint64(v) != layoutVersion {
-			return fmt.Errorf("%w: version %x, want %d", ErrIncompatible, v, layoutVersion)
+		if len(v) != 8 || (binary.BigEndian.Uint64(v) != layoutVersion && binary.BigEndian.Uint64(v) != 1) {
+			return fmt.Errorf("%w: version %x, want %d (or 1, migrated)", ErrIncompatible, v, layoutVersion)
 		}
+		migrate = binary.BigEndian.Uint64(v) == 1
 	} else {
 		if btx.Bucket(bCustomers) == nil && countBuckets(btx) > 1 {
 			return fmt.Errorf("%w: not a coffer store", ErrIncompatible)
@@ -183,7 +186,13 @@ func initLayout(btx *bbolt.Tx) error {
 			return err
 		}
 	}
-	return backfillLists(btx)
+	if err := backfillLists(btx); err != nil {
+		return err
+	}
+	if migrate {
+		return migrateV1(btx)
+	}
+	return nil
 }
 
 func countBuckets(btx *bbolt.Tx) int {

@@ -247,6 +247,14 @@ func TestUpgradeFromLayout1(t *testing.T) {
 	copyFile(t, filepath.Join("testdata", "layout-v1.db"), path)
 	s, err := bolt.Open(path)
 	require.NoError(t, err)
+	require.NoError(t, bolt.RawDB(s).View(func(tx *bbolt.Tx) error {
+		require.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 2}, tx.Bucket([]byte("meta")).Get([]byte("version")))
+		for _, name := range []string{"payments.customer", "payments.status", "payments.customer_status", "payments.key",
+			"customers.email", "subscriptions.customer", "refunds.payment"} {
+			require.Nil(t, tx.Bucket([]byte(name)), "layout-1 bucket %s", name)
+		}
+		return nil
+	}))
 	checkUpgradeData(t, s)
 	// Writes after the migration keep the indexes right: a new payment
 	// with a taken key is refused, a status change moves the payment.
