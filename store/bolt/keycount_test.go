@@ -137,7 +137,26 @@ func TestKeysPerOperation(t *testing.T) {
 	before = snapshot(t, st)
 	charge("k2")
 	pending, settle := diff(before, mid), diff(mid, snapshot(t, st))
+	// An imported row (ImportCustomers, the bulk path): a customer with
+	// an email, a DID, a two-word name and an opening balance (its entry
+	// and event), as the import benchmark's rows; per row over 10.
+	before = snapshot(t, st)
+	const rows = 10
+	rep, err := eng.ImportCustomers(ctx, coffer.ImportParams{}, func(yield func(coffer.ImportRow, error) bool) {
+		for i := range rows {
+			r := coffer.ImportRow{Customer: customer.Params{Name: new(fmt.Sprint("Customer ", i)),
+				Email: new(fmt.Sprintf("user%d@example.com", i)), DID: new(fmt.Sprintf("ext-%09d", i))},
+				Balances: []coffer.OpeningBalance{{Currency: "USD", Amount: int64(100 + i)}}}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	})
+	require.NoError(t, err)
+	require.Equal(t, rows, rep.Imported)
+	importW := diff(before, snapshot(t, st))
 	t.Logf("entry:           %v", entryW)
 	t.Logf("charge, pending: %v", pending)
 	t.Logf("charge, settle:  %v", settle)
+	t.Logf("import, %d rows: %v", rows, importW)
 }

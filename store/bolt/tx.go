@@ -126,6 +126,9 @@ type ikey struct {
 	bucket []byte
 	key    []byte
 	unique bool
+	// free: a unique key the caller has just found free in this
+	// transaction, so insert does not look it up again.
+	free bool
 }
 
 func listKey(bucket, prefix []byte, seq uint64) ikey {
@@ -154,7 +157,7 @@ func (t *tx) nextSeq(k kind, id string) (uint64, error) {
 // transaction as it was even if the caller goes on.
 func (t *tx) insert(k kind, id string, seq uint64, val []byte, keys []ikey) error {
 	for _, ik := range keys {
-		if ik.unique && t.b(ik.bucket).Get(ik.key) != nil {
+		if ik.unique && !ik.free && t.b(ik.bucket).Get(ik.key) != nil {
 			return fmt.Errorf("%w: %s %q", store.ErrDuplicate, ik.bucket, ik.key)
 		}
 	}
@@ -480,6 +483,7 @@ func (t *tx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
 			prev, err := decodeEntry(rec)
 			return prev, err == nil, err
 		}
+		uk.free = true
 		keys[1] = uk
 	}
 	seq, err := t.nextSeq(kEntries, e.ID)
@@ -489,8 +493,7 @@ func (t *tx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
 	keys[0] = listKey(bWallets, walletKey(e.CustomerID, tagEntries, e.Currency), seq)
 	ks := keys[:1]
 	if e.IdempotencyKey != "" {
-		// Checked free above; insert checks it again (one more Get).
-		ks = keys[:2]
+		ks = keys[:2] // found free above: insert does not look again
 	}
 	return ledger.Entry{}, false, t.insert(kEntries, e.ID, seq, encodeEntry(e), ks)
 }

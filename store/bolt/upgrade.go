@@ -17,6 +17,8 @@ import (
 //     lists scopes "pay.c", "pay.t", "pay.ct";
 //   - customers.email: "cus.email"; subscriptions.customer: "sub.c";
 //     refunds.payment: "ref.p";
+//   - the lists bucket's "cus.did" scope: a DID names one customer, which
+//     the unique customers.did bucket finds (QueryCustomers);
 //   - payments.key (scope(customer, key) -> seq) moved into the wallets
 //     bucket (scope(customer) + tagPaymentKey + key -> seq), next to the
 //     customer's balances and entry keys.
@@ -69,6 +71,15 @@ func migrateV1(btx *bbolt.Tx) error {
 		})
 		if err != nil {
 			return err
+		}
+	}
+	// The "cus.did" scope of the lists bucket goes too.
+	lists := btx.Bucket(bLists)
+	didScope := scope("cus.did")
+	c := lists.Cursor()
+	for k, _ := c.Seek(didScope); k != nil && bytes.HasPrefix(k, didScope); k, _ = c.Seek(didScope) {
+		if err := lists.Delete(k); err != nil {
+			return fmt.Errorf("bolt: migrate: %w", err)
 		}
 	}
 	for _, name := range [][]byte{v1PaymentKey, v1PaymentCustomer, v1PaymentStatus, v1PaymentCustomerStatus,

@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -232,6 +233,28 @@ func checkUpgradeData(t *testing.T, s store.Store) {
 		require.NoError(t, err)
 		require.Len(t, cs, 2)
 		require.Equal(t, []string{upCustomerID(2), upCustomerID(0)}, []string{cs[0].ID, cs[1].ID})
+		// The DID filter, with its range and cursors.
+		did := func(d string, p store.Page, r store.TimeRange) []string {
+			cs, more, err := tx.QueryCustomers(store.CustomerListQuery{DID: d, Page: p, Created: r})
+			require.NoError(t, err)
+			require.False(t, more)
+			var out []string
+			for _, c := range cs {
+				out = append(out, c.ID)
+			}
+			return out
+		}
+		c1 := []string{upCustomerID(1)}
+		require.Equal(t, c1, did("did:up:1", store.Page{}, store.TimeRange{}))
+		require.Empty(t, did("did:up:9", store.Page{}, store.TimeRange{}))
+		require.Empty(t, did("did:up:1", store.Page{}, store.TimeRange{From: upT0.Add(2 * time.Second)}))
+		require.Equal(t, c1, did("did:up:1", store.Page{}, store.TimeRange{From: upT0.Add(time.Second), To: upT0.Add(2 * time.Second)}))
+		require.Empty(t, did("did:up:1", store.Page{StartingAfter: upCustomerID(1)}, store.TimeRange{}))
+		require.Equal(t, c1, did("did:up:1", store.Page{StartingAfter: upCustomerID(2)}, store.TimeRange{}))
+		require.Empty(t, did("did:up:1", store.Page{EndingBefore: upCustomerID(2)}, store.TimeRange{}))
+		require.Equal(t, c1, did("did:up:1", store.Page{EndingBefore: upCustomerID(0)}, store.TimeRange{}))
+		_, _, err = tx.QueryCustomers(store.CustomerListQuery{DID: "did:up:1", Page: store.Page{StartingAfter: "cus_nope"}})
+		require.ErrorIs(t, err, store.ErrNotFound)
 		subs, _, err := tx.ListSubscriptions(upCustomerID(1), store.Page{})
 		require.NoError(t, err)
 		require.Len(t, subs, 1)
@@ -253,6 +276,8 @@ func TestUpgradeFromLayout1(t *testing.T) {
 			"customers.email", "subscriptions.customer", "refunds.payment"} {
 			require.Nil(t, tx.Bucket([]byte(name)), "layout-1 bucket %s", name)
 		}
+		k, _ := tx.Bucket([]byte("lists")).Cursor().Seek([]byte("\x07cus.did"))
+		require.False(t, bytes.HasPrefix(k, []byte("\x07cus.did")), "a cus.did list key is left")
 		return nil
 	}))
 	checkUpgradeData(t, s)
