@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,10 +20,13 @@ import (
 	"github.com/cofferhq/coffer/store/bolt"
 )
 
-// snapshot copies every key and value of the store's file, by bucket.
+// snapshot copies every key and value of the store's file, by bucket, and
+// the file's bytes (for pagesWritten).
 func snapshot(t *testing.T, st *bolt.Store) map[string]map[string][]byte {
 	t.Helper()
-	out := map[string]map[string][]byte{}
+	raw, err := os.ReadFile(st.Path())
+	require.NoError(t, err)
+	out := map[string]map[string][]byte{fileKey: {"": raw}}
 	require.NoError(t, bolt.RawDB(st).View(func(tx *bbolt.Tx) error {
 		return tx.ForEach(func(name []byte, b *bbolt.Bucket) error {
 			m := map[string][]byte{}
@@ -41,19 +45,43 @@ func snapshot(t *testing.T, st *bolt.Store) map[string]map[string][]byte {
 type keyWrites struct {
 	added, changed, deleted int
 	buckets                 []string
+	pages                   int // pages written (pagesWritten)
 }
 
 func (w keyWrites) total() int { return w.added + w.changed + w.deleted }
 
 func (w keyWrites) String() string {
-	return fmt.Sprintf("%d writes (%d added, %d changed, %d deleted) in %d buckets: %s",
-		w.total(), w.added, w.changed, w.deleted, len(w.buckets), strings.Join(w.buckets, " "))
+	return fmt.Sprintf("%d writes (%d added, %d changed, %d deleted) in %d buckets, %d pages written: %s",
+		w.total(), w.added, w.changed, w.deleted, len(w.buckets), w.pages, strings.Join(w.buckets, " "))
+}
+
+// fileKey holds the file's bytes in a snapshot.
+const fileKey = "\x00file"
+
+// pagesWritten counts the pages (4 KiB, bbolt's page size here) that differ
+// between two copies of the file, or were added: bbolt writes a commit's
+// dirty pages to free pages (copy on write) plus a meta page, so this is
+// what the commits between the copies wrote.
+func pagesWritten(a, b []byte) int {
+	const page = 4096
+	n := 0
+	for off := 0; off < len(b); off += page {
+		end := min(off+page, len(b))
+		if end > len(a) || !bytes.Equal(a[off:end], b[off:end]) {
+			n++
+		}
+	}
+	return n
 }
 
 func diff(before, after map[string]map[string][]byte) keyWrites {
 	var w keyWrites
+	w.pages = pagesWritten(before[fileKey][""], after[fileKey][""])
 	touched := map[string]int{}
 	for name, am := range after {
+		if name == fileKey {
+			continue
+		}
 		bm := before[name]
 		for k, v := range am {
 			old, ok := bm[k]
@@ -173,4 +201,65 @@ func TestKeysPerOperation(t *testing.T) {
 		require.LessOrEqual(t, p.w.total(), p.keys, "%s: %v", p.what, p.w)
 		require.LessOrEqual(t, len(p.w.buckets), p.buckets, "%s: %v", p.what, p.w)
 	}
+}
+
+// TestPagesPerOperation logs the pages one entry and one charge write on a
+// store big enough that no index bucket is inline (stored inside its
+// parent's page, as the small store of TestKeysPerOperation's are): 5,000
+// imported customers, then 100 charges and 100 entries spread over 100 of
+// them. Pages, not keys, are what a lone writer's commit writes and
+// fsyncs.
+func TestPagesPerOperation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	ctx := context.Background()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "pages.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	var mid map[string]map[string][]byte
+	proc := hookProc{Test: processor.NewTest(nil), hook: func() {}}
+	eng, err := coffer.New(st, coffer.WithProcessor(&proc))
+	require.NoError(t, err)
+	const customers, busy = 5000, 100
+	_, err = eng.ImportCustomers(ctx, coffer.ImportParams{}, func(yield func(coffer.ImportRow, error) bool) {
+		for i := range customers {
+			r := coffer.ImportRow{Customer: customer.Params{Name: new(fmt.Sprint("Customer ", i)),
+				Email: new(fmt.Sprintf("user%d@example.com", i)), DID: new(fmt.Sprintf("ext-%09d", i))}}
+			if !yield(r, nil) {
+				return
+			}
+		}
+	})
+	require.NoError(t, err)
+	list, err := eng.ListCustomers(ctx, coffer.CustomerListParams{ListParams: coffer.ListParams{Limit: busy}})
+	require.NoError(t, err)
+	require.Len(t, list.Data, busy)
+	prod, err := eng.CreateProduct(ctx, coffer.ProductParams{Name: "p", Price: 100, Currency: "USD"})
+	require.NoError(t, err)
+	subs := make([]string, busy)
+	for i, c := range list.Data {
+		res, err := eng.CreateSubscription(ctx, coffer.SubscriptionParams{ProductID: prod.ID, Quantity: 1, CustomerID: c.ID,
+			PaymentMethod: processor.CardOK, OnDemand: &coffer.OnDemand{MandateOnly: new(true)}})
+		require.NoError(t, err)
+		subs[i] = res.Subscription.ID
+		_, err = eng.Charge(ctx, subs[i], coffer.ChargeParams{ProductPrice: new(int64(5_00))})
+		require.NoError(t, err)
+		_, err = eng.CreateEntry(ctx, c.ID, coffer.EntryParams{Amount: 1, Currency: "INR", Type: ledger.Credit, IdempotencyKey: fmt.Sprint("w", i)})
+		require.NoError(t, err)
+	}
+	holder := list.Data[busy/2].ID
+	before := snapshot(t, st)
+	_, err = eng.CreateEntry(ctx, holder, coffer.EntryParams{Amount: 1, Currency: "INR", Type: ledger.Credit, IdempotencyKey: "k1"})
+	require.NoError(t, err)
+	entryW := diff(before, snapshot(t, st))
+	proc.hook = func() { mid = snapshot(t, st) }
+	before = snapshot(t, st)
+	p, err := eng.Charge(ctx, subs[busy/3], coffer.ChargeParams{ProductPrice: new(int64(5_00))})
+	require.NoError(t, err)
+	require.Equal(t, "succeeded", string(p.Status))
+	pending, settle := diff(before, mid), diff(mid, snapshot(t, st))
+	t.Logf("entry:           %d pages written, %d keys", entryW.pages, entryW.total())
+	t.Logf("charge, pending: %d pages written, %d keys", pending.pages, pending.total())
+	t.Logf("charge, settle:  %d pages written, %d keys", settle.pages, settle.total())
 }
