@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.etcd.io/bbolt"
@@ -17,6 +18,7 @@ import (
 	"github.com/cofferhq/coffer/customer"
 	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/processor"
+	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/store/bolt"
 )
 
@@ -249,7 +251,18 @@ func TestPagesPerOperation(t *testing.T) {
 		require.NoError(t, err)
 	}
 	holder := list.Data[busy/2].ID
+	// The floor of any commit: one key rewritten (the holder's balance).
 	before := snapshot(t, st)
+	require.NoError(t, st.Update(ctx, func(tx store.Tx) error {
+		b, err := tx.Balance(holder, "INR")
+		if err != nil {
+			return err
+		}
+		b.UpdatedAt = b.UpdatedAt.Add(time.Second)
+		return tx.PutBalance(b)
+	}))
+	floor := diff(before, snapshot(t, st))
+	before = snapshot(t, st)
 	_, err = eng.CreateEntry(ctx, holder, coffer.EntryParams{Amount: 1, Currency: "INR", Type: ledger.Credit, IdempotencyKey: "k1"})
 	require.NoError(t, err)
 	entryW := diff(before, snapshot(t, st))
@@ -259,6 +272,7 @@ func TestPagesPerOperation(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "succeeded", string(p.Status))
 	pending, settle := diff(before, mid), diff(mid, snapshot(t, st))
+	t.Logf("one balance put: %d pages written, %d keys", floor.pages, floor.total())
 	t.Logf("entry:           %d pages written, %d keys", entryW.pages, entryW.total())
 	t.Logf("charge, pending: %d pages written, %d keys", pending.pages, pending.total())
 	t.Logf("charge, settle:  %d pages written, %d keys", settle.pages, settle.total())
