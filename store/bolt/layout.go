@@ -58,8 +58,8 @@ var (
 	bRefundKey     = []byte("refunds.key")     // unique: payment, key
 	bRefundPending = []byte("refunds.pending") // list: (none), pending only
 
-	bEventUndispatched = []byte("events.undispatched") // list: (none)
-	bEventDone         = []byte("events.done")         // timeKey(CreatedAt)+seq, dispatched only
+	// Undispatched events: the lists bucket's "ev.u" scope (layout 2).
+	bEventDone = []byte("events.done") // timeKey(CreatedAt)+seq, dispatched only
 
 	bAttemptDue          = []byte("attempts.due")          // timeKey(RunAt)+seq, active only
 	bAttemptSubscription = []byte("attempts.subscription") // scope(sub)+number+seq
@@ -91,7 +91,7 @@ var allBuckets = [][]byte{
 	kSubs.primary, kSubs.ids,
 	kPayments.primary, kPayments.ids,
 	kRefunds.primary, kRefunds.ids, bRefundKey, bRefundPending,
-	kEvents.primary, kEvents.ids, bEventUndispatched, bEventDone,
+	kEvents.primary, kEvents.ids, bEventDone,
 	kAttempts.primary, kAttempts.ids, bAttemptDue, bAttemptSubscription, bAttemptLease, bAttemptLeaseAll,
 	kEndpoints.primary, kEndpoints.ids,
 	kDeliveries.primary, kDeliveries.ids, bDeliveryDue, bDeliveryEvent, bDeliveryEndpoint, bDeliveryStatus, bDeliveryDone,

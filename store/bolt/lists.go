@@ -39,6 +39,12 @@ func lkey(t time.Time, seq uint64, parts ...string) ikey {
 	return ikey{bucket: bLists, key: appendSeq(appendTime(scope(parts...), t), seq)}
 }
 
+// undispatchedKey marks an event not yet dispatched: the lists bucket's
+// "ev.u" scope, at the zero time, so the scope is in sequence order. It
+// shares the lists bucket with the event's other list keys ("ev", "ev.t")
+// instead of a bucket of its own (layout 1's events.undispatched).
+func undispatchedKey(seq uint64) ikey { return lkey(time.Time{}, seq, "ev.u") }
+
 func customerListKeys(c customer.Customer, seq uint64) []ikey {
 	ks := []ikey{lkey(c.CreatedAt, seq, "cus")}
 	if c.Email != "" {

@@ -814,7 +814,7 @@ func eventKeys(e webhook.Event, seq uint64) []ikey {
 	if e.Dispatched {
 		return append(ks, listKey(bEventDone, appendTime(nil, e.CreatedAt), seq))
 	}
-	return append(ks, listKey(bEventUndispatched, nil, seq))
+	return append(ks, undispatchedKey(seq))
 }
 
 func (t *tx) InsertEvent(e webhook.Event) error {
@@ -843,7 +843,24 @@ func (t *tx) Events(afterSeq int64, limit int) ([]webhook.Event, error) {
 }
 
 func (t *tx) UndispatchedEvents(limit int) ([]webhook.Event, error) {
-	return ascending(t, kEvents, source{bucket: t.b(bEventUndispatched)}, 0, batch(limit), decodeEvent)
+	// The "ev.u" scope of the lists bucket, oldest first: its keys carry
+	// the zero time, so they are in sequence order.
+	it := newTiter(t.b(bLists), scope("ev.u"), minSuffix, maxSuffix, false)
+	prim := t.b(kEvents.primary)
+	var out []webhook.Event
+	for n := batch(limit); it.k != nil && len(out) < n; it.next() {
+		seq := seqOfKey(it.k)
+		v := prim.Get(seqKey(seq))
+		if v == nil {
+			return nil, errDangling(kEvents, seq)
+		}
+		e, err := decodeEvent(seq, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func (t *tx) MarkEventDispatched(id string) error {

@@ -10,13 +10,16 @@ import (
 
 // Layout 2 (this release) dropped the layout-1 index buckets that repeated
 // scopes of the lists bucket, so that a pending payment writes 9 keys in 4
-// buckets instead of 12 in 7, its settlement 13 keys instead of 17, and an
-// imported customer one key less:
+// buckets instead of 12 in 7, its settlement 13 keys in 5 buckets instead of
+// 17 in 8, an entry 10 keys in 6 buckets instead of 7, and an imported
+// customer two keys less:
 //
 //   - payments.customer, payments.status, payments.customer_status: the
 //     lists scopes "pay.c", "pay.t", "pay.ct";
 //   - customers.email: "cus.email"; subscriptions.customer: "sub.c";
 //     refunds.payment: "ref.p";
+//   - events.undispatched: the lists scope "ev.u" (zero time + seq), next
+//     to the event's other list keys;
 //   - the lists bucket's "cus.did" scope: a DID names one customer, which
 //     the unique customers.did bucket finds (QueryCustomers);
 //   - payments.key (scope(customer, key) -> seq) moved into the wallets
@@ -36,6 +39,7 @@ var (
 	v1CustomerEmail         = []byte("customers.email")
 	v1SubCustomer           = []byte("subscriptions.customer")
 	v1RefundPayment         = []byte("refunds.payment")
+	v1EventUndispatched     = []byte("events.undispatched")
 )
 
 // splitScope2 reads a two-part scope (scope(a, b)).
@@ -73,8 +77,24 @@ func migrateV1(btx *bbolt.Tx) error {
 			return err
 		}
 	}
-	// The "cus.did" scope of the lists bucket goes too.
 	lists := btx.Bucket(bLists)
+	// Undispatched events move into the lists bucket ("ev.u").
+	if ub := btx.Bucket(v1EventUndispatched); ub != nil {
+		err := ub.ForEach(func(k, _ []byte) error {
+			if len(k) != 8 {
+				return fmt.Errorf("%w: events.undispatched key %q", errCorrupt, k)
+			}
+			uk := undispatchedKey(seqOfKey(k))
+			if err := lists.Put(uk.key, []byte{}); err != nil {
+				return fmt.Errorf("bolt: migrate undispatched event: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	// The "cus.did" scope of the lists bucket goes too.
 	didScope := scope("cus.did")
 	c := lists.Cursor()
 	for k, _ := c.Seek(didScope); k != nil && bytes.HasPrefix(k, didScope); k, _ = c.Seek(didScope) {
@@ -83,7 +103,7 @@ func migrateV1(btx *bbolt.Tx) error {
 		}
 	}
 	for _, name := range [][]byte{v1PaymentKey, v1PaymentCustomer, v1PaymentStatus, v1PaymentCustomerStatus,
-		v1CustomerEmail, v1SubCustomer, v1RefundPayment} {
+		v1CustomerEmail, v1SubCustomer, v1RefundPayment, v1EventUndispatched} {
 		if btx.Bucket(name) == nil {
 			continue
 		}

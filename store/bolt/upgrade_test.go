@@ -20,6 +20,7 @@ import (
 	"github.com/cofferhq/coffer/store/bolt"
 	"github.com/cofferhq/coffer/subscription"
 	"github.com/cofferhq/coffer/wallet"
+	"github.com/cofferhq/coffer/webhook"
 )
 
 // testdata/layout-v1.db was written by the layout-1 adapter (commit
@@ -111,6 +112,33 @@ func writeUpgradeData(t *testing.T, s store.Store) {
 		p.Status = subscription.PaymentSucceeded
 		return tx.UpdatePayment(p)
 	}))
+	// Events: upEvents of them, the odd ones dispatched.
+	require.NoError(t, s.Update(ctx, func(tx store.Tx) error {
+		for i := range upEvents {
+			if err := tx.InsertEvent(webhook.Event{ID: upEventID(i), Type: "payment.succeeded", CustomerID: upCustomerID(0),
+				Data: []byte(`{}`), CreatedAt: upT0.Add(time.Duration(i) * time.Second)}); err != nil {
+				return err
+			}
+		}
+		for i := 1; i < upEvents; i += 2 {
+			if err := tx.MarkEventDispatched(upEventID(i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+const upEvents = 7
+
+func upEventID(i int) string { return fmt.Sprintf("evt_up%02d", i) }
+
+func eventIDs(es []webhook.Event) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.ID
+	}
+	return out
 }
 
 // upExpected is payment i as stored after writeUpgradeData.
@@ -255,6 +283,13 @@ func checkUpgradeData(t *testing.T, s store.Store) {
 		require.Equal(t, c1, did("did:up:1", store.Page{EndingBefore: upCustomerID(0)}, store.TimeRange{}))
 		_, _, err = tx.QueryCustomers(store.CustomerListQuery{DID: "did:up:1", Page: store.Page{StartingAfter: "cus_nope"}})
 		require.ErrorIs(t, err, store.ErrNotFound)
+		// Undispatched events, oldest first, bounded by the limit.
+		ev, err := tx.UndispatchedEvents(0)
+		require.NoError(t, err)
+		require.Equal(t, []string{upEventID(0), upEventID(2), upEventID(4), upEventID(6)}, eventIDs(ev))
+		ev, err = tx.UndispatchedEvents(2)
+		require.NoError(t, err)
+		require.Equal(t, []string{upEventID(0), upEventID(2)}, eventIDs(ev))
 		subs, _, err := tx.ListSubscriptions(upCustomerID(1), store.Page{})
 		require.NoError(t, err)
 		require.Len(t, subs, 1)
@@ -273,7 +308,7 @@ func TestUpgradeFromLayout1(t *testing.T) {
 	require.NoError(t, bolt.RawDB(s).View(func(tx *bbolt.Tx) error {
 		require.Equal(t, []byte{0, 0, 0, 0, 0, 0, 0, 2}, tx.Bucket([]byte("meta")).Get([]byte("version")))
 		for _, name := range []string{"payments.customer", "payments.status", "payments.customer_status", "payments.key",
-			"customers.email", "subscriptions.customer", "refunds.payment"} {
+			"customers.email", "subscriptions.customer", "refunds.payment", "events.undispatched"} {
 			require.Nil(t, tx.Bucket([]byte(name)), "layout-1 bucket %s", name)
 		}
 		k, _ := tx.Bucket([]byte("lists")).Cursor().Seek([]byte("\x07cus.did"))
@@ -304,6 +339,11 @@ func TestUpgradeFromLayout1(t *testing.T) {
 			Page: store.Page{Limit: 100}})
 		require.NoError(t, err)
 		require.NotContains(t, paymentIDs(list), "pay_upnew")
+		// A migrated undispatched event leaves the list when dispatched.
+		require.NoError(t, tx.MarkEventDispatched(upEventID(2)))
+		ev, err := tx.UndispatchedEvents(0)
+		require.NoError(t, err)
+		require.Equal(t, []string{upEventID(0), upEventID(4), upEventID(6)}, eventIDs(ev))
 		return nil
 	}))
 	require.NoError(t, s.Close())
