@@ -81,6 +81,7 @@ func benchCharge(b *testing.B, s store.Store, wallet, parallel bool) {
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := procCPU()
 	if parallel {
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
@@ -94,6 +95,9 @@ func benchCharge(b *testing.B, s store.Store, wallet, parallel bool) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "charges/s")
+	// CPU per charge (the process's, processor included) is steadier than
+	// wall-clock throughput on a shared machine.
+	b.ReportMetric(float64((procCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	if !wallet && proc.ChargeCount() != b.N {
 		b.Errorf("processor charged %d times for %d charges", proc.ChargeCount(), b.N)
 	}

@@ -67,6 +67,7 @@ func benchLedger(b *testing.B, s store.Store, writers, wallets int) {
 	var seq atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := procCPU()
 	var wg sync.WaitGroup
 	per := b.N / writers
 	for w := 0; w < writers; w++ {
@@ -91,4 +92,5 @@ func benchLedger(b *testing.B, s store.Store, writers, wallets int) {
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "entries/s")
+	b.ReportMetric(float64((procCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }

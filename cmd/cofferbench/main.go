@@ -35,7 +35,9 @@
 //     operation (entry + balance + event; for a charge the pending payment,
 //     then payment + event + subscription) with the same bbolt options,
 //     DB.Batch when several writers run (DB.Update for a lone writer, as the
-//     coffer adapter does), fsync on;
+//     coffer adapter does; the adapter's concurrent writers share commits
+//     through its own committer goroutine, bbolt's substrate for that is
+//     DB.Batch), fsync on;
 //   - postgres: a hand-written pgx transaction on coffer's own tables (entry:
 //     SELECT balance FOR UPDATE, INSERT entry, UPDATE balance, INSERT event;
 //     charge: SELECT subscription and balance FOR UPDATE, INSERT payment,

@@ -36,7 +36,7 @@ func bboltOptions() *bbolt.Options {
 
 // probeSizes runs a few operations of each path through coffer on a bolt
 // file, then reads the file with bbolt to measure what was written. The
-// bucket names are those of store/bolt's layout (version 1).
+// bucket names are those of store/bolt's layout (version 2).
 func probeSizes(ctx context.Context, dir string) (map[string]recordSizes, error) {
 	out := map[string]recordSizes{}
 	var sz recordSizes
@@ -168,8 +168,9 @@ func newRawBolt(c cell, dir string, sz recordSizes) (*rawBolt, error) {
 	}
 	db.MaxBatchSize, db.MaxBatchDelay = bolt.DefaultMaxBatchSize, bolt.DefaultMaxBatchDelay
 	rb := &rawBolt{path: c.path, db: db, file: file, sz: sz, proc: processor.NewTest(nil),
-		// A lone writer commits at once; concurrent writers share commits
-		// through DB.Batch. The coffer adapter does the same.
+		// A lone writer commits at once, as in the coffer adapter;
+		// concurrent writers share commits through DB.Batch (the adapter
+		// through its committer goroutine, bolt.WithGroupCommit).
 		batch: c.writers > 1}
 	for range c.wallets {
 		rb.custs = append(rb.custs, []byte(newID("cus")))

@@ -138,7 +138,7 @@ func BenchmarkUpdateEntry(b *testing.B) {
 }
 
 // BenchmarkCommitModes compares, with 64 writers, how concurrent Updates
-// share commits: bbolt's DB.Batch (the default), the committer goroutine
+// share commits: bbolt's DB.Batch (WithDBBatch), the committer goroutine
 // of WithGroupCommit with the default batch delay, and the committer with
 // no delay at all (group commit without a timer: a batch is whatever
 // queued while the previous commit ran). Every Update is fsynced in each.
@@ -149,7 +149,7 @@ func BenchmarkCommitModes(b *testing.B) {
 		name string
 		opts []Option
 	}{
-		{"batch", nil},
+		{"batch", []Option{WithDBBatch()}},
 		{"group", []Option{WithGroupCommit()}},
 		{"group-notimer", []Option{WithGroupCommit(), WithMaxBatchDelay(0)}},
 	}

@@ -44,25 +44,22 @@ var (
 
 	bCustomers = kCustomers.primary
 
-	bCustomerDID   = []byte("customers.did")   // unique: did
-	bCustomerEmail = []byte("customers.email") // list: lower(email)
+	bCustomerDID = []byte("customers.did") // unique: did
+	// The email filter walks the lists bucket's "cus.email" scope (layout 2).
 	// customers.search (search.go): token + seq, built by backfillSearch
 
 	bWallets = []byte("wallets") // scope(customer) + tag + ...: entries by currency, balances, entry keys
 
-	bSubCustomer = []byte("subscriptions.customer") // list: customer
+	// Subscriptions by customer, payments by customer and status, refunds
+	// by payment: scopes of the lists bucket (layout 2; layout 1 had a
+	// bucket for each, see upgrade.go). A payment's idempotency key is in
+	// the wallets bucket (tagPaymentKey).
 
-	bPaymentCustomer       = []byte("payments.customer")        // list: customer
-	bPaymentStatus         = []byte("payments.status")          // list: status
-	bPaymentCustomerStatus = []byte("payments.customer_status") // list: customer, status
-	bPaymentKey            = []byte("payments.key")             // unique: customer, key
-
-	bRefundPayment = []byte("refunds.payment") // list: payment
 	bRefundKey     = []byte("refunds.key")     // unique: payment, key
 	bRefundPending = []byte("refunds.pending") // list: (none), pending only
 
-	bEventUndispatched = []byte("events.undispatched") // list: (none)
-	bEventDone         = []byte("events.done")         // timeKey(CreatedAt)+seq, dispatched only
+	// Undispatched events: the lists bucket's "ev.u" scope (layout 2).
+	bEventDone = []byte("events.done") // timeKey(CreatedAt)+seq, dispatched only
 
 	bAttemptDue          = []byte("attempts.due")          // timeKey(RunAt)+seq, active only
 	bAttemptSubscription = []byte("attempts.subscription") // scope(sub)+number+seq
@@ -80,18 +77,21 @@ const (
 	tagEntries  byte = 1 // + scope(currency) + seq -> ""
 	tagBalances byte = 2 // + currency -> balance
 	tagEntryKey byte = 3 // + idempotency key -> seq
+	// tagPaymentKey: + a payment's idempotency key -> its seq (layout 2;
+	// layout 1 kept them in a bucket of their own, "payments.key").
+	tagPaymentKey byte = 4
 )
 
 var allBuckets = [][]byte{
-	kCustomers.primary, kCustomers.ids, bCustomerDID, bCustomerEmail,
+	kCustomers.primary, kCustomers.ids, bCustomerDID,
 	bWallets,
 	kEntries.primary, kEntries.ids,
 	kHolds.primary, kHolds.ids,
 	kProducts.primary, kProducts.ids,
-	kSubs.primary, kSubs.ids, bSubCustomer,
-	kPayments.primary, kPayments.ids, bPaymentCustomer, bPaymentStatus, bPaymentCustomerStatus, bPaymentKey,
-	kRefunds.primary, kRefunds.ids, bRefundPayment, bRefundKey, bRefundPending,
-	kEvents.primary, kEvents.ids, bEventUndispatched, bEventDone,
+	kSubs.primary, kSubs.ids,
+	kPayments.primary, kPayments.ids,
+	kRefunds.primary, kRefunds.ids, bRefundKey, bRefundPending,
+	kEvents.primary, kEvents.ids, bEventDone,
 	kAttempts.primary, kAttempts.ids, bAttemptDue, bAttemptSubscription, bAttemptLease, bAttemptLeaseAll,
 	kEndpoints.primary, kEndpoints.ids,
 	kDeliveries.primary, kDeliveries.ids, bDeliveryDue, bDeliveryEvent, bDeliveryEndpoint, bDeliveryStatus, bDeliveryDone,

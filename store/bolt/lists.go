@@ -39,14 +39,19 @@ func lkey(t time.Time, seq uint64, parts ...string) ikey {
 	return ikey{bucket: bLists, key: appendSeq(appendTime(scope(parts...), t), seq)}
 }
 
+// undispatchedKey marks an event not yet dispatched: the lists bucket's
+// "ev.u" scope, at the zero time, so the scope is in sequence order. It
+// shares the lists bucket with the event's other list keys ("ev", "ev.t")
+// instead of a bucket of its own (layout 1's events.undispatched).
+func undispatchedKey(seq uint64) ikey { return lkey(time.Time{}, seq, "ev.u") }
+
 func customerListKeys(c customer.Customer, seq uint64) []ikey {
 	ks := []ikey{lkey(c.CreatedAt, seq, "cus")}
 	if c.Email != "" {
 		ks = append(ks, lkey(c.CreatedAt, seq, "cus.email", customer.Fold(c.Email)))
 	}
-	if c.DID != "" {
-		ks = append(ks, lkey(c.CreatedAt, seq, "cus.did", c.DID))
-	}
+	// No "cus.did" scope (layout 2): a DID names one customer, found in
+	// the customers.did bucket (QueryCustomers).
 	for _, p := range store.NamePrefixes(c.Name) {
 		ks = append(ks, lkey(c.CreatedAt, seq, "cus.name", p))
 	}
@@ -181,10 +186,10 @@ func minBytes(a, b []byte) []byte {
 	return b
 }
 
-// lpage returns one page of pl; load decodes a record (by sequence and
-// value) and says whether it passes the residual filters.
-func lpage[T any](t *tx, pl lplan, load func(seq uint64, v []byte) (T, bool, error)) ([]T, bool, error) {
-	lo, hi := minSuffix, maxSuffix
+// lbounds are the exclusive suffix bounds (timeKey + seq) of pl's range
+// and cursors.
+func lbounds(t *tx, pl lplan) (lo, hi []byte, err error) {
+	lo, hi = minSuffix, maxSuffix
 	if !pl.r.From.IsZero() {
 		lo = appendSeq(appendTime(nil, pl.r.From), 0) // before every record at From
 	}
@@ -201,13 +206,13 @@ func lpage[T any](t *tx, pl lplan, load func(seq uint64, v []byte) (T, bool, err
 		}
 		seq, v, err := t.lookup(pl.k, c.id)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, false, fmt.Errorf("%w: %s %s %s", store.ErrNotFound, c.name, pl.k.primary, c.id)
+			return nil, nil, fmt.Errorf("%w: %s %s %s", store.ErrNotFound, c.name, pl.k.primary, c.id)
 		} else if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		at, err := pl.at(v)
 		if err != nil {
-			return nil, false, err
+			return nil, nil, err
 		}
 		ck := appendSeq(appendTime(nil, at), seq)
 		if c.after == pl.desc {
@@ -215,6 +220,16 @@ func lpage[T any](t *tx, pl lplan, load func(seq uint64, v []byte) (T, bool, err
 		} else {
 			lo = maxBytes(lo, ck)
 		}
+	}
+	return lo, hi, nil
+}
+
+// lpage returns one page of pl; load decodes a record (by sequence and
+// value) and says whether it passes the residual filters.
+func lpage[T any](t *tx, pl lplan, load func(seq uint64, v []byte) (T, bool, error)) ([]T, bool, error) {
+	lo, hi, err := lbounds(t, pl)
+	if err != nil {
+		return nil, false, err
 	}
 	back := pl.p.EndingBefore != "" && pl.p.StartingAfter == ""
 	down := pl.desc != back
@@ -287,6 +302,9 @@ func atOf[T any](dec func([]byte) (T, error), at func(*T) time.Time) func([]byte
 func (t *tx) QueryCustomers(q store.CustomerListQuery) ([]customer.Customer, bool, error) {
 	pl := lplan{scopes: boltScopes(q.Scopes()), desc: true, r: q.Created, p: q.Page, k: kCustomers,
 		at: atOf(decodeCustomer, func(c *customer.Customer) time.Time { return c.CreatedAt })}
+	if q.DID != "" {
+		return t.customerPageByDID(q, pl)
+	}
 	return lpage(t, pl, func(_ uint64, v []byte) (customer.Customer, bool, error) {
 		c, err := decodeCustomer(v)
 		return c, err == nil && q.Matches(&c), err
@@ -300,6 +318,38 @@ func (t *tx) QueryPayments(q store.PaymentListQuery) ([]subscription.Payment, bo
 		p, err := decodePayment(v)
 		return p, err == nil && q.Matches(&p), err
 	})
+}
+
+// customerPageByDID is QueryCustomers' DID scope: the customer the unique
+// customers.did bucket names, if it passes q's filters and lies between
+// the page's bounds (which is the page a one-key list scope would give).
+func (t *tx) customerPageByDID(q store.CustomerListQuery, pl lplan) ([]customer.Customer, bool, error) {
+	lo, hi, err := lbounds(t, pl)
+	if err != nil {
+		return nil, false, err
+	}
+	v := t.b(bCustomerDID).Get([]byte(q.DID))
+	if v == nil {
+		return nil, false, nil
+	}
+	seq, err := decodeSeq(v)
+	if err != nil {
+		return nil, false, err
+	}
+	rec := t.b(kCustomers.primary).Get(seqKey(seq))
+	if rec == nil {
+		return nil, false, errDangling(kCustomers, seq)
+	}
+	t.listScanned++
+	c, err := decodeCustomer(rec)
+	if err != nil {
+		return nil, false, err
+	}
+	ck := appendSeq(appendTime(nil, c.CreatedAt), seq)
+	if !q.Matches(&c) || bytes.Compare(ck, lo) <= 0 || bytes.Compare(ck, hi) >= 0 {
+		return nil, false, nil
+	}
+	return []customer.Customer{c}, false, nil
 }
 
 // boltScopes turns the store's index scopes into this adapter's keys.

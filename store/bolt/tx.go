@@ -126,6 +126,9 @@ type ikey struct {
 	bucket []byte
 	key    []byte
 	unique bool
+	// free: a unique key the caller has just found free in this
+	// transaction, so insert does not look it up again.
+	free bool
 }
 
 func listKey(bucket, prefix []byte, seq uint64) ikey {
@@ -154,7 +157,7 @@ func (t *tx) nextSeq(k kind, id string) (uint64, error) {
 // transaction as it was even if the caller goes on.
 func (t *tx) insert(k kind, id string, seq uint64, val []byte, keys []ikey) error {
 	for _, ik := range keys {
-		if ik.unique && t.b(ik.bucket).Get(ik.key) != nil {
+		if ik.unique && !ik.free && t.b(ik.bucket).Get(ik.key) != nil {
 			return fmt.Errorf("%w: %s %q", store.ErrDuplicate, ik.bucket, ik.key)
 		}
 	}
@@ -328,9 +331,6 @@ var decodeCustomer = decodeAs[customer.Customer]("customer")
 
 func customerKeys(c customer.Customer, seq uint64) []ikey {
 	ks := customerListKeys(c, seq)
-	if c.Email != "" {
-		ks = append(ks, listKey(bCustomerEmail, scope(customer.Fold(c.Email)), seq))
-	}
 	if c.DID != "" {
 		ks = append(ks, uniqueKey(bCustomerDID, []byte(c.DID)))
 	}
@@ -375,17 +375,21 @@ func (t *tx) UpdateCustomer(c customer.Customer) error {
 
 func (t *tx) ListCustomers(q store.CustomerQuery) ([]customer.Customer, bool, error) {
 	email := customer.Fold(q.Email)
-	src := primary(t, kCustomers)
-	if email != "" {
-		src = source{bucket: t.b(bCustomerEmail), prefix: scope(email)}
-	}
-	return page(t, kCustomers, []source{src}, q.Page, func(_ uint64, v []byte) (customer.Customer, bool, error) {
+	load := func(_ uint64, v []byte) (customer.Customer, bool, error) {
 		c, err := decodeCustomer(v)
 		if err != nil {
 			return c, false, err
 		}
 		return c, email == "" || customer.Fold(c.Email) == email, nil
-	})
+	}
+	if email == "" {
+		return page(t, kCustomers, []source{primary(t, kCustomers)}, q.Page, load)
+	}
+	// The "cus.email" scope of the lists bucket: newest first by
+	// (CreatedAt, sequence), which is insertion order when records are
+	// created in time order.
+	return lpage(t, lplan{scopes: [][]byte{scope("cus.email", email)}, desc: true, p: q.Page, k: kCustomers,
+		at: atOf(decodeCustomer, func(c *customer.Customer) time.Time { return c.CreatedAt })}, load)
 }
 
 // ---- balances ----
@@ -479,6 +483,7 @@ func (t *tx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
 			prev, err := decodeEntry(rec)
 			return prev, err == nil, err
 		}
+		uk.free = true
 		keys[1] = uk
 	}
 	seq, err := t.nextSeq(kEntries, e.ID)
@@ -488,8 +493,7 @@ func (t *tx) InsertEntryOrExisting(e ledger.Entry) (ledger.Entry, bool, error) {
 	keys[0] = listKey(bWallets, walletKey(e.CustomerID, tagEntries, e.Currency), seq)
 	ks := keys[:1]
 	if e.IdempotencyKey != "" {
-		// Checked free above; insert checks it again (one more Get).
-		ks = keys[:2]
+		ks = keys[:2] // found free above: insert does not look again
 	}
 	return ledger.Entry{}, false, t.insert(kEntries, e.ID, seq, encodeEntry(e), ks)
 }
@@ -607,7 +611,7 @@ func (t *tx) Product(id string) (subscription.Product, error) {
 // ---- subscriptions ----
 
 func subscriptionKeys(s subscription.Subscription, seq uint64) []ikey {
-	return append(subscriptionListKeys(s, seq), listKey(bSubCustomer, scope(s.CustomerID), seq))
+	return subscriptionListKeys(s, seq)
 }
 
 func (t *tx) InsertSubscription(s subscription.Subscription) error {
@@ -636,23 +640,20 @@ func (t *tx) UpdateSubscription(s subscription.Subscription) error {
 }
 
 func (t *tx) ListSubscriptions(customerID string, p store.Page) ([]subscription.Subscription, bool, error) {
-	src := primary(t, kSubs)
-	if customerID != "" {
-		src = source{bucket: t.b(bSubCustomer), prefix: scope(customerID)}
+	if customerID == "" {
+		return page(t, kSubs, []source{primary(t, kSubs)}, p, keepAll(decodeSubscription))
 	}
-	return page(t, kSubs, []source{src}, p, keepAll(decodeSubscription))
+	return lpage(t, lplan{scopes: [][]byte{scope("sub.c", customerID)}, desc: true, p: p, k: kSubs,
+		at: atOf(decodeSubscription, func(s *subscription.Subscription) time.Time { return s.CreatedAt })},
+		keepAll(decodeSubscription))
 }
 
 // ---- payments ----
 
 func paymentKeys(p subscription.Payment, seq uint64) []ikey {
 	ks := paymentListKeys(p, seq)
-	ks = append(ks,
-		listKey(bPaymentCustomer, scope(p.CustomerID), seq),
-		listKey(bPaymentStatus, scope(string(p.Status)), seq),
-		listKey(bPaymentCustomerStatus, scope(p.CustomerID, string(p.Status)), seq))
 	if p.IdempotencyKey != "" {
-		ks = append(ks, uniqueKey(bPaymentKey, scope(p.CustomerID, p.IdempotencyKey)))
+		ks = append(ks, uniqueKey(bWallets, walletKey(p.CustomerID, tagPaymentKey, p.IdempotencyKey)))
 	}
 	return ks
 }
@@ -677,7 +678,7 @@ func (t *tx) PaymentByKey(customerID, idempotencyKey string) (subscription.Payme
 	if idempotencyKey == "" {
 		return subscription.Payment{}, fmt.Errorf("%w: payment with empty idempotency key", store.ErrNotFound)
 	}
-	v, err := t.lookupUnique(kPayments, bPaymentKey, scope(customerID, idempotencyKey), "payment key "+idempotencyKey)
+	v, err := t.lookupUnique(kPayments, bWallets, walletKey(customerID, tagPaymentKey, idempotencyKey), "payment key "+idempotencyKey)
 	if err != nil {
 		return subscription.Payment{}, err
 	}
@@ -700,24 +701,26 @@ func (t *tx) ListPayments(q store.PaymentQuery) ([]subscription.Payment, bool, e
 			statuses = append(statuses, string(s))
 		}
 	}
-	var srcs []source
+	// The scopes of the lists bucket (paymentListKeys), merged: newest
+	// first by (CreatedAt, sequence), which is insertion order when
+	// payments are created in time order.
+	var scopes [][]byte
 	switch {
 	case q.CustomerID != "" && len(statuses) > 0:
-		b := t.b(bPaymentCustomerStatus)
 		for _, s := range statuses {
-			srcs = append(srcs, source{bucket: b, prefix: scope(q.CustomerID, s)})
+			scopes = append(scopes, scope("pay.ct", q.CustomerID, s))
 		}
 	case q.CustomerID != "":
-		srcs = []source{{bucket: t.b(bPaymentCustomer), prefix: scope(q.CustomerID)}}
+		scopes = [][]byte{scope("pay.c", q.CustomerID)}
 	case len(statuses) > 0:
-		b := t.b(bPaymentStatus)
 		for _, s := range statuses {
-			srcs = append(srcs, source{bucket: b, prefix: scope(s)})
+			scopes = append(scopes, scope("pay.t", s))
 		}
 	default:
-		srcs = []source{primary(t, kPayments)}
+		scopes = [][]byte{scope("pay")}
 	}
-	return page(t, kPayments, srcs, q.Page, keepAll(decodePayment))
+	return lpage(t, lplan{scopes: scopes, desc: true, p: q.Page, k: kPayments,
+		at: atOf(decodePayment, func(p *subscription.Payment) time.Time { return p.CreatedAt })}, keepAll(decodePayment))
 }
 
 func containsString(list []string, s string) bool {
@@ -735,7 +738,6 @@ func refundPending(r subscription.Refund) bool { return r.Status == subscription
 
 func refundKeys(r subscription.Refund, seq uint64) []ikey {
 	ks := refundListKeys(r, seq)
-	ks = append(ks, listKey(bRefundPayment, scope(r.PaymentID), seq))
 	if r.IdempotencyKey != "" {
 		ks = append(ks, uniqueKey(bRefundKey, scope(r.PaymentID, r.IdempotencyKey)))
 	}
@@ -782,7 +784,23 @@ func (t *tx) UpdateRefund(r subscription.Refund) error {
 }
 
 func (t *tx) ListRefunds(paymentID string) ([]subscription.Refund, error) {
-	return ascending(t, kRefunds, source{bucket: t.b(bRefundPayment), prefix: scope(paymentID)}, 0, 0, ignoreSeq(decodeRefund))
+	// The "ref.p" scope of the lists bucket, oldest first.
+	it := newTiter(t.b(bLists), scope("ref.p", paymentID), minSuffix, maxSuffix, false)
+	prim := t.b(kRefunds.primary)
+	var out []subscription.Refund
+	for ; it.k != nil; it.next() {
+		seq := seqOfKey(it.k)
+		v := prim.Get(seqKey(seq))
+		if v == nil {
+			return nil, errDangling(kRefunds, seq)
+		}
+		r, err := decodeRefund(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (t *tx) PendingRefunds(limit int) ([]subscription.Refund, error) {
@@ -796,7 +814,7 @@ func eventKeys(e webhook.Event, seq uint64) []ikey {
 	if e.Dispatched {
 		return append(ks, listKey(bEventDone, appendTime(nil, e.CreatedAt), seq))
 	}
-	return append(ks, listKey(bEventUndispatched, nil, seq))
+	return append(ks, undispatchedKey(seq))
 }
 
 func (t *tx) InsertEvent(e webhook.Event) error {
@@ -825,7 +843,24 @@ func (t *tx) Events(afterSeq int64, limit int) ([]webhook.Event, error) {
 }
 
 func (t *tx) UndispatchedEvents(limit int) ([]webhook.Event, error) {
-	return ascending(t, kEvents, source{bucket: t.b(bEventUndispatched)}, 0, batch(limit), decodeEvent)
+	// The "ev.u" scope of the lists bucket, oldest first: its keys carry
+	// the zero time, so they are in sequence order.
+	it := newTiter(t.b(bLists), scope("ev.u"), minSuffix, maxSuffix, false)
+	prim := t.b(kEvents.primary)
+	var out []webhook.Event
+	for n := batch(limit); it.k != nil && len(out) < n; it.next() {
+		seq := seqOfKey(it.k)
+		v := prim.Get(seqKey(seq))
+		if v == nil {
+			return nil, errDangling(kEvents, seq)
+		}
+		e, err := decodeEvent(seq, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 func (t *tx) MarkEventDispatched(id string) error {
