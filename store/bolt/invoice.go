@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -13,47 +14,59 @@ import (
 	"github.com/cofferhq/coffer/store"
 )
 
-// Invoice records (store.Invoices) live in buckets of their own, created
-// by the first write that needs them (a store that never issued an
-// invoice has none, and a read finds none):
+// Invoice records (store.Invoices) live in one bucket of their own,
+// created by the first write that needs it (a store that never issued an
+// invoice has none, and a read finds none). Each invoice is three keys of
+// that bucket, told apart by their first byte:
 //
-//	invoices           id -> record (JSON)
-//	invoices.payment   payment id -> invoice id
-//	invoices.customer  customer \0 seq (8 bytes) -> invoice id
-//	invoices.counter   customer -> last seq (8 bytes)
+//	r customer \0 seq (8 bytes)  -> record (JSON), in the customer's number order
+//	i invoice id                 -> its r key
+//	p payment id                 -> its r key
 //
-// bbolt has one writer at a time, so the counter is bumped by one
-// transaction at a time, and a rolled-back transaction takes its bump
-// with it.
-var (
-	bInvoices        = []byte("invoices")
-	bInvoicePayment  = []byte("invoices.payment")
-	bInvoiceCustomer = []byte("invoices.customer")
-	bInvoiceCounter  = []byte("invoices.counter")
-	invoiceBuckets   = [][]byte{bInvoices, bInvoicePayment, bInvoiceCustomer, bInvoiceCounter}
-)
+// The customer's last number is the last r key under the customer's
+// prefix (a cursor seek), so numbering needs no counter key: a pending
+// payment's invoice costs 3 keys in 1 bucket. bbolt has one writer at a
+// time, so numbers are assigned one transaction at a time, and a
+// rolled-back transaction takes its number with it.
+var bInvoices = []byte("invoices")
 
 var _ store.Invoices = (*tx)(nil)
 
-// ib returns an invoice bucket, creating them all in a write transaction;
-// nil in a read transaction of a store that has none.
-func (t *tx) ib(name []byte) (*bbolt.Bucket, error) {
+// ib returns the invoice bucket, creating it in a write transaction; nil
+// in a read transaction of a store that has none.
+func (t *tx) ib() (*bbolt.Bucket, error) {
 	if t.btx == nil {
 		panic("bolt: store.Tx used after its transaction function returned")
 	}
-	if b := t.btx.Bucket(name); b != nil || !t.btx.Writable() {
+	if b := t.btx.Bucket(bInvoices); b != nil || !t.btx.Writable() {
 		return b, nil
 	}
-	for _, n := range invoiceBuckets {
-		if _, err := t.btx.CreateBucketIfNotExists(n); err != nil {
-			return nil, fmt.Errorf("bolt: %w", err)
-		}
+	b, err := t.btx.CreateBucketIfNotExists(bInvoices)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: %w", err)
 	}
-	return t.btx.Bucket(name), nil
+	return b, nil
 }
 
+// invoiceCustomerKey is the r key of a customer's invoice number seq.
 func invoiceCustomerKey(customerID string, seq int64) []byte {
-	return binary.BigEndian.AppendUint64([]byte(customerID+"\x00"), uint64(seq))
+	return binary.BigEndian.AppendUint64([]byte("r"+customerID+"\x00"), uint64(seq))
+}
+
+// lastInvoiceSeq is the customer's highest invoice number (0: none).
+func lastInvoiceSeq(b *bbolt.Bucket, customerID string) int64 {
+	prefix := []byte("r" + customerID + "\x00")
+	c := b.Cursor()
+	k, _ := c.Seek(invoiceCustomerKey(customerID, math.MaxInt64))
+	if k == nil {
+		k, _ = c.Last()
+	} else if !bytes.Equal(k, invoiceCustomerKey(customerID, math.MaxInt64)) {
+		k, _ = c.Prev()
+	}
+	if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+		return 0
+	}
+	return int64(binary.BigEndian.Uint64(k[len(prefix):]))
 }
 
 // InsertInvoice stores r with the customer's next number.
@@ -71,36 +84,24 @@ func (t *tx) InsertInvoice(r invoice.Record) error {
 	if t.btx.Bucket(kPayments.ids).Get([]byte(r.PaymentID)) == nil {
 		return fmt.Errorf("%w: payment %q", store.ErrNotFound, r.PaymentID)
 	}
-	bi, err := t.ib(bInvoices)
+	b, err := t.ib()
 	if err != nil {
 		return err
 	}
-	bp, bc, bn := t.btx.Bucket(bInvoicePayment), t.btx.Bucket(bInvoiceCustomer), t.btx.Bucket(bInvoiceCounter)
-	if bi.Get([]byte(r.ID)) != nil {
+	if b.Get([]byte("i"+r.ID)) != nil {
 		return fmt.Errorf("%w: invoice %q", store.ErrDuplicate, r.ID)
 	}
-	if bp.Get([]byte(r.PaymentID)) != nil {
+	if b.Get([]byte("p"+r.PaymentID)) != nil {
 		return fmt.Errorf("%w: invoice of payment %q", store.ErrDuplicate, r.PaymentID)
 	}
-	var last int64
-	if v := bn.Get([]byte(r.CustomerID)); len(v) == 8 {
-		last = int64(binary.BigEndian.Uint64(v))
-	}
-	r.Prefix, r.Seq, r.CreatedAt = invoice.Prefix(c.InvoicePrefix), last+1, r.CreatedAt.UTC()
+	r.Prefix, r.Seq, r.CreatedAt = invoice.Prefix(c.InvoicePrefix), lastInvoiceSeq(b, r.CustomerID)+1, r.CreatedAt.UTC()
 	v, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("bolt: invoice %q: %w", r.ID, err)
 	}
-	for _, put := range []struct {
-		b    *bbolt.Bucket
-		k, v []byte
-	}{
-		{bi, []byte(r.ID), v},
-		{bp, []byte(r.PaymentID), []byte(r.ID)},
-		{bc, invoiceCustomerKey(r.CustomerID, r.Seq), []byte(r.ID)},
-		{bn, []byte(r.CustomerID), binary.BigEndian.AppendUint64(nil, uint64(r.Seq))},
-	} {
-		if err := put.b.Put(put.k, put.v); err != nil {
+	rk := invoiceCustomerKey(r.CustomerID, r.Seq)
+	for _, kv := range [][2][]byte{{rk, v}, {[]byte("i" + r.ID), rk}, {[]byte("p" + r.PaymentID), rk}} {
+		if err := b.Put(kv[0], kv[1]); err != nil {
 			return fmt.Errorf("bolt: %w", err)
 		}
 	}
@@ -109,38 +110,34 @@ func (t *tx) InsertInvoice(r invoice.Record) error {
 
 // Invoice reads an invoice.
 func (t *tx) Invoice(id string) (invoice.Record, error) {
+	return t.invoiceAt("i"+id, "invoice "+strconv.Quote(id))
+}
+
+// InvoiceByPayment reads a payment's invoice.
+func (t *tx) InvoiceByPayment(paymentID string) (invoice.Record, error) {
+	return t.invoiceAt("p"+paymentID, "invoice of payment "+strconv.Quote(paymentID))
+}
+
+// invoiceAt reads the record an i or p key points at.
+func (t *tx) invoiceAt(key, what string) (invoice.Record, error) {
 	var r invoice.Record
-	b, err := t.ib(bInvoices)
+	b, err := t.ib()
 	if err != nil {
 		return r, err
 	}
 	var v []byte
 	if b != nil {
-		v = b.Get([]byte(id))
+		if rk := b.Get([]byte(key)); rk != nil {
+			v = b.Get(rk)
+		}
 	}
 	if v == nil {
-		return r, fmt.Errorf("%w: invoice %q", store.ErrNotFound, id)
+		return r, fmt.Errorf("%w: %s", store.ErrNotFound, what)
 	}
 	if err := json.Unmarshal(v, &r); err != nil {
-		return r, fmt.Errorf("bolt: invoice %q: %w", id, err)
+		return r, fmt.Errorf("bolt: %s: %w", what, err)
 	}
 	return r, nil
-}
-
-// InvoiceByPayment reads a payment's invoice.
-func (t *tx) InvoiceByPayment(paymentID string) (invoice.Record, error) {
-	b, err := t.ib(bInvoicePayment)
-	if err != nil {
-		return invoice.Record{}, err
-	}
-	var id []byte
-	if b != nil {
-		id = b.Get([]byte(paymentID))
-	}
-	if id == nil {
-		return invoice.Record{}, fmt.Errorf("%w: invoice of payment %q", store.ErrNotFound, paymentID)
-	}
-	return t.Invoice(string(id))
 }
 
 // ListInvoices pages a customer's invoices, highest number first.
@@ -164,13 +161,13 @@ func (t *tx) ListInvoices(q store.InvoiceQuery) ([]invoice.Record, bool, error) 
 			return nil, false, fmt.Errorf("ending_before: %w", err)
 		}
 	}
-	b, err := t.ib(bInvoiceCustomer)
+	b, err := t.ib()
 	if err != nil || b == nil {
 		return nil, false, err
 	}
 	limit := q.Size()
-	prefix := []byte(q.CustomerID + "\x00")
-	var ids [][]byte
+	prefix := []byte("r" + q.CustomerID + "\x00")
+	var vals [][]byte
 	more := false
 	c := b.Cursor()
 	take := func(k, v []byte) bool { // false: stop
@@ -181,18 +178,18 @@ func (t *tx) ListInvoices(q store.InvoiceQuery) ([]invoice.Record, bool, error) 
 		if seq <= lo || seq >= hi {
 			return false
 		}
-		if len(ids) == limit {
+		if len(vals) == limit {
 			more = true
 			return false
 		}
-		ids = append(ids, append([]byte(nil), v...))
+		vals = append(vals, v)
 		return true
 	}
 	if q.EndingBefore != "" && q.StartingAfter == "" {
 		for k, v := c.Seek(invoiceCustomerKey(q.CustomerID, lo+1)); take(k, v); k, v = c.Next() {
 		}
-		for a, z := 0, len(ids)-1; a < z; a, z = a+1, z-1 {
-			ids[a], ids[z] = ids[z], ids[a]
+		for a, z := 0, len(vals)-1; a < z; a, z = a+1, z-1 {
+			vals[a], vals[z] = vals[z], vals[a]
 		}
 	} else {
 		k, v := c.Seek(invoiceCustomerKey(q.CustomerID, hi))
@@ -205,13 +202,11 @@ func (t *tx) ListInvoices(q store.InvoiceQuery) ([]invoice.Record, bool, error) 
 		for ; take(k, v); k, v = c.Prev() {
 		}
 	}
-	out := make([]invoice.Record, 0, len(ids))
-	for _, id := range ids {
-		r, err := t.Invoice(string(id))
-		if err != nil {
-			return nil, false, err
+	out := make([]invoice.Record, len(vals))
+	for i, v := range vals {
+		if err := json.Unmarshal(v, &out[i]); err != nil {
+			return nil, false, fmt.Errorf("bolt: invoice of customer %q: %w", q.CustomerID, err)
 		}
-		out = append(out, r)
 	}
 	return out, more, nil
 }

@@ -191,14 +191,15 @@ func TestKeysPerOperation(t *testing.T) {
 	t.Logf("import, %d rows: %v", rows, importW)
 	// Layout 1 wrote 10 keys in 7 buckets, 12 in 7, 17 in 8 and 37 per
 	// row in 12 buckets; layout 2 dropped the
-	// index buckets that repeated the lists bucket (upgrade.go). A change
+	// index buckets that repeated the lists bucket (upgrade.go). A pending
+	// payment's invoice adds 3 keys in 1 bucket (invoice.go) to the 9 in 4. A change
 	// that adds keys to these paths costs every entry or charge: raise a
 	// pin consciously, with the README's figures measured again.
 	pins := []struct {
 		what          string
 		w             keyWrites
 		keys, buckets int
-	}{{"entry", entryW, 10, 6}, {"pending payment", pending, 9, 4}, {"settlement", settle, 13, 5},
+	}{{"entry", entryW, 10, 6}, {"pending payment", pending, 12, 5}, {"settlement", settle, 13, 5},
 		{"import", importW, 35 * rows, 10}}
 	for _, p := range pins {
 		require.LessOrEqual(t, p.w.total(), p.keys, "%s: %v", p.what, p.w)
