@@ -16,3 +16,15 @@ var (
 
 // SetListSQLHook lets the external tests see the SQL of list queries.
 func SetListSQLHook(f func(sql string, args []any)) { listSQLHook = f }
+
+// InlineLockSQL returns the locking reads with the customer's lock folded
+// in (customerlock.go, lockInline), for the test of their plans.
+func InlineLockSQL() []string {
+	var out []string
+	for _, l := range customerLocks {
+		if l.inline != "" {
+			out = append(out, l.inline)
+		}
+	}
+	return out
+}

@@ -300,12 +300,12 @@ func (t *tx) getOne(what, id, sql string, args []any, scan func(pgx.Rows) error)
 	if err := t.usable(); err != nil {
 		return err
 	}
-	t.lockCustomerFor(sql, args)
 	found := false
-	err := t.query(sql, args, func(r pgx.Rows) error {
+	sql, args, each := t.lockedRead(sql, args, func(r pgx.Rows) error {
 		found = true
 		return scan(r)
 	})
+	err := t.query(sql, args, each)
 	if err != nil {
 		return err
 	}
