@@ -123,3 +123,78 @@ func TestInlineLockBeforeRowLock(t *testing.T) {
 	})
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// TestPrefetchedSubscription: reading a pending payment in an Update also
+// locks and reads its subscription (one round trip for both); the
+// subscription read that follows is served from it once, gives what a
+// read from the database gives, and is never served after this
+// transaction wrote the subscription. A payment no longer pending
+// prefetches nothing.
+func TestPrefetchedSubscription(t *testing.T) {
+	s := newStore(t)
+	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	c := customer.Customer{ID: "cus_pf", Name: "Ada", CreatedAt: now, UpdatedAt: now}
+	p := subscription.Product{ID: "prod_pf", Name: "p", Price: 100, Currency: "USD", CreatedAt: now}
+	sub := subscription.Subscription{ID: "sub_pf", CustomerID: c.ID, ProductID: p.ID, Quantity: 1,
+		Status: subscription.StatusActive, Price: 100, Currency: "USD", Description: "v1",
+		Metadata: map[string]string{"k": "v"}, CreatedAt: now, UpdatedAt: now}
+	pay := subscription.Payment{ID: "pay_pf", CustomerID: c.ID, SubscriptionID: sub.ID, Kind: subscription.KindSubscription,
+		Amount: 100, Currency: "USD", ProcessorAmount: 100, Status: subscription.PaymentPending, CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, s.Update(ctx, func(tx store.Tx) error {
+		if err := tx.InsertCustomer(c); err != nil {
+			return err
+		}
+		if err := tx.PutProduct(p); err != nil {
+			return err
+		}
+		if err := tx.InsertSubscription(sub); err != nil {
+			return err
+		}
+		return tx.InsertPayment(pay)
+	}))
+	var fromDB subscription.Subscription
+	require.NoError(t, s.View(ctx, func(tx store.Tx) (err error) { fromDB, err = tx.Subscription(sub.ID); return err }))
+
+	rowLocked := func() bool {
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		err := pgx.BeginFunc(cctx, s.Pool(), func(tx pgx.Tx) error {
+			var id string
+			return tx.QueryRow(cctx, `SELECT id FROM subscriptions WHERE id = $1 FOR NO KEY UPDATE NOWAIT`, sub.ID).Scan(&id)
+		})
+		return err != nil && strings.Contains(err.Error(), "55P03")
+	}
+	require.NoError(t, s.Update(ctx, func(tx store.Tx) error {
+		before := s.Stats().RoundTrips
+		got, err := tx.Payment(pay.ID)
+		require.NoError(t, err)
+		require.Equal(t, pay.ID, got.ID)
+		require.True(t, rowLocked(), "the prefetch locks the subscription's row")
+		sb, err := tx.Subscription(sub.ID)
+		require.NoError(t, err)
+		require.Equal(t, int64(1), s.Stats().RoundTrips-before, "payment and subscription in one round trip")
+		require.Equal(t, fromDB, sb)
+		sb.Description = "v2"
+		require.NoError(t, tx.UpdateSubscription(sb))
+		again, err := tx.Subscription(sub.ID)
+		require.NoError(t, err)
+		require.Equal(t, "v2", again.Description, "after a write, read from the database")
+		pay.Status = subscription.PaymentSucceeded
+		return tx.UpdatePayment(pay)
+	}))
+	require.NoError(t, s.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.Payment(pay.ID); err != nil {
+			return err
+		}
+		require.False(t, rowLocked(), "a succeeded payment prefetches nothing")
+		sb, err := tx.Subscription(sub.ID)
+		require.NoError(t, err)
+		require.Equal(t, "v2", sb.Description)
+		return nil
+	}))
+	err := s.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.Payment("pay_missing")
+		return err
+	})
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
