@@ -72,6 +72,20 @@ type customerLock struct {
 	// inline, when set, replaces the read and the via statement: the read
 	// of a record by its own key with the lock folded in (lockInline).
 	inline string
+	// viaRow and inlineRow are via and inline with the customer's lock
+	// taken as a row lock of its customers row (Store.rowLocks).
+	viaRow, inlineRow string
+}
+
+// customerRowLockSQL is customerLockSQL as a row lock; $1 is the customer
+// id. FOR NO KEY UPDATE does not conflict with the FOR KEY SHARE of the
+// foreign-key checks of inserts referencing the customer.
+const customerRowLockSQL = `SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE`
+
+// lockViaRow is lockVia with the customer's row lock.
+func lockViaRow(table, owner, col string) string {
+	return `SELECT t.` + owner + `, ''::text FROM ` + table + ` t JOIN customers k ON k.id = t.` + owner +
+		` WHERE t.` + col + ` = $2 AND $1::text IS NOT NULL FOR NO KEY UPDATE OF k`
 }
 
 // lockInline folds the lock of the customer owning the row into the
@@ -103,7 +117,9 @@ func lockInline(lock, table, owner, col string) customerLock {
 	core := strings.TrimSuffix(strings.TrimPrefix(lock, "SELECT "), " FOR NO KEY UPDATE")
 	return customerLock{arg: 0, inline: `SELECT ` + owner + `, ` + core + ` AND (SELECT pg_advisory_xact_lock(` +
 		customerClass + `, hashtext($2::text || l.` + owner + `))::text FROM ` + table + ` l WHERE l.` + col +
-		` = $1) IS NOT NULL FOR NO KEY UPDATE`}
+		` = $1) IS NOT NULL FOR NO KEY UPDATE`,
+		inlineRow: `SELECT ` + owner + `, ` + core + ` AND (SELECT 1 FROM customers k WHERE k.id = (SELECT l.` + owner +
+			` FROM ` + table + ` l WHERE l.` + col + ` = $1) AND $2::text IS NOT NULL FOR NO KEY UPDATE) IS NOT NULL FOR NO KEY UPDATE`}
 }
 
 // customerLocks maps the locking form of each single-record read of a
@@ -121,7 +137,7 @@ var customerLocks = map[string]customerLock{
 	// table, which the previous holder of the lock may have written, so
 	// the lock is a statement of its own and the read takes its snapshot
 	// once the lock is granted.
-	getRefundByKey.lock: {arg: 0, via: lockVia("payments", "customer_id", "id")},
+	getRefundByKey.lock: {arg: 0, via: lockVia("payments", "customer_id", "id"), viaRow: lockViaRow("payments", "customer_id", "id")},
 	getAttempt.lock:     lockInline(getAttempt.lock, "retry_attempts", "customer_id", "id"),
 }
 
@@ -161,7 +177,11 @@ func (t *tx) lockCustomerFor(sql string, args []any) {
 		// customer owns it (again, if this transaction holds it already:
 		// that is cheap) and remember it, so that later reads by its id
 		// send no lock.
-		t.q = append(t.q, queued{sql: l.via, args: []any{prefix, id}, each: func(r pgx.Rows) error {
+		via := l.via
+		if t.s.rowLocks {
+			via = l.viaRow
+		}
+		t.q = append(t.q, queued{sql: via, args: []any{prefix, id}, each: func(r pgx.Rows) error {
 			var owner, void string
 			if err := r.Scan(&owner, &void); err != nil {
 				return err
@@ -176,7 +196,11 @@ func (t *tx) lockCustomerFor(sql string, args []any) {
 		return
 	}
 	t.holdCustomer(id)
-	t.q = append(t.q, queued{sql: customerLockSQL, args: []any{prefix + id}})
+	if t.s.rowLocks {
+		t.q = append(t.q, queued{sql: customerRowLockSQL, args: []any{id}})
+	} else {
+		t.q = append(t.q, queued{sql: customerLockSQL, args: []any{prefix + id}})
+	}
 	t.s.stats.customerLocks.Add(1)
 }
 
@@ -194,7 +218,11 @@ func (t *tx) lockedRead(sql string, args []any, each func(pgx.Rows) error) (stri
 		return sql, args, each
 	}
 	t.s.stats.customerLocks.Add(1)
-	return l.inline, []any{args[0], t.s.schema + "."}, func(r pgx.Rows) error {
+	inline := l.inline
+	if t.s.rowLocks {
+		inline = l.inlineRow
+	}
+	return inline, []any{args[0], t.s.schema + "."}, func(r pgx.Rows) error {
 		var owner string
 		if err := each(ownerRows{Rows: r, owner: &owner}); err != nil {
 			return err

@@ -28,3 +28,10 @@ func InlineLockSQL() []string {
 	}
 	return out
 }
+
+// WithCustomerRowLocks takes the customer locks of s as row locks of the
+// customers rows, for the benchmark comparing them with advisory locks.
+func WithCustomerRowLocks(s *Store) *Store {
+	s.rowLocks = true
+	return s
+}

@@ -62,6 +62,9 @@ func TestProfileCharge(t *testing.T) {
 	if os.Getenv("COFFER_PROFILE_NOLOCK") != "" {
 		postgres.WithoutCustomerLocks(s)
 	}
+	if os.Getenv("COFFER_PROFILE_ROWLOCK") != "" {
+		postgres.WithCustomerRowLocks(s)
+	}
 	eng, err := coffer.New(s, coffer.WithProcessor(processor.NewTest(nil)))
 	require.NoError(t, err)
 	prod, err := eng.CreateProduct(ctx, coffer.ProductParams{Name: "p", Price: 1_00, Currency: "USD"})
