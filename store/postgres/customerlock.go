@@ -35,10 +35,14 @@ import (
 // it created, a payment it inserted under an idempotency key. For a
 // read by customer id (a balance, a customer, a payment by idempotency key)
 // the key is known; for a read by a record's own id (a subscription,
-// payment, hold, refund or retry attempt) the statement finds the
-// customer_id of that row first (customer_id never changes, so reading it
-// without a lock is safe), and a read by id that finds no row takes no
-// lock (there is no row to lock either). Writes take none: the engine reads (locks) what it changes before it
+// payment, hold, refund or retry attempt, a customer by did) the lock is
+// folded into the read itself (lockInline): an InitPlan finds the row's
+// customer_id (it never changes, so reading it without a lock is safe) and
+// takes the lock before the row is locked, and the row lock returns the
+// row's latest version, so no second statement is needed. A read by id that
+// finds no row takes no lock (there is no row to lock either). A refund by
+// (payment, key) is found through another table and keeps the lock as a
+// statement of its own (lockVia). Writes take none: the engine reads (locks) what it changes before it
 // writes it, and work-queue reads (DueAttempts, DueDeliveries,
 // UndispatchedEvents) skip locked rows rather than wait for them.
 //
