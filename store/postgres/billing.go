@@ -120,6 +120,13 @@ func (t *tx) InsertSubscription(s subscription.Subscription) error {
 
 // Subscription reads (in Update: locks) a subscription.
 func (t *tx) Subscription(id string) (subscription.Subscription, error) {
+	if p := t.prefetched; p != nil && p.ID == id && !t.readOnly {
+		// Locked by this transaction's read of a payment (Payment) and
+		// not written since: used once.
+		t.prefetched = nil
+		t.noteRead(subKey(id), nil)
+		return *p, nil
+	}
 	var s subscription.Subscription
 	err := t.getOne("subscription", id, t.lock(getSubscription), []any{id}, func(r pgx.Rows) error {
 		return scanSubscription(r, &s)
@@ -140,6 +147,9 @@ func (t *tx) UpdateSubscription(s subscription.Subscription) error {
 	args, err := subscriptionArgs(s)
 	if err != nil {
 		return err
+	}
+	if t.prefetched != nil && t.prefetched.ID == s.ID {
+		t.prefetched = nil
 	}
 	return t.updateLocked(subKey(s.ID), "subscription", s.ID, updateSubscription, args)
 }
@@ -235,12 +245,50 @@ func (t *tx) InsertPayment(p subscription.Payment) error {
 // Payment reads (in Update: locks) a payment.
 func (t *tx) Payment(id string) (subscription.Payment, error) {
 	var p subscription.Payment
-	err := t.getOne("payment", id, t.lock(getPayment), []any{id}, func(r pgx.Rows) error {
+	if t.readOnly || t.hosted {
+		err := t.getOne("payment", id, t.lock(getPayment), []any{id}, func(r pgx.Rows) error {
+			return scanPayment(r, &p)
+		})
+		t.noteRead(paymentKey(id), err)
+		return p, err
+	}
+	if err := t.usable(); err != nil {
+		return p, err
+	}
+	// The locking read of the payment, and in the same round trip the
+	// prefetch of its subscription when the payment is pending.
+	found := false
+	sql, args, each := t.lockedRead(getPayment.lock, []any{id}, func(r pgx.Rows) error {
+		found = true
 		return scanPayment(r, &p)
 	})
+	t.q = append(t.q, queued{sql: sql, args: args, each: each})
+	var sub subscription.Subscription
+	got := false
+	err := t.query(prefetchSubscription, []any{id}, func(r pgx.Rows) error {
+		got = true
+		return scanSubscription(r, &sub)
+	})
+	if err == nil && !found {
+		err = fmt.Errorf("%w: payment %q", store.ErrNotFound, id)
+	}
 	t.noteRead(paymentKey(id), err)
+	if err == nil && got {
+		t.prefetched = &sub
+	}
 	return p, err
 }
+
+// prefetchSubscription locks and reads, right after a pending payment is
+// read in an Update, the subscription it belongs to: settling the payment
+// reads it next (its last payment, status), and then finds it here
+// (Subscription) instead of waiting on another round trip. It is sent after
+// the payment's read, which took the customer's lock (customerlock.go), and
+// only a subscription of the payment's own customer is read, so its row
+// lock is taken under that customer's lock like every other.
+var prefetchSubscription = `SELECT ` + prefixCols("s", subscriptionCols) + ` FROM payments p
+	JOIN subscriptions s ON s.id = p.subscription_id AND s.customer_id = p.customer_id
+	WHERE p.id = $1 AND p.status = '` + string(subscription.PaymentPending) + `' FOR NO KEY UPDATE OF s`
 
 // PaymentByKey reads (in Update: locks) the payment a customer made with an
 // idempotency key.

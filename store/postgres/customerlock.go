@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -34,10 +35,14 @@ import (
 // it created, a payment it inserted under an idempotency key. For a
 // read by customer id (a balance, a customer, a payment by idempotency key)
 // the key is known; for a read by a record's own id (a subscription,
-// payment, hold, refund or retry attempt) the statement finds the
-// customer_id of that row first (customer_id never changes, so reading it
-// without a lock is safe), and a read by id that finds no row takes no
-// lock (there is no row to lock either). Writes take none: the engine reads (locks) what it changes before it
+// payment, hold, refund or retry attempt, a customer by did) the lock is
+// folded into the read itself (lockInline): an InitPlan finds the row's
+// customer_id (it never changes, so reading it without a lock is safe) and
+// takes the lock before the row is locked, and the row lock returns the
+// row's latest version, so no second statement is needed. A read by id that
+// finds no row takes no lock (there is no row to lock either). A refund by
+// (payment, key) is found through another table and keeps the lock as a
+// statement of its own (lockVia). Writes take none: the engine reads (locks) what it changes before it
 // writes it, and work-queue reads (DueAttempts, DueDeliveries,
 // UndispatchedEvents) skip locked rows rather than wait for them.
 //
@@ -68,6 +73,57 @@ func lockVia(table, owner, col string) string {
 type customerLock struct {
 	arg int
 	via string // "" when args[arg] is the customer id
+	// inline, when set, replaces the read and the via statement: the read
+	// of a record by its own key with the lock folded in (lockInline).
+	inline string
+	// viaRow and inlineRow are via and inline with the customer's lock
+	// taken as a row lock of its customers row (Store.rowLocks).
+	viaRow, inlineRow string
+}
+
+// customerRowLockSQL is customerLockSQL as a row lock; $1 is the customer
+// id. FOR NO KEY UPDATE does not conflict with the FOR KEY SHARE of the
+// foreign-key checks of inserts referencing the customer.
+const customerRowLockSQL = `SELECT 1 FROM customers WHERE id = $1 FOR NO KEY UPDATE`
+
+// lockViaRow is lockVia with the customer's row lock.
+func lockViaRow(table, owner, col string) string {
+	return `SELECT t.` + owner + `, ''::text FROM ` + table + ` t JOIN customers k ON k.id = t.` + owner +
+		` WHERE t.` + col + ` = $2 AND $1::text IS NOT NULL FOR NO KEY UPDATE OF k`
+}
+
+// lockInline folds the lock of the customer owning the row into the
+// locking read lock of that row by its own key (table's column col equals
+// $1), so the pair costs one statement instead of two. The folded read is
+//
+//	SELECT owner, <cols> FROM table WHERE col = $1
+//	  AND (SELECT pg_advisory_xact_lock(class, hashtext($2::text || l.owner))::text
+//	       FROM table l WHERE l.col = $1) IS NOT NULL
+//	FOR NO KEY UPDATE
+//
+// with $2 the key prefix. The subquery is uncorrelated, so PostgreSQL runs
+// it once as an InitPlan, as the one-time filter of a Result node under
+// LockRows: the customer's lock is granted before the scan under it starts,
+// hence before the row is locked (TestInlineLockBeforeRowLock checks both
+// the plan and the behaviour). The statement's snapshot is taken before the
+// lock is granted, but the row it returns is the one it row-locks, and a
+// row lock in READ COMMITTED returns the row's latest committed version
+// (the version the previous holder of the customer's lock wrote); no other
+// row is read by this statement, and the statements after it take new
+// snapshots. A row missing from the snapshot is not locked and not found,
+// as with the two statements (the via statement found no row either). The
+// owner is returned as the first column; the scan of the read skips it.
+func lockInline(lock, table, owner, col string) customerLock {
+	tail := " FROM " + table + " WHERE " + col + " = $1 FOR NO KEY UPDATE"
+	if !strings.HasPrefix(lock, "SELECT ") || !strings.HasSuffix(lock, tail) {
+		panic("postgres: lockInline: unexpected read: " + lock)
+	}
+	core := strings.TrimSuffix(strings.TrimPrefix(lock, "SELECT "), " FOR NO KEY UPDATE")
+	return customerLock{arg: 0, inline: `SELECT ` + owner + `, ` + core + ` AND (SELECT pg_advisory_xact_lock(` +
+		customerClass + `, hashtext($2::text || l.` + owner + `))::text FROM ` + table + ` l WHERE l.` + col +
+		` = $1) IS NOT NULL FOR NO KEY UPDATE`,
+		inlineRow: `SELECT ` + owner + `, ` + core + ` AND (SELECT 1 FROM customers k WHERE k.id = (SELECT l.` + owner +
+			` FROM ` + table + ` l WHERE l.` + col + ` = $1) AND $2::text IS NOT NULL FOR NO KEY UPDATE) IS NOT NULL FOR NO KEY UPDATE`}
 }
 
 // customerLocks maps the locking form of each single-record read of a
@@ -76,14 +132,17 @@ var customerLocks = map[string]customerLock{
 	getBalance.lock:       {arg: 0},
 	getCustomer.lock:      {arg: 0},
 	getPaymentByKey.lock:  {arg: 0},
-	getCustomerByDID.lock: {arg: 0, via: lockVia("customers", "id", "did")},
-	getSubscription.lock:  {arg: 0, via: lockVia("subscriptions", "customer_id", "id")},
-	getPayment.lock:       {arg: 0, via: lockVia("payments", "customer_id", "id")},
-	getHold.lock:          {arg: 0, via: lockVia("holds", "customer_id", "id")},
-	getRefund.lock:        {arg: 0, via: lockVia("refunds", "customer_id", "id")},
-	// A refund by key belongs to the customer of its payment.
-	getRefundByKey.lock: {arg: 0, via: lockVia("payments", "customer_id", "id")},
-	getAttempt.lock:     {arg: 0, via: lockVia("retry_attempts", "customer_id", "id")},
+	getCustomerByDID.lock: lockInline(getCustomerByDID.lock, "customers", "id", "did"),
+	getSubscription.lock:  lockInline(getSubscription.lock, "subscriptions", "customer_id", "id"),
+	getPayment.lock:       lockInline(getPayment.lock, "payments", "customer_id", "id"),
+	getHold.lock:          lockInline(getHold.lock, "holds", "customer_id", "id"),
+	getRefund.lock:        lockInline(getRefund.lock, "refunds", "customer_id", "id"),
+	// A refund by key belongs to the customer of its payment: another
+	// table, which the previous holder of the lock may have written, so
+	// the lock is a statement of its own and the read takes its snapshot
+	// once the lock is granted.
+	getRefundByKey.lock: {arg: 0, via: lockVia("payments", "customer_id", "id"), viaRow: lockViaRow("payments", "customer_id", "id")},
+	getAttempt.lock:     lockInline(getAttempt.lock, "retry_attempts", "customer_id", "id"),
 }
 
 // notCustomerScoped lists the locking reads of tables that hold no
@@ -122,7 +181,11 @@ func (t *tx) lockCustomerFor(sql string, args []any) {
 		// customer owns it (again, if this transaction holds it already:
 		// that is cheap) and remember it, so that later reads by its id
 		// send no lock.
-		t.q = append(t.q, queued{sql: l.via, args: []any{prefix, id}, each: func(r pgx.Rows) error {
+		via := l.via
+		if t.s.rowLocks {
+			via = l.viaRow
+		}
+		t.q = append(t.q, queued{sql: via, args: []any{prefix, id}, each: func(r pgx.Rows) error {
 			var owner, void string
 			if err := r.Scan(&owner, &void); err != nil {
 				return err
@@ -137,8 +200,52 @@ func (t *tx) lockCustomerFor(sql string, args []any) {
 		return
 	}
 	t.holdCustomer(id)
-	t.q = append(t.q, queued{sql: customerLockSQL, args: []any{prefix + id}})
+	if t.s.rowLocks {
+		t.q = append(t.q, queued{sql: customerRowLockSQL, args: []any{id}})
+	} else {
+		t.q = append(t.q, queued{sql: customerLockSQL, args: []any{prefix + id}})
+	}
 	t.s.stats.customerLocks.Add(1)
+}
+
+// lockedRead returns the statement, arguments and row function with which
+// to send the locking read sql: the inline form (lockInline) when it has
+// one, else sql itself with the customer's lock queued in front of it
+// (lockCustomerFor).
+func (t *tx) lockedRead(sql string, args []any, each func(pgx.Rows) error) (string, []any, func(pgx.Rows) error) {
+	if t.readOnly || t.s.noCustomerLocks {
+		return sql, args, each
+	}
+	l, ok := customerLocks[sql]
+	if !ok || l.inline == "" || len(args) != 1 {
+		t.lockCustomerFor(sql, args)
+		return sql, args, each
+	}
+	t.s.stats.customerLocks.Add(1)
+	inline := l.inline
+	if t.s.rowLocks {
+		inline = l.inlineRow
+	}
+	return inline, []any{args[0], t.s.schema + "."}, func(r pgx.Rows) error {
+		var owner string
+		if err := each(ownerRows{Rows: r, owner: &owner}); err != nil {
+			return err
+		}
+		t.holdCustomer(owner)
+		return nil
+	}
+}
+
+// ownerRows is the row of an inline locking read: its first column, the
+// owner, goes to owner, the others to the read's own scan.
+type ownerRows struct {
+	pgx.Rows
+	owner *string
+}
+
+// Scan scans the owner and then dest.
+func (r ownerRows) Scan(dest ...any) error {
+	return r.Rows.Scan(append([]any{r.owner}, dest...)...)
 }
 
 // holdCustomer records that this transaction holds the customer's lock.

@@ -33,6 +33,9 @@ type Store struct {
 	// noCustomerLocks turns the per-customer lock off, for the benchmark
 	// that measures its cost (export_internal_test.go).
 	noCustomerLocks bool
+	// rowLocks takes each customer's lock as a row lock of its customers
+	// row instead of an advisory lock (customerlock.go).
+	rowLocks bool
 }
 
 var _ store.Store = (*Store)(nil)

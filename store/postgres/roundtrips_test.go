@@ -21,9 +21,9 @@ import (
 const (
 	// chargeRoundTrips: reserve (the subscription, the balance, the
 	// payment insert whose answer folds the idempotency lookup, COMMIT)
-	// and settle (the payment, the subscription, COMMIT with the queued
-	// payment update, event and subscription update).
-	chargeRoundTrips = 7
+	// and settle (the payment with its subscription prefetched, COMMIT
+	// with the queued payment update, event and subscription update).
+	chargeRoundTrips = 6
 	// entryRoundTrips: the balance, the entry insert whose answer folds
 	// the idempotency lookup, COMMIT with the queued balance and event.
 	entryRoundTrips = 3

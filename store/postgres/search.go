@@ -211,7 +211,9 @@ func (t *tx) SearchCustomers(q store.CustomerSearchQuery) (store.SearchPage, err
 			where = append(where, fmt.Sprintf("coalesce((SELECT true FROM customer_tokens t WHERE t.seq = c.seq AND t.tok >= %s AND t.tok < %s LIMIT 1), false)",
 				arg(los[i]), arg(his[i])))
 		}
-		sql = "SELECT " + prefixCols("c", customerCols) + " FROM (SELECT * FROM customers WHERE seq > $1 AND seq < $2 ORDER BY seq " +
+		// The window carries only seq and search_text; only the customers
+		// of the page are then read whole (at most limit+1 lookups by seq).
+		sql = "SELECT c.seq FROM (SELECT seq, search_text FROM customers WHERE seq > $1 AND seq < $2 ORDER BY seq " +
 			order + " LIMIT " + arg(scan) + ") c"
 	}
 	if len(where) > 0 {
@@ -220,7 +222,24 @@ func (t *tx) SearchCustomers(q store.CustomerSearchQuery) (store.SearchPage, err
 	if len(sel) > 0 {
 		sql += " ORDER BY cand.seq " + order + " LIMIT " + arg(limit+1)
 	} else {
-		sql += " ORDER BY c.seq " + order + " LIMIT " + arg(limit+1)
+		sql = "SELECT " + prefixCols("x", customerCols) + " FROM (" + sql + " ORDER BY c.seq " + order + " LIMIT " +
+			arg(limit+1) + ") m CROSS JOIN LATERAL (SELECT * FROM customers x WHERE x.seq = m.seq OFFSET 0) x ORDER BY m.seq " + order
+	}
+	// The scan budget: did it end before the customers did? The customers
+	// at positions scan and scan+1 from the cursor, asked in the same round
+	// trip as the page (queued in front of it) when every term is common:
+	// the seq index alone walks the window (an index-only scan), and only
+	// those two customers are looked up.
+	var edge []string
+	if len(sel) == 0 {
+		t.q = append(t.q, queued{sql: `SELECT c.id FROM (SELECT seq FROM customers WHERE seq > $1 AND seq < $2
+			ORDER BY seq ` + order + ` OFFSET $3 LIMIT 2) s
+			CROSS JOIN LATERAL (SELECT id FROM customers x WHERE x.seq = s.seq OFFSET 0) c ORDER BY s.seq ` + order,
+			args: []any{lo, hi, scan - 1}, each: func(r pgx.Rows) error {
+				var id string
+				edge = append(edge, id)
+				return r.Scan(&edge[len(edge)-1])
+			}})
 	}
 	err = t.query(sql, args, func(r pgx.Rows) error {
 		var c customer.Customer
@@ -235,23 +254,10 @@ func (t *tx) SearchCustomers(q store.CustomerSearchQuery) (store.SearchPage, err
 	}
 	if len(out.Customers) > limit {
 		out.Customers, out.HasMore = out.Customers[:limit], true
-	} else if len(sel) == 0 {
-		// The scan budget: did it end before the customers did?
-		var ids []string
-		err := t.query(`SELECT id FROM customers WHERE seq > $1 AND seq < $2 ORDER BY seq `+order+` OFFSET $3 LIMIT 2`,
-			[]any{lo, hi, scan - 1}, func(r pgx.Rows) error {
-				var id string
-				ids = append(ids, id)
-				return r.Scan(&ids[len(ids)-1])
-			})
-		if err != nil {
-			return store.SearchPage{}, err
-		}
-		if len(ids) == 2 {
-			out.HasMore = true
-			if len(out.Customers) < limit {
-				out.Cursor = ids[0]
-			}
+	} else if len(sel) == 0 && len(edge) == 2 {
+		out.HasMore = true
+		if len(out.Customers) < limit {
+			out.Cursor = edge[0]
 		}
 	}
 	if out.HasMore && out.Cursor == "" {

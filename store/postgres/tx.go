@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/subscription"
 )
 
 // errTxDone reports use of a Tx after its function returned.
@@ -58,6 +59,10 @@ type tx struct {
 	// customers holds the ids of the customers whose advisory lock
 	// (customerlock.go) this transaction has taken by id.
 	customers map[string]bool
+	// prefetched is the subscription locked and read with a pending
+	// payment (billing.go, prefetchSubscription), until Subscription uses
+	// it or UpdateSubscription writes it.
+	prefetched *subscription.Subscription
 	// hosted: the transaction is a savepoint inside a transaction the
 	// host application holds (hosttx.go): it begins with SAVEPOINT, ends
 	// with RELEASE or ROLLBACK TO, and never commits.
@@ -300,12 +305,12 @@ func (t *tx) getOne(what, id, sql string, args []any, scan func(pgx.Rows) error)
 	if err := t.usable(); err != nil {
 		return err
 	}
-	t.lockCustomerFor(sql, args)
 	found := false
-	err := t.query(sql, args, func(r pgx.Rows) error {
+	sql, args, each := t.lockedRead(sql, args, func(r pgx.Rows) error {
 		found = true
 		return scan(r)
 	})
+	err := t.query(sql, args, each)
 	if err != nil {
 		return err
 	}
