@@ -231,24 +231,33 @@ func (t *tx) DueGrants(now time.Time, limit int) ([]ledger.Grant, error) {
 	if limit <= 0 {
 		limit = store.DefaultLimit
 	}
-	due := t.btx.Bucket(bGrantsDue)
-	if due == nil {
-		return nil, nil
-	}
-	end := dueKey(now, "")
 	var out []ledger.Grant
-	c := due.Cursor()
-	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-		if bytes.Compare(k[:8], end) > 0 {
-			break
-		}
-		g, err := t.Grant(string(k[8:]))
+	err := scanDue(t.btx.Bucket(bGrantsDue), now, func(id string) (bool, error) {
+		g, err := t.Grant(id)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		if g.Free() > 0 {
 			out = append(out, g)
 		}
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+// scanDue walks a due index (dueKey: an 8-byte time, then an id) from its
+// earliest key up to now, calling next with each id until next returns
+// false or an error. A missing bucket (nil) has nothing due.
+func scanDue(due *bbolt.Bucket, now time.Time, next func(id string) (bool, error)) error {
+	if due == nil {
+		return nil
 	}
-	return out, nil
+	end := dueKey(now, "")
+	c := due.Cursor()
+	for k, _ := c.First(); k != nil && bytes.Compare(k[:8], end) <= 0; k, _ = c.Next() {
+		if more, err := next(string(k[8:])); err != nil || !more {
+			return err
+		}
+	}
+	return nil
 }

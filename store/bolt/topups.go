@@ -190,22 +190,14 @@ func (t *tx) DueTopUps(now time.Time, limit int) ([]topup.Rule, error) {
 	if limit <= 0 {
 		limit = store.DefaultLimit
 	}
-	ib := t.btx.Bucket(bTopUpsDue)
-	if ib == nil {
-		return nil, nil
-	}
-	end := dueKey(now, "")
 	var out []topup.Rule
-	c := ib.Cursor()
-	for k, _ := c.First(); k != nil && len(out) < limit; k, _ = c.Next() {
-		if bytes.Compare(k[:8], end) > 0 {
-			break
-		}
-		r, err := t.TopUp(string(k[8:]))
+	err := scanDue(t.btx.Bucket(bTopUpsDue), now, func(id string) (bool, error) {
+		r, err := t.TopUp(id)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
 		out = append(out, r)
-	}
-	return out, nil
+		return len(out) < limit, nil
+	})
+	return out, err
 }
