@@ -25,6 +25,9 @@ type recordSizes struct {
 	entry, balance, entryEvent int
 	// charge path
 	payment, chargeEvent, subscription int
+	// invoice is the record a charge's invoice writes (numbered in the
+	// pending payment's transaction).
+	invoice int
 }
 
 // bboltOptions are the options the coffer bolt adapter opens its file with
@@ -87,7 +90,10 @@ func probeSizes(ctx context.Context, dir string) (map[string]recordSizes, error)
 			if sz.chargeEvent, err = meanValue(tx, "events"); err != nil {
 				return err
 			}
-			sz.subscription, err = meanValue(tx, "subscriptions")
+			if sz.subscription, err = meanValue(tx, "subscriptions"); err != nil {
+				return err
+			}
+			sz.invoice, err = invoiceSize(tx)
 			return err
 		})
 		db.Close()
@@ -98,6 +104,27 @@ func probeSizes(ctx context.Context, dir string) (map[string]recordSizes, error)
 	}
 	out[pathEntry], out[pathCharge] = sz, sz
 	return out, nil
+}
+
+// invoiceSize is the mean size of the invoice records of store/bolt's
+// invoices bucket (its "r" keys; the "i" and "p" keys are its indexes).
+func invoiceSize(tx *bbolt.Tx) (int, error) {
+	b := tx.Bucket([]byte("invoices"))
+	if b == nil {
+		return 0, errors.New("bolt layout: no bucket \"invoices\"")
+	}
+	n, total := 0, 0
+	_ = b.ForEach(func(k, v []byte) error {
+		if len(k) > 0 && k[0] == 'r' {
+			n++
+			total += len(v)
+		}
+		return nil
+	})
+	if n == 0 {
+		return 0, errors.New("bolt layout: no invoice records")
+	}
+	return total / n, nil
 }
 
 func meanValue(tx *bbolt.Tx, bucket string) (int, error) {
@@ -143,6 +170,7 @@ var (
 	rawEvents   = []byte("events")
 	rawPayments = []byte("payments")
 	rawSubs     = []byte("subscriptions")
+	rawInvoices = []byte("invoices")
 )
 
 // rawBolt is the substrate baseline: plain bbolt puts of the same records.
@@ -177,7 +205,7 @@ func newRawBolt(c cell, dir string, sz recordSizes) (*rawBolt, error) {
 		rb.subs = append(rb.subs, []byte(newID("sub")))
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, name := range [][]byte{rawEntries, rawBalances, rawEvents, rawPayments, rawSubs} {
+		for _, name := range [][]byte{rawEntries, rawBalances, rawEvents, rawPayments, rawSubs, rawInvoices} {
 			if _, err := tx.CreateBucket(name); err != nil {
 				return err
 			}
@@ -230,7 +258,21 @@ func (rb *rawBolt) op(ctx context.Context) error {
 		if tx.Bucket(rawSubs).Get(sub) == nil || tx.Bucket(rawBalances).Get(cus) == nil {
 			return errors.New("raw bolt: subscription or balance missing")
 		}
-		return tx.Bucket(rawPayments).Put(payKey, make([]byte, rb.sz.payment))
+		if err := tx.Bucket(rawPayments).Put(payKey, make([]byte, rb.sz.payment)); err != nil {
+			return err
+		}
+		// The invoice: the customer's counter bumped and the record put
+		// under customer + number, in the payment's transaction.
+		inv := tx.Bucket(rawInvoices)
+		var seq uint64
+		if v := inv.Get(cus); len(v) == 8 {
+			seq = binary.BigEndian.Uint64(v)
+		}
+		seq++
+		if err := inv.Put(cus, binary.BigEndian.AppendUint64(nil, seq)); err != nil {
+			return err
+		}
+		return inv.Put(binary.BigEndian.AppendUint64(append(append([]byte(nil), cus...), 0), seq), make([]byte, rb.sz.invoice))
 	})
 	if err != nil {
 		return err

@@ -234,7 +234,7 @@ func (rp *rawPg) entry(ctx context.Context) error {
 
 // charge does by hand what a processor-paid charge does: one transaction
 // recording the pending payment (subscription and balance read FOR
-// UPDATE), the processor call outside it, and one transaction settling it
+// UPDATE) and numbering its invoice, the processor call outside it, and one transaction settling it
 // (payment FOR UPDATE, UPDATE payment, INSERT event, UPDATE subscription).
 func (rp *rawPg) charge(ctx context.Context) error {
 	w := pick(len(rp.subs))
@@ -269,6 +269,16 @@ func (rp *rawPg) charge(ctx context.Context) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 			pay.ID, pay.CustomerID, pay.SubscriptionID, string(pay.Kind), pay.Amount, pay.Currency, pay.WalletAmount,
 			pay.ProcessorAmount, string(pay.Status), pay.PaymentMethod, pay.IdempotencyKey, pay.Description, now, now)
+		if err != nil {
+			return err
+		}
+		// The invoice, numbered from the customer's counter in the
+		// payment's transaction.
+		_, err = tx.Exec(ctx, `WITH n AS (
+				INSERT INTO invoice_counters AS c (customer_id, last) VALUES ($2, 1)
+				ON CONFLICT (customer_id) DO UPDATE SET last = c.last + 1 RETURNING last)
+			INSERT INTO invoices (id, customer_id, payment_id, prefix, seq, created_at)
+			SELECT $1, $2, $3, 'INV', n.last, $4 FROM n`, "inv_"+pay.ID[len("pay_"):], pay.CustomerID, pay.ID, now)
 		return err
 	})
 	if err != nil {

@@ -100,14 +100,14 @@ func printHeader(w io.Writer, cfg config, m machine, sizes map[string]recordSize
 		cfg.duration, cfg.rounds, bolt.DefaultMaxBatchDelay, bolt.DefaultMaxBatchSize)
 	fmt.Fprintln(w, "entry:  CreateEntry, 1-unit USD credit with a fresh idempotency key")
 	fmt.Fprintln(w, "charge: Charge of 1.00 USD with a fresh idempotency key on an active mandate_only subscription, wallet empty:")
-	fmt.Fprintln(w, "        pending-payment tx, processor.NewTest call, settling tx (the processor path)")
+	fmt.Fprintln(w, "        pending-payment tx (with the payment's invoice number), processor.NewTest call, settling tx")
 	fmt.Fprintln(w, "mixed:  35% Charge (wallet first), 25% Refund of a recent payment, 40% CreateEntry (credit or debit) per wallet;")
 	fmt.Fprintln(w, "        typed refusals count as done; no raw substrate")
 	fmt.Fprintln(w, "http:   the entry POSTed to the HTTP API (httpapi on a 127.0.0.1 net/http server, keep-alive, one connection")
 	fmt.Fprintln(w, "        per writer); its raw column is Engine.CreateEntry on a store of its own, so coffer/raw is HTTP/Engine")
 	if sz, ok := sizes[pathEntry]; ok {
-		fmt.Fprintf(w, "raw bolt puts per op: entry %d B + balance %d B + event %d B; charge: payment %d B, then payment %d B + event %d B + subscription %d B\n",
-			sz.entry, sz.balance, sz.entryEvent, sz.payment, sz.payment, sz.chargeEvent, sz.subscription)
+		fmt.Fprintf(w, "raw bolt puts per op: entry %d B + balance %d B + event %d B; charge: payment %d B + invoice counter 8 B + invoice %d B, then payment %d B + event %d B + subscription %d B\n",
+			sz.entry, sz.balance, sz.entryEvent, sz.payment, sz.invoice, sz.payment, sz.chargeEvent, sz.subscription)
 	}
 	fmt.Fprintln(w)
 }
