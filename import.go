@@ -16,6 +16,7 @@ import (
 	"github.com/cofferhq/coffer/internal/eventjson"
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/ledger"
+	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/store"
 	"github.com/cofferhq/coffer/wallet"
 	"github.com/cofferhq/coffer/webhook"
@@ -119,6 +120,12 @@ func (e *ImportRowError) Unwrap() []error { return []error{ErrImportRow, e.Err} 
 // DID fits an id (ledger.MaxKeyLen bytes), the DID as reference id: it is
 // auditable, and cannot be posted twice.
 //
+// An opening balance may be in a credit unit: a unit defined on the store
+// (DefineUnit, by any Engine) is read from it the first time the import
+// meets its code, once per code per import (at most maxImportUnitReads
+// codes); an undefined unit is the row's unknown_unit. A store failure
+// reading a unit ends the import like the sequence's I/O error.
+//
 // Idempotent per row: a row whose DID is already stored is skipped and
 // counted as Existing, so running an import again, or again after a crash,
 // imports each row once. A batch commits whole or not at all, so a crash
@@ -185,6 +192,7 @@ func (e *Engine) ImportCustomers(ctx context.Context, p ImportParams, rows iter.
 		return nil
 	}
 	seen := make(map[string]int, size) // DIDs of the batch
+	var units importUnits
 	for row, err := range rows {
 		rep.Rows++
 		n := rep.Rows
@@ -199,6 +207,16 @@ func (e *Engine) ImportCustomers(ctx context.Context, p ImportParams, rows iter.
 			return rep, fmt.Errorf("import: after row %d: %w", rep.Rows, err)
 		}
 		if err == nil {
+			// A unit the Engine has not read yet (defined by DefineUnit
+			// through another Engine) is read from the store first, once
+			// per code per import.
+			if uerr := units.load(ctx, e, row.Balances); uerr != nil {
+				rep.Rows-- // not handled: a resumed import starts at it
+				if ferr := flush(); ferr != nil {
+					return rep, ferr
+				}
+				return rep, fmt.Errorf("import: row %d: %w", n, uerr)
+			}
 			item, err = e.prepareImport(n, row, reason)
 		}
 		if err == nil {
@@ -296,6 +314,39 @@ func (e *Engine) importBatch(ctx context.Context, batch []importItem, recs []sto
 		}
 	}
 	return got, err
+}
+
+// maxImportUnitReads bounds the unit codes one import reads from the
+// store (each distinct code once); a code past it that the Engine has not
+// read is unknown_unit, as before units were read.
+const maxImportUnitReads = 1024
+
+// importUnits is the unit codes an import has read from the store.
+type importUnits struct{ tried map[string]bool }
+
+// load reads the units of bs's unit-shaped codes that e has not cached,
+// each code at most once per import: a defined unit is cached by e (so
+// prepareImport's cachedWalletCode finds it); an undefined one is left
+// for prepareImport to refuse as unknown_unit. Only a store failure (or a
+// cancelled ctx) is an error.
+func (u *importUnits) load(ctx context.Context, e *Engine, bs []OpeningBalance) error {
+	for _, ob := range bs {
+		code := strings.TrimSpace(ob.Currency)
+		if !money.IsUnitCode(code) || e.units.has(code) || u.tried[code] {
+			continue
+		}
+		if u.tried == nil {
+			u.tried = make(map[string]bool)
+		}
+		if len(u.tried) >= maxImportUnitReads {
+			continue
+		}
+		u.tried[code] = true
+		if _, err := e.lookupUnit(ctx, code); err != nil && !errors.Is(err, money.ErrUnknownUnit) {
+			return err
+		}
+	}
+	return nil
 }
 
 type importReport struct {

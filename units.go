@@ -12,6 +12,7 @@ import (
 	"github.com/cofferhq/coffer/internal/text"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/store"
+	"github.com/cofferhq/coffer/wallet"
 )
 
 // Credit units (credit-based billing).
@@ -318,4 +319,48 @@ func (e *Engine) cachedWalletCode(code string) (string, error) {
 	}
 	c, err := e.currencies.Check(code)
 	return c.Code, err
+}
+
+// MaxBalancesBatch bounds the customer ids of one CustomerBalances call
+// (a list page holds at most 100 customers).
+const MaxBalancesBatch = 100
+
+// CustomerBalances returns the wallet balances of several customers, read
+// in one store View (one consistent read): customer id -> its balances,
+// sorted by currency, as Balances gives them. It is for lists (the HTTP
+// customer list's token_balance): customers are not checked to exist, so
+// an unknown id gets what the store keeps for it (no wallets). A malformed
+// id is customer.ErrInvalid (as in Balances); more than
+// MaxBalancesBatch ids is ErrInvalid. Duplicate ids are read once.
+func (e *Engine) CustomerBalances(ctx context.Context, customerIDs []string) (map[string][]wallet.Balance, error) {
+	if len(customerIDs) > MaxBalancesBatch {
+		return nil, fmt.Errorf("%w: at most %d customers per balances read", ErrInvalid, MaxBalancesBatch)
+	}
+	for _, id := range customerIDs {
+		if err := checkCustomerID(id); err != nil {
+			return nil, err
+		}
+	}
+	out := make(map[string][]wallet.Balance, len(customerIDs))
+	if len(customerIDs) == 0 {
+		return out, nil
+	}
+	err := e.store.View(ctx, func(tx store.Tx) error {
+		clear(out) // a retried View starts over
+		for _, id := range customerIDs {
+			if _, ok := out[id]; ok {
+				continue
+			}
+			bs, err := tx.Balances(id)
+			if err != nil {
+				return err
+			}
+			out[id] = bs
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }

@@ -34,8 +34,9 @@ type Customer struct {
 	UpdatedAt     time.Time         `json:"updated_at"`
 	// TokenBalance is PaymentKit's token_balance: the customer's credit-unit
 	// wallets, unit code -> balance in major units as a decimal string
-	// (httpapi/units.go). It is in the answers about one customer (create,
-	// retrieve, update), not in lists.
+	// (httpapi/units.go). It is in every customer answer: create, retrieve,
+	// update, and each item of the lists (GET /customers, search), whose
+	// page reads its customers' balances in one store read.
 	TokenBalance map[string]string `json:"token_balance,omitzero"`
 }
 
@@ -259,9 +260,9 @@ func (h *Handler) listCustomers(c *call) (any, error) {
 		if c.p.Restricted() {
 			return nil, errForbidden("this API key is restricted to one customer; use GET /customers/me")
 		}
-		return listPage(c, pr, func(lp coffer.ListParams) (coffer.List[customer.Customer], error) {
+		return h.withPageTokens(c)(listPage(c, pr, func(lp coffer.ListParams) (coffer.List[customer.Customer], error) {
 			return h.eng.SearchCustomers(c.ctx(), coffer.CustomerSearchParams{ListParams: lp, Query: s})
-		}, id, conv)
+		}, id, conv))
 	}
 	gte, err := q.time("created_at_gte")
 	if err != nil {
@@ -286,12 +287,35 @@ func (h *Handler) listCustomers(c *call) (any, error) {
 		if pr.number == 0 && !pr.byCursor && customerMatches(cu, p) {
 			items = append(items, h.customerOut(cu))
 		}
-		return Page[Customer]{Items: items}, nil
+		return h.withPageTokens(c)(Page[Customer]{Items: items}, nil)
 	}
-	return listPage(c, pr, func(lp coffer.ListParams) (coffer.List[customer.Customer], error) {
+	return h.withPageTokens(c)(listPage(c, pr, func(lp coffer.ListParams) (coffer.List[customer.Customer], error) {
 		p.ListParams = lp
 		return h.eng.ListCustomers(c.ctx(), p)
-	}, id, conv)
+	}, id, conv))
+}
+
+// withPageTokens returns a function that sets the token_balance of every
+// item of a customer page (or passes its error on), reading the page's
+// balances in one Engine call (one store read, at most 100 customers).
+func (h *Handler) withPageTokens(c *call) func(Page[Customer], error) (any, error) {
+	return func(page Page[Customer], err error) (any, error) {
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]string, len(page.Items))
+		for i, it := range page.Items {
+			ids[i] = it.CustomerID
+		}
+		bs, err := h.eng.CustomerBalances(c.ctx(), ids)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Items {
+			page.Items[i].TokenBalance = h.tokenBalance(c.ctx(), bs[page.Items[i].CustomerID])
+		}
+		return page, nil
+	}
 }
 
 // customerMatches applies list filters to one customer (restricted keys).
@@ -634,3 +658,7 @@ func (h *Handler) portalSession(c *call) (any, error) {
 	}
 	return PortalSession{Link: link}, nil
 }
+
+// A customer page fits one CustomerBalances call (compile-time check: the
+// constant would be negative otherwise).
+const _ uint = coffer.MaxBalancesBatch - MaxPageSize
