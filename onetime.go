@@ -25,8 +25,9 @@ type OneTimeParams struct {
 	Currency string `json:"currency"`
 	// ProductCurrency is the currency of Amount when it is not Currency
 	// (adaptive currency; "" means Currency). Without WithFX a
-	// ProductCurrency other than Currency is refused
-	// (ErrFXOff).
+	// ProductCurrency other than Currency is refused (ErrFXOff), and so it
+	// is in a host transaction (TxEngine.ChargeOneTime:
+	// ErrProcessorInHostTx).
 	ProductCurrency string `json:"product_currency,omitempty"`
 	// AdaptiveCurrencyFeesInclusive puts the adaptive-currency fee of a
 	// converted payment inside Amount (true) or on top of it (false, the
@@ -88,6 +89,12 @@ func (e *Engine) oneTimeProductCurrency(productCurrency string, c money.Currency
 	pc, err := money.Lookup(productCurrency)
 	if err != nil {
 		return "", err
+	}
+	if _, host := e.processor.(hostTxProcessor); pc.Code != c.Code && host {
+		// TxEngine: its wallet check is on the price as given, not on a
+		// converted total, so a converted payment cannot run there.
+		return "", fmt.Errorf("%w: a one-time payment priced in %s and charged in %s is converted, not in a host transaction",
+			ErrProcessorInHostTx, pc.Code, c.Code)
 	}
 	if pc.Code != c.Code && e.fx == nil {
 		return "", fmt.Errorf("%w: product_currency %s is not the currency charged (%s)", ErrFXOff, pc.Code, c.Code)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cofferhq/coffer/fx"
+	"github.com/cofferhq/coffer/ledger"
 	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/store"
@@ -216,4 +217,33 @@ func TestAdaptiveCurrencyOneTime(t *testing.T) {
 			require.Equal(t, 2, v.proc.ChargeCount())
 		})
 	})
+}
+
+// TestAdaptiveCurrencyOneTimeInHostTx: a converted one-time payment is
+// refused in a host transaction (the wallet check there is on the price as
+// given), and writes nothing; an unconverted one still runs.
+func TestAdaptiveCurrencyOneTimeInHostTx(t *testing.T) {
+	rates, err := fx.ParseStatic(fxAt, fxTestRates)
+	require.NoError(t, err)
+	h := newHostEnv(t, WithFX(rates), WithAdaptiveFee(250))
+	c := h.customer()
+	_, err = h.CreateEntry(h.ctx, c.ID, EntryParams{Amount: 100_00, Currency: "USD", Type: ledger.Credit})
+	require.NoError(t, err)
+	events := len(h.events())
+
+	tx := h.begin()
+	te := h.InTx(h.pg.HostTx(tx))
+	_, err = te.ChargeOneTime(h.ctx, c.ID, OneTimeParams{Amount: 10_00, Currency: "USD", ProductCurrency: "EUR",
+		PaymentMethod: processor.CardOK})
+	require.ErrorIs(t, err, ErrProcessorInHostTx)
+	require.Equal(t, "processor_in_host_tx", ErrorCode(err))
+	pay, err := te.ChargeOneTime(h.ctx, c.ID, OneTimeParams{Amount: 10_00, Currency: "USD", ProductCurrency: "USD",
+		PaymentMethod: processor.CardOK})
+	require.NoError(t, err)
+	require.Equal(t, int64(10_00), pay.WalletAmount)
+	require.Empty(t, pay.FXRate)
+	require.NoError(t, tx.Commit(h.ctx))
+	require.Equal(t, int64(90_00), h.balance(c.ID).Amount)
+	require.Len(t, h.events(), events+2) // payment.succeeded and the balance change
+	require.Zero(t, h.proc.ChargeCount())
 }
