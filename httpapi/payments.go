@@ -231,7 +231,7 @@ func (h *Handler) paymentRoutes() {
 			"billing_currency is the currency charged (default: the products' currency); with adaptive currency on, a cart priced in " +
 			"another currency is converted into it and the adaptive-currency fee applies (adaptive_currency_fees_inclusive, an " +
 			"extension: inside the price when true, on top when false or absent); without it a billing_currency other than the " +
-			"products' is 422 INVALID_REQUEST. Answers the Payment (the outcome is in status).",
+			"products' is 422 INVALID_REQUEST. Answers the Payment (the outcome is in status). Operator keys only.",
 		Body: paymentCreate{}, Result: Payment{}})
 	h.handle("GET /payments/{payment_id}", h.getPayment, doc{Tag: "payments", Summary: "Retrieve a payment",
 		Description: "status is Dodo's IntentStatus (pending: processing; refunded and partially_refunded: succeeded with " +
@@ -367,6 +367,9 @@ type paymentCreate struct {
 }
 
 func (h *Handler) createPayment(c *call) (any, error) {
+	if err := c.operatorOnly(); err != nil {
+		return nil, err
+	}
 	var in paymentCreate
 	if err := c.decode(&in); err != nil {
 		return nil, err
@@ -375,9 +378,6 @@ func (h *Handler) createPayment(c *call) (any, error) {
 		return nil, invalidParam("customer.customer_id", "customer.customer_id (an existing customer) is required")
 	}
 	customerID := *in.Customer.CustomerID
-	if err := c.allowCustomer(customerID); err != nil {
-		return nil, err
-	}
 	if in.PaymentMethodID == nil || *in.PaymentMethodID == "" {
 		return nil, invalidParam("payment_method_id", "payment_method_id is required")
 	}

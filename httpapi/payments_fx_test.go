@@ -129,5 +129,9 @@ func TestCreatePaymentWithoutFX(t *testing.T) {
 	b["billing_currency"] = "EUR"
 	r := e.do("POST", "/payments", b)
 	assert.Equal(t, 422, r.Status)
+	assert.Equal(t, "INVALID_REQUEST", r.Code(t))
+	// A customer's own key cannot charge: operator keys only.
+	r = e.doKey("sk_test_for_"+cus, "POST", "/payments", cartBody(cus, processor.CardOK, "k3", usd, 1), nil)
+	assert.Equal(t, 403, r.Status)
 	assert.Equal(t, 1, e.proc.ChargeCount())
 }
