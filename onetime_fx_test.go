@@ -3,6 +3,7 @@ package coffer
 import (
 	"math"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
@@ -246,4 +247,43 @@ func TestAdaptiveCurrencyOneTimeInHostTx(t *testing.T) {
 	require.Equal(t, int64(90_00), h.balance(c.ID).Amount)
 	require.Len(t, h.events(), events+2) // payment.succeeded and the balance change
 	require.Zero(t, h.proc.ChargeCount())
+}
+
+// TestAdaptiveCurrencyOneTimeConcurrentReplays: one key raced while the
+// rate moves: one payment, one processor call, the wallet debited once.
+func TestAdaptiveCurrencyOneTimeConcurrentReplays(t *testing.T) {
+	eachStore(t, func(t *testing.T, newStore func(t *testing.T) store.Store) {
+		src := &mutableRates{rates: map[string]decimal.Decimal{}}
+		src.set("EUR/USD", "1.10")
+		v := newEnv(t, newStore, WithFX(src), WithAdaptiveFee(100))
+		c := v.customer()
+		v.odFund(c.ID, 3_00, "USD")
+		const n = 16
+		var wg sync.WaitGroup
+		got := make([]subscription.Payment, n)
+		errs := make([]error, n)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if i%4 == 0 {
+					src.set("EUR/USD", []string{"1.10", "1.20"}[i%8/4])
+				}
+				got[i], errs[i] = v.ChargeOneTime(v.ctx, c.ID, OneTimeParams{Amount: 10_00, ProductCurrency: "EUR",
+					Currency: "USD", PaymentMethod: processor.CardOK, IdempotencyKey: "race"})
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			require.NoError(t, errs[i], i)
+			require.Equal(t, got[0].ID, got[i].ID, i)
+		}
+		require.Len(t, v.odPayments(c.ID), 1)
+		p := v.odPayments(c.ID)[0]
+		require.Contains(t, []int64{11_11, 12_12}, p.Amount) // 1100 + 11 or 1200 + 12
+		require.Equal(t, int64(3_00), p.WalletAmount)
+		require.Equal(t, 1, v.proc.ChargeCount())
+		require.Zero(t, v.odBalance(c.ID, "USD").Amount)
+		v.checkLedger(c.ID)
+	})
 }
