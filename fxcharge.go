@@ -95,7 +95,19 @@ func (e *Engine) adaptiveCharge(ctx context.Context, in charge.Input, productCur
 		// there: no rate needed for either (the fingerprint has none).
 		return e.charges.Charge(ctx, in)
 	}
-	rate, err := e.fx.Rate(ctx, productCurrency, sub.Currency)
+	return e.convertedCharge(ctx, sub.CustomerID, in)
+}
+
+// convertedCharge converts in (in.Amount in in.ProductCurrency, to be
+// charged in in.Currency; the caller set ProductAmount = Amount) at the
+// source's rate, applies the adaptive-currency fee and charges the total.
+// It is the conversion of every converted charge: a subscription's
+// (adaptiveCharge) and a one-time payment's (ChargeOneTime). A price the
+// source cannot convert now answers a replay of its key with the original
+// payment (replayedCharge), else the FX error, and changes nothing.
+func (e *Engine) convertedCharge(ctx context.Context, customerID string, in charge.Input) (subscription.Payment, error) {
+	productCurrency, currency := in.ProductCurrency, in.Currency
+	rate, err := e.fx.Rate(ctx, productCurrency, currency)
 	if err == nil {
 		err = fx.CheckRate(rate.Value)
 	}
@@ -104,16 +116,16 @@ func (e *Engine) adaptiveCharge(ctx context.Context, in charge.Input, productCur
 			text.Quote(rate.Source), maxFXSourceLen)
 	}
 	if err != nil {
-		if prev, ok, perr := e.replayedCharge(ctx, sub.CustomerID, in); ok || perr != nil {
+		if prev, ok, perr := e.replayedCharge(ctx, customerID, in); ok || perr != nil {
 			return prev, perr
 		}
 		if errors.Is(err, fx.ErrNoRate) || errors.Is(err, fx.ErrUnavailable) || errors.Is(err, fx.ErrInvalidRate) ||
 			errors.Is(err, ErrInvalidConfig) {
 			return subscription.Payment{}, err
 		}
-		return subscription.Payment{}, fmt.Errorf("%w: %s/%s: %w", fx.ErrUnavailable, productCurrency, sub.Currency, err)
+		return subscription.Payment{}, fmt.Errorf("%w: %s/%s: %w", fx.ErrUnavailable, productCurrency, currency, err)
 	}
-	converted, err := fx.Convert(in.Amount, productCurrency, sub.Currency, rate.Value)
+	converted, err := fx.Convert(in.Amount, productCurrency, currency, rate.Value)
 	if err != nil {
 		return subscription.Payment{}, err
 	}
@@ -123,7 +135,7 @@ func (e *Engine) adaptiveCharge(ctx context.Context, in charge.Input, productCur
 	}
 	if total <= 0 {
 		return subscription.Payment{}, fmt.Errorf("%w: %d %s converts to 0 %s", subscription.ErrInvalidPrice,
-			in.ProductAmount, productCurrency, sub.Currency)
+			in.ProductAmount, productCurrency, currency)
 	}
 	in.Amount, in.Fee = total, fee
 	in.FXRate, in.FXSource = rate.Value.String(), rate.Source

@@ -2,10 +2,13 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"github.com/cofferhq/coffer"
 	"github.com/cofferhq/coffer/customer"
+	"github.com/cofferhq/coffer/money"
 	"github.com/cofferhq/coffer/processor"
 	"github.com/cofferhq/coffer/subscription"
 )
@@ -221,6 +224,15 @@ func (h *Handler) paymentListOut(p subscription.Payment, cu CustomerLimitedDetai
 }
 
 func (h *Handler) paymentRoutes() {
+	h.handle("POST /payments", h.createPayment, doc{Tag: "payments", Summary: "Create a one-time payment",
+		Description: "Dodo's one-time cart, charged at once (Engine.ChargeOneTime): customer.customer_id (an existing customer), " +
+			"product_cart (one-time products, all priced in one currency; the amount is the sum of price x quantity), " +
+			"payment_method_id and an idempotency key (body or Idempotency-Key header) are required. billing is accepted and not kept. " +
+			"billing_currency is the currency charged (default: the products' currency); with adaptive currency on, a cart priced in " +
+			"another currency is converted into it and the adaptive-currency fee applies (adaptive_currency_fees_inclusive, an " +
+			"extension: inside the price when true, on top when false or absent); without it a billing_currency other than the " +
+			"products' is 422 INVALID_REQUEST. Answers the Payment (the outcome is in status). Operator keys only.",
+		Body: paymentCreate{}, Result: Payment{}})
 	h.handle("GET /payments/{payment_id}", h.getPayment, doc{Tag: "payments", Summary: "Retrieve a payment",
 		Description: "status is Dodo's IntentStatus (pending: processing; refunded and partially_refunded: succeeded with " +
 			"refund_status full or partial); coffer_status is coffer's own. error_code is the decline code. payment_provider is always dodo. " +
@@ -333,4 +345,96 @@ func (h *Handler) listPayments(c *call) (any, error) {
 		}
 		return h.paymentListOut(p, cu), nil
 	})
+}
+
+// maxCartItems bounds a one-time cart.
+const maxCartItems = 50
+
+// paymentCreate is Dodo's one-time payment request (POST /payments), as
+// far as coffer charges it.
+type paymentCreate struct {
+	Billing  *billingIn `json:"billing"`
+	Customer *struct {
+		CustomerID *string `json:"customer_id"`
+	} `json:"customer"`
+	ProductCart     []ProductCartItem `json:"product_cart"`
+	BillingCurrency *string           `json:"billing_currency"`
+	PaymentMethodID *string           `json:"payment_method_id"`
+	Metadata        Metadata          `json:"metadata"`
+	// Extensions.
+	AdaptiveCurrencyFeesInclusive *bool   `json:"adaptive_currency_fees_inclusive"`
+	IdempotencyKey                *string `json:"idempotency_key"`
+}
+
+func (h *Handler) createPayment(c *call) (any, error) {
+	if err := c.operatorOnly(); err != nil {
+		return nil, err
+	}
+	var in paymentCreate
+	if err := c.decode(&in); err != nil {
+		return nil, err
+	}
+	if in.Customer == nil || in.Customer.CustomerID == nil || *in.Customer.CustomerID == "" {
+		return nil, invalidParam("customer.customer_id", "customer.customer_id (an existing customer) is required")
+	}
+	customerID := *in.Customer.CustomerID
+	if in.PaymentMethodID == nil || *in.PaymentMethodID == "" {
+		return nil, invalidParam("payment_method_id", "payment_method_id is required")
+	}
+	if len(in.ProductCart) == 0 || len(in.ProductCart) > maxCartItems {
+		return nil, invalidParam("product_cart", fmt.Sprintf("product_cart needs 1 to %d items", maxCartItems))
+	}
+	key, err := c.requiredKey(in.IdempotencyKey, "payment")
+	if err != nil {
+		return nil, err
+	}
+	var amount int64
+	var currency string
+	for _, it := range in.ProductCart {
+		if it.Quantity < 1 || it.Quantity > 1_000_000 {
+			return nil, invalidParam("product_cart.quantity", "quantity must be between 1 and 1000000")
+		}
+		if it.ProductID == "" {
+			return nil, invalidParam("product_cart.product_id", "product_id is required")
+		}
+		prod, err := h.eng.Product(c.ctx(), it.ProductID)
+		if err != nil {
+			return nil, err
+		}
+		if !prod.OneTime {
+			return nil, invalidParam("product_cart.product_id", "product "+it.ProductID+" is not a one-time product")
+		}
+		if currency != "" && prod.Currency != currency {
+			return nil, invalidParam("product_cart", "the cart's products are priced in more than one currency")
+		}
+		currency = prod.Currency
+		line, err := money.MulMinor(prod.Price, int64(it.Quantity))
+		if err == nil {
+			amount, err = money.AddMinor(amount, line)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	p := coffer.OneTimeParams{Amount: amount, Currency: currency, ProductCurrency: currency,
+		PaymentMethod: *in.PaymentMethodID, Metadata: in.Metadata, IdempotencyKey: key,
+		AdaptiveCurrencyFeesInclusive: in.AdaptiveCurrencyFeesInclusive}
+	if in.BillingCurrency != nil && *in.BillingCurrency != "" {
+		p.Currency = *in.BillingCurrency
+	}
+	pay, err := h.eng.ChargeOneTime(c.ctx(), customerID, p)
+	if err != nil {
+		if pay.ID == "" {
+			return nil, err
+		}
+		got, rerr := h.eng.Payment(contextWithoutCancel(c), pay.ID)
+		if rerr != nil {
+			if errors.Is(rerr, subscription.ErrPaymentNotFound) {
+				return nil, err // nothing was recorded
+			}
+			return nil, noRetry(err)
+		}
+		pay = got
+	}
+	return h.paymentFor(contextWithoutCancel(c), pay)
 }
