@@ -34,16 +34,21 @@ var (
 
 var _ store.CreditGrants = (*tx)(nil)
 
-// gb returns a grant bucket, creating the buckets in a write transaction;
-// nil in a read transaction of a store that has none.
-func (t *tx) gb(name []byte) (*bbolt.Bucket, error) {
+// gb returns a grant bucket (see lazyBucket).
+func (t *tx) gb(name []byte) (*bbolt.Bucket, error) { return t.lazyBucket(name, grantBuckets) }
+
+// lazyBucket returns the bucket name of a group of buckets created by the
+// first write that needs them (credit grants, auto top-up rules,
+// invoices): in a write transaction it creates the whole group; in a read
+// transaction of a store that has none it is nil.
+func (t *tx) lazyBucket(name []byte, group [][]byte) (*bbolt.Bucket, error) {
 	if t.btx == nil {
 		panic("bolt: store.Tx used after its transaction function returned")
 	}
 	if b := t.btx.Bucket(name); b != nil || !t.btx.Writable() {
 		return b, nil
 	}
-	for _, n := range grantBuckets {
+	for _, n := range group {
 		if _, err := t.btx.CreateBucketIfNotExists(n); err != nil {
 			return nil, fmt.Errorf("bolt: %w", err)
 		}

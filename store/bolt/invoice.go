@@ -32,21 +32,8 @@ var bInvoices = []byte("invoices")
 
 var _ store.Invoices = (*tx)(nil)
 
-// ib returns the invoice bucket, creating it in a write transaction; nil
-// in a read transaction of a store that has none.
-func (t *tx) ib() (*bbolt.Bucket, error) {
-	if t.btx == nil {
-		panic("bolt: store.Tx used after its transaction function returned")
-	}
-	if b := t.btx.Bucket(bInvoices); b != nil || !t.btx.Writable() {
-		return b, nil
-	}
-	b, err := t.btx.CreateBucketIfNotExists(bInvoices)
-	if err != nil {
-		return nil, fmt.Errorf("bolt: %w", err)
-	}
-	return b, nil
-}
+// ib returns the invoice bucket (see lazyBucket).
+func (t *tx) ib() (*bbolt.Bucket, error) { return t.lazyBucket(bInvoices, [][]byte{bInvoices}) }
 
 // invoiceCustomerKey is the r key of a customer's invoice number seq.
 func invoiceCustomerKey(customerID string, seq int64) []byte {

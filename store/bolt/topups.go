@@ -28,22 +28,8 @@ var (
 
 var _ store.TopUps = (*tx)(nil)
 
-// tb returns a top-up bucket, creating the buckets in a write transaction;
-// nil in a read transaction of a store that has none.
-func (t *tx) tb(name []byte) (*bbolt.Bucket, error) {
-	if t.btx == nil {
-		panic("bolt: store.Tx used after its transaction function returned")
-	}
-	if b := t.btx.Bucket(name); b != nil || !t.btx.Writable() {
-		return b, nil
-	}
-	for _, n := range topupBuckets {
-		if _, err := t.btx.CreateBucketIfNotExists(n); err != nil {
-			return nil, fmt.Errorf("bolt: %w", err)
-		}
-	}
-	return t.btx.Bucket(name), nil
-}
+// tb returns a top-up bucket (see lazyBucket).
+func (t *tx) tb(name []byte) (*bbolt.Bucket, error) { return t.lazyBucket(name, topupBuckets) }
 
 func topupWalletKey(r topup.Rule) []byte {
 	k := walletPrefix(r.CustomerID, r.Currency)
