@@ -66,15 +66,24 @@ type UnitPrice struct {
 }
 
 // IsUnitCode reports whether code has the shape of a unit code (it says
-// nothing of whether the unit is defined).
-func IsUnitCode(code string) bool { return CheckUnitCode(code) == nil }
+// nothing of whether the unit is defined). It allocates nothing: the
+// Engine asks it of every wallet code, ISO ones included.
+func IsUnitCode(code string) bool { return unitCodeShape(code) == shapeOK }
 
-// CheckUnitCode returns ErrInvalidUnit unless code has the shape of a
-// unit code: 1..32 bytes of [a-z0-9_], starting with a letter, and not
-// three letters alone (reserved for ISO-4217).
-func CheckUnitCode(code string) error {
+// codeShape is what unitCodeShape found: CheckUnitCode's test, without
+// building an error.
+type codeShape int
+
+const (
+	shapeOK codeShape = iota
+	shapeLength
+	shapeChars
+	shapeISO
+)
+
+func unitCodeShape(code string) codeShape {
 	if code == "" || len(code) > MaxUnitCodeLen {
-		return fmt.Errorf("%w: a unit code is 1 to %d bytes: %s", ErrInvalidUnit, MaxUnitCodeLen, text.Quote(code))
+		return shapeLength
 	}
 	letters := 0
 	for i := 0; i < len(code); i++ {
@@ -84,11 +93,26 @@ func CheckUnitCode(code string) error {
 			letters++
 		case i > 0 && ('0' <= ch && ch <= '9' || ch == '_'):
 		default:
-			return fmt.Errorf("%w: a unit code is lower-case letters, digits and underscores, starting with a letter: %s",
-				ErrInvalidUnit, text.Quote(code))
+			return shapeChars
 		}
 	}
 	if len(code) == 3 && letters == 3 {
+		return shapeISO
+	}
+	return shapeOK
+}
+
+// CheckUnitCode returns ErrInvalidUnit unless code has the shape of a
+// unit code: 1..32 bytes of [a-z0-9_], starting with a letter, and not
+// three letters alone (reserved for ISO-4217).
+func CheckUnitCode(code string) error {
+	switch unitCodeShape(code) {
+	case shapeLength:
+		return fmt.Errorf("%w: a unit code is 1 to %d bytes: %s", ErrInvalidUnit, MaxUnitCodeLen, text.Quote(code))
+	case shapeChars:
+		return fmt.Errorf("%w: a unit code is lower-case letters, digits and underscores, starting with a letter: %s",
+			ErrInvalidUnit, text.Quote(code))
+	case shapeISO:
 		return fmt.Errorf("%w: three-letter codes are reserved for ISO-4217 currencies: %s", ErrInvalidUnit, text.Quote(code))
 	}
 	return nil
