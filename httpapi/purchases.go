@@ -34,6 +34,15 @@ func (h *Handler) purchaseRoutes() {
 		Body: creditPurchaseCreate{}, Result: Payment{}})
 }
 
+// purchaseTerms reads the credit terms of a purchase body (credit or unit
+// purchase) with the ledger entry's rules.
+func purchaseTerms(kind *string, priority Int64, expiresAt *string) (coffer.EntryParams, error) {
+	var tp coffer.EntryParams
+	terms := ledgerEntryCreate{CreditKind: kind, Priority: priority, ExpiresAt: expiresAt}
+	err := terms.creditTerms(&tp)
+	return tp, err
+}
+
 func (h *Handler) buyCredit(c *call) (any, error) {
 	cu, err := c.customerParam()
 	if err != nil {
@@ -50,9 +59,8 @@ func (h *Handler) buyCredit(c *call) (any, error) {
 	if !in.Amount.Set {
 		return nil, invalidParam("amount", "amount is required: the credit bought, in minor units")
 	}
-	terms := ledgerEntryCreate{CreditKind: in.CreditKind, Priority: in.Priority, ExpiresAt: in.ExpiresAt}
-	var tp coffer.EntryParams
-	if err := terms.creditTerms(&tp); err != nil {
+	tp, err := purchaseTerms(in.CreditKind, in.Priority, in.ExpiresAt)
+	if err != nil {
 		return nil, err
 	}
 	p := coffer.BuyCreditParams{Amount: in.Amount.V, Currency: strings.ToUpper(strings.TrimSpace(in.Currency)),

@@ -249,9 +249,8 @@ func (h *Handler) buyUnits(c *call) (any, error) {
 	if !in.Quantity.Set {
 		return nil, invalidParam("quantity", "quantity is required: minor units of the unit")
 	}
-	terms := ledgerEntryCreate{CreditKind: in.CreditKind, Priority: in.Priority, ExpiresAt: in.ExpiresAt}
-	var tp coffer.EntryParams
-	if err := terms.creditTerms(&tp); err != nil {
+	tp, err := purchaseTerms(in.CreditKind, in.Priority, in.ExpiresAt)
+	if err != nil {
 		return nil, err
 	}
 	p := coffer.BuyUnitsParams{Unit: in.Unit, Quantity: in.Quantity.V, PaymentMethod: in.PaymentMethod, Metadata: in.Metadata,
